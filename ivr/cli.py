@@ -1,0 +1,139 @@
+"""The `ivr` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable
+
+from ivr import logs
+from ivr.ari.events import AriUnreachable
+from ivr.ari.rest import AriAuthError
+from ivr.config_file import ConfigError
+from ivr.pbx import control
+from ivr.probe import CallReport, ProbeError, place_call
+from ivr.secrets import MissingSecret, pbx_secrets_dir
+from ivr.settings import Settings, config_path, load_settings
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(config_path(args.config))
+    except ConfigError as exc:
+        print(f"ivr: invalid configuration ({len(exc.problems)} problem(s)):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    logs.setup(settings.log.level)
+    command: Callable[[Settings, argparse.Namespace], int] = args.command
+    try:
+        return command(settings, args)
+    except (MissingSecret, AriAuthError, AriUnreachable, ProbeError, control.PbxError) as exc:
+        print(f"ivr: {exc}", file=sys.stderr)
+        return EXIT_CONFIG if isinstance(exc, (MissingSecret, AriAuthError)) else EXIT_FAILED
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ivr", description=__doc__)
+    parser.add_argument("--config", help="settings file (default: $IVR_CONFIG, else ./ivr.toml)")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the ARI application")
+    run.set_defaults(command=_run)
+    check = commands.add_parser("check", help="validate the configuration and exit")
+    check.set_defaults(command=_check)
+
+    pbx = commands.add_parser("pbx", help="the bundled Asterisk: up, down, status, cli")
+    pbx_commands = pbx.add_subparsers(required=True, metavar="ACTION")
+    pbx_commands.add_parser("up", help="install on first use, start, wait for ARI").set_defaults(command=_pbx_up)
+    pbx_commands.add_parser("down", help="stop").set_defaults(command=_pbx_down)
+    pbx_commands.add_parser("status", help="is it running, does ARI answer").set_defaults(command=_pbx_status)
+    cli = pbx_commands.add_parser("cli", help="run one Asterisk CLI command")
+    cli.add_argument("asterisk_command")
+    cli.set_defaults(command=_pbx_cli)
+
+    call = commands.add_parser("call", help="place a test call into the running PBX")
+    call.add_argument("exten", help="the number dialled (DID), e.g. 100")
+    call.add_argument("--dtmf", default="", help="digits the caller presses; 'w' waits 0.5 s")
+    call.add_argument("--send-at", default="prompt-end",
+                      choices=["answer", "prompt-start", "prompt-end"],
+                      help="when to press them (prompt-start tests barge-in)")
+    call.add_argument("--caller-id", default="ivr-call <100>")
+    call.add_argument("--timeout", type=float, default=60.0, help="give up after this many s")
+    call.add_argument("--json", action="store_true", help="print one JSON object")
+    call.set_defaults(command=_call)
+    return parser
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    from ivr.runner import serve
+
+    asyncio.run(serve(settings))
+    return EXIT_OK
+
+
+def _check(settings: Settings, args: argparse.Namespace) -> int:
+    print(f"configuration OK ({config_path(args.config) or 'built-in defaults'})")
+    return EXIT_OK
+
+
+def _pbx_up(settings: Settings, args: argparse.Namespace) -> int:
+    log_dir = settings.state_path / "pbx" / settings.pbx.instance
+    print("ivr pbx: starting (the first start builds the Asterisk root, about a minute)...",
+          file=sys.stderr)
+    instance = control.up(settings, log_dir)
+    secrets = pbx_secrets_dir(settings)
+    print(f"PBX '{instance.name}' is up: ARI at {settings.ari_url}/ari (user {settings.ari.user}), "
+          f"SIP on {settings.pbx.bind}:{settings.pbx.sip_port}")
+    print(f"generated passwords: {secrets}/ari-password, {secrets}/ami-password")
+    print(f"Asterisk log: {instance.log_file}")
+    return EXIT_OK
+
+
+def _pbx_down(settings: Settings, args: argparse.Namespace) -> int:
+    stopped = control.down(settings)
+    print(f"PBX '{settings.pbx.instance}' {'stopped' if stopped else 'was not running'}")
+    return EXIT_OK
+
+
+def _pbx_status(settings: Settings, args: argparse.Namespace) -> int:
+    status = control.status(settings)
+    state = f"running (pid {status.pid})" if status.running else "stopped"
+    print(f"PBX '{settings.pbx.instance}': {state}; ARI {status.ari}")
+    return EXIT_OK if status.running else EXIT_FAILED
+
+
+def _pbx_cli(settings: Settings, args: argparse.Namespace) -> int:
+    code, output = control.cli(settings, args.asterisk_command)
+    print(output, end="")
+    return code
+
+
+def _call(settings: Settings, args: argparse.Namespace) -> int:
+    report = asyncio.run(place_call(settings, args.exten, args.dtmf, args.caller_id,
+                                    args.timeout, args.send_at))
+    print(json.dumps(report.as_dict()) if args.json else _describe(report))
+    return EXIT_OK if report.answered and not report.timed_out else EXIT_FAILED
+
+
+def _describe(report: CallReport) -> str:
+    lines = [
+        f"call to {report.exten}: "
+        + (f"answered after {report.answer_seconds} s" if report.answered else "not answered"),
+        f"prompts played: {', '.join(report.prompts) or 'none'}",
+        f"digits sent: {report.dtmf_sent or 'none'}; received by the app: "
+        f"{report.digits_received or 'none'}",
+    ]
+    lines += [f"variable {name} = {value}" for name, value in report.variables.items()]
+    lines += [f"dialplan: {step}" for step in report.dialplan]
+    if report.connected_to:
+        lines.append(f"connected to: {', '.join(report.connected_to)}")
+    ending = "timed out, hung up by ivr call" if report.timed_out else (
+        f"hung up: cause {report.hangup_cause} ({report.hangup_cause_text})")
+    lines.append(f"{ending}, after {report.duration_seconds} s")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""The pure call-flow core: plain objects fed events, answering with commands. No I/O here."""

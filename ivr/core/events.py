@@ -1,0 +1,41 @@
+"""What happens to a call, as the core sees it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CallStarted:
+    caller: str
+    exten: str
+    route: str
+    resumed: bool = False
+
+
+@dataclass(frozen=True)
+class DigitPressed:
+    digit: str
+
+
+@dataclass(frozen=True)
+class PlaybackFinished:
+    playback_id: str
+
+
+@dataclass(frozen=True)
+class TimerFired:
+    name: str
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """The event connection came back: anything may have been missed meanwhile."""
+
+
+@dataclass(frozen=True)
+class HungUp:
+    cause: str
+
+
+Event = CallStarted | DigitPressed | PlaybackFinished | TimerFired | Resumed | HungUp

@@ -1,0 +1,120 @@
+"""One PBX instance inside the root: its folders, and its configuration rendered from dialplan/."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from ivr.secrets import ensure_secret, pbx_secrets_dir
+from ivr.settings import FallbackSettings, Settings
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "dialplan" / "asterisk"
+SOUNDS = Path(__file__).resolve().parents[2] / "sounds"
+FOLDERS = ("etc", "lib", "log", "run", "spool", "cache", "moh")
+_PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
+
+
+@dataclass(frozen=True)
+class Instance:
+    root: Path
+    name: str
+
+    @property
+    def home(self) -> str:
+        """The instance folder as Asterisk sees it, inside the chroot."""
+        return f"/srv/ivr/{self.name}"
+
+    def host_path(self, inner: str) -> Path:
+        return self.root / inner.lstrip("/")
+
+    @property
+    def conf(self) -> str:
+        return f"{self.home}/etc/asterisk.conf"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.host_path(f"{self.home}/run/asterisk.pid")
+
+    @property
+    def log_file(self) -> Path:
+        return self.host_path(f"{self.home}/log/messages.log")
+
+
+def instance_for(settings: Settings) -> Instance:
+    return Instance(root=settings.path(settings.pbx.root).resolve(), name=settings.pbx.instance)
+
+
+def render(template: str, values: dict[str, str], name: str = "template") -> str:
+    """Fill ``{{name}}`` placeholders; an unknown one is an error, never left in place.
+
+    >>> render("bindport = {{port}}", {"port": "8088"})
+    'bindport = 8088'
+    """
+
+    def fill(match: re.Match[str]) -> str:
+        key = match.group(1)
+        if key not in values:
+            raise KeyError(f"{name}: no value for placeholder {{{{{key}}}}}")
+        return values[key]
+
+    return _PLACEHOLDER.sub(fill, template)
+
+
+def fallback_dialplan(fallback: FallbackSettings) -> str:
+    if fallback.kind == "goto":
+        return f" same => n,Goto({fallback.context},{fallback.exten},{fallback.priority})"
+    if fallback.kind == "dial":
+        return f" same => n,Dial({fallback.dial},{fallback.dial_timeout})\n same => n,Hangup()"
+    return (
+        f" same => n,Answer()\n same => n,Playback({fallback.sound})\n same => n,Hangup()"
+    )
+
+
+def template_values(settings: Settings, instance: Instance) -> dict[str, str]:
+    secrets = pbx_secrets_dir(settings)
+    pbx = settings.pbx
+    return {
+        "instance": instance.name,
+        "home": instance.home,
+        "bind": pbx.bind,
+        "http_port": str(pbx.http_port),
+        "sip_port": str(pbx.sip_port),
+        "ami_port": str(pbx.ami_port),
+        "rtp_start": str(pbx.rtp_start),
+        "rtp_end": str(pbx.rtp_end),
+        "ari_user": settings.ari.user,
+        "ari_app": settings.ari.app,
+        "ari_password": ensure_secret(secrets / "ari-password"),
+        "ami_password": ensure_secret(secrets / "ami-password"),
+        "fallback": fallback_dialplan(pbx.fallback),
+    }
+
+
+def write_config(settings: Settings, instance: Instance) -> None:
+    """Lay out the instance folders and render every template into its etc/."""
+    for folder in FOLDERS:
+        instance.host_path(f"{instance.home}/{folder}").mkdir(parents=True, exist_ok=True)
+    values = template_values(settings, instance)
+    etc = instance.host_path(f"{instance.home}/etc")
+    for template in sorted(TEMPLATES.glob("*.conf")):
+        text = render(template.read_text(encoding="utf-8"), values, template.name)
+        target = etc / template.name
+        target.write_text(text, encoding="utf-8")
+        target.chmod(0o640)
+    shutil.copy(instance.host_path("/etc/asterisk/indications.conf"), etc / "indications.conf")
+    _install_sounds(instance)
+    # Asterisk refuses to run as root ("ASTdb initialization failed"); it runs as 'asterisk'.
+    subprocess.run(["chroot", str(instance.root), "chown", "-R", "asterisk:asterisk", instance.home],
+                   check=True)
+
+
+def _install_sounds(instance: Instance) -> None:
+    """Our prompts go where Asterisk looks for sounds: sounds/<lang>/ivr/ and the MOH folder."""
+    for language in (p for p in SOUNDS.iterdir() if p.is_dir() and p.name != "moh"):
+        target = instance.host_path(f"/usr/share/asterisk/sounds/{language.name}/ivr")
+        shutil.copytree(language, target, dirs_exist_ok=True)
+    if (SOUNDS / "moh").is_dir():
+        shutil.copytree(SOUNDS / "moh", instance.host_path(f"{instance.home}/moh"), dirs_exist_ok=True)

@@ -1,0 +1,172 @@
+"""The settings of one ivr installation: a TOML file plus ``IVR_SECTION__KEY`` overrides.
+
+Every field has a default, so the embedded set-up (bundled PBX, SQLite) needs no file at all.
+See ``docs/configuration.md`` for each field.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ivr.config_file import ConfigError, Problem, RawConfig, load_raw
+
+CONFIG_ENV = "IVR_CONFIG"
+DEFAULT_CONFIG = Path("ivr.toml")
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+Seconds = Annotated[float, Field(gt=0, le=3600)]
+DIALPLAN_WORD = r"^[A-Za-z0-9_\-]+$"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AriSettings(Section):
+    url: str = Field("", description="ARI base URL; empty means the bundled PBX")
+    user: str = Field("ivr", pattern=DIALPLAN_WORD)
+    password_file: str = Field("", description="file holding the ARI password")
+    password: str = Field("", description="prefer IVR_ARI__PASSWORD or password_file")
+    app: str = Field("ivr", pattern=DIALPLAN_WORD)
+    startup_timeout: Seconds = 30.0
+    ping_interval: Annotated[float, Field(ge=1, le=5)] = 4.0
+    request_timeout: Seconds = 5.0
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL, e.g. http://127.0.0.1:8088")
+        return value.rstrip("/")
+
+
+class FallbackSettings(Section):
+    """Where the dialplan sends a call when the ARI application is not connected."""
+
+    kind: Literal["message", "goto", "dial"] = "message"
+    sound: str = Field("ss-noservice", pattern=r"^[A-Za-z0-9_\-/]+$")
+    context: str = Field("", pattern=r"^[A-Za-z0-9_\-]*$")
+    exten: str = Field("s", pattern=r"^[A-Za-z0-9_\-*#+]+$")
+    priority: int = Field(1, ge=1)
+    dial: str = Field("", pattern=r"^[A-Za-z0-9_\-/&@.:]*$", description="e.g. PJSIP/operator")
+    dial_timeout: int = Field(30, ge=1, le=600)
+
+    @model_validator(mode="after")
+    def _complete(self) -> FallbackSettings:
+        if self.kind == "goto" and not self.context:
+            raise ValueError("kind 'goto' needs 'context' (and optionally exten, priority)")
+        if self.kind == "dial" and not self.dial:
+            raise ValueError("kind 'dial' needs 'dial', e.g. 'PJSIP/operator'")
+        return self
+
+
+class PbxSettings(Section):
+    """The bundled Asterisk: a Debian sid root run by chroot, one instance per name."""
+
+    instance: str = Field("demo", pattern=r"^[a-z0-9][a-z0-9\-]{0,31}$")
+    root: str = ".pbx/root"
+    mirror: str = Field("", description="Debian mirror; empty: taken from the apt sources")
+    bind: str = "127.0.0.1"
+    http_port: Port = 8088
+    sip_port: Port = 5060
+    ami_port: Port = 5038
+    rtp_start: Port = 20000
+    rtp_end: Port = 20999
+    startup_timeout: Seconds = 30.0
+    fallback: FallbackSettings = FallbackSettings()
+
+    @model_validator(mode="after")
+    def _ports(self) -> PbxSettings:
+        if self.rtp_end <= self.rtp_start:
+            raise ValueError(f"rtp_end ({self.rtp_end}) must be above rtp_start")
+        used = [self.http_port, self.sip_port, self.ami_port]
+        if len(set(used)) != len(used):
+            raise ValueError("http_port, sip_port and ami_port must differ")
+        return self
+
+
+class DemoSettings(Section):
+    """The built-in demo flow: a prompt, then digits collected and read back."""
+
+    prompt: tuple[str, ...] = ("sound:hello-world",)
+    max_digits: int = Field(10, ge=1, le=64)
+    terminator: str = Field("#", pattern=r"^[#*]?$")
+    first_digit_timeout: Seconds = 5.0
+    inter_digit_timeout: Seconds = 3.0
+
+
+class DatabaseSettings(Section):
+    url: str = Field("", description="SQLAlchemy URL; empty: SQLite in the state folder")
+
+    @field_validator("url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("expected a sqlite:// or postgresql:// URL")
+        return value
+
+
+class LogSettings(Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class Settings(Section):
+    state_dir: str = Field("", description="secrets and the SQLite file; default ~/.local/state/ivr")
+    ari: AriSettings = AriSettings()
+    pbx: PbxSettings = PbxSettings()
+    demo: DemoSettings = DemoSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    log: LogSettings = LogSettings()
+    base_dir: str = Field("", exclude=True, description="where relative paths start")
+
+    def path(self, value: str) -> Path:
+        """A configured path, relative ones taken from the config file's folder."""
+        candidate = Path(value).expanduser()
+        return candidate if candidate.is_absolute() else Path(self.base_dir or ".") / candidate
+
+    @property
+    def state_path(self) -> Path:
+        if self.state_dir:
+            return self.path(self.state_dir)
+        xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+        return Path(xdg) / "ivr"
+
+    @property
+    def ari_url(self) -> str:
+        return self.ari.url or f"http://127.0.0.1:{self.pbx.http_port}"
+
+
+def config_path(explicit: str | None) -> Path | None:
+    """The file to read: --config, then $IVR_CONFIG, then ./ivr.toml if present, else none."""
+    if explicit:
+        return Path(explicit)
+    if env := os.environ.get(CONFIG_ENV):
+        return Path(env)
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
+
+
+def load_settings(path: Path | None, environ: dict[str, str] | None = None) -> Settings:
+    raw = load_raw(path, environ)
+    base = str(path.parent) if path else ""
+    try:
+        return Settings.model_validate({**raw.data, "base_dir": base})
+    except ValidationError as exc:
+        raise ConfigError(_problems(raw, exc)) from exc
+
+
+def _problems(raw: RawConfig, exc: ValidationError) -> list[Problem]:
+    problems = []
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        field = ".".join(str(k) for k in loc) or "-"
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown setting (misspelt?)"
+        elif "input" in error and not isinstance(error["input"], dict):
+            message = f"{message} (got {error['input']!r})"
+        problems.append(Problem(raw.where(loc), field, message))
+    return problems

@@ -1,0 +1,97 @@
+"""The Stasis application: routes ARI events to call sessions, and takes calls back after every
+(re)connect, since Asterisk does not replay the events sent while the socket was down."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from ivr.ari.rest import AriError, AriRest, NotFound
+from ivr.core.events import HungUp, Resumed
+from ivr.stasis.session import CallSession, Flow
+from ivr.stasis.translate import call_started, channel_of, stasis_args, translate
+
+log = logging.getLogger("ivr.app")
+
+FlowFactory = Callable[[str], Flow]
+FALLBACK = ("ivr-fallback", "s", 1)
+
+
+class StasisApp:
+    def __init__(self, app: str, rest: AriRest, new_flow: FlowFactory,
+                 connection: Callable[[], int]) -> None:
+        self.app = app
+        self.rest = rest
+        self.new_flow = new_flow
+        self.connection = connection
+        self.sessions: dict[str, CallSession] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        channel_id = channel_of(event)
+        if channel_id is None:
+            return
+        if event.get("type") == "StasisStart" and channel_id not in self.sessions:
+            self._open(channel_id)
+        session = self.sessions.get(channel_id)
+        translated = translate(event)
+        if session is not None and translated is not None:
+            session.post(translated)
+
+    def _open(self, channel_id: str) -> CallSession:
+        session = CallSession(channel_id, self.new_flow(channel_id), self.rest, self.connection())
+        self.sessions[channel_id] = session
+        task = asyncio.create_task(self._run(session), name=f"call-{channel_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return session
+
+    async def _run(self, session: CallSession) -> None:
+        try:
+            await session.run()
+        except Exception:
+            log.exception("call %s: session crashed", session.channel_id)
+        finally:
+            self.sessions.pop(session.channel_id, None)
+
+    async def reconcile(self) -> None:
+        """Called on every connect: end calls that vanished, resume or adopt the live ones."""
+        connection = self.connection()
+        try:
+            live = set((await self.rest.application(self.app)).get("channel_ids", []))
+        except (AriError, OSError) as exc:
+            log.error("reconcile: cannot list the channels of app %s: %s", self.app, exc)
+            return
+        for channel_id, session in list(self.sessions.items()):
+            if channel_id not in live:
+                session.post(HungUp("gone while the event connection was down"))
+            elif session.epoch < connection:
+                session.post(Resumed())
+        for channel_id in live - set(self.sessions):
+            await self._adopt(channel_id)
+        log.info("reconcile: %d live call(s) in app %s", len(live), self.app)
+
+    async def _adopt(self, channel_id: str) -> None:
+        """A call left in the app by an earlier process: start its flow again from the top."""
+        try:
+            channel = await self.rest.channel(channel_id)
+        except NotFound:
+            return
+        args = stasis_args(channel)
+        if not args:
+            return
+        log.info("reconcile: taking back call %s (%s)", channel_id, ",".join(args))
+        self._open(channel_id).post(call_started(channel, args, resumed=True))
+
+    async def hand_over(self) -> None:
+        """On shutdown, no caller stays in a dead app: send each call to the dialplan fallback."""
+        for channel_id in list(self.sessions):
+            try:
+                await self.rest.continue_in_dialplan(channel_id, *FALLBACK)
+                log.info("call %s: handed to the dialplan fallback on shutdown", channel_id)
+            except (AriError, OSError) as exc:
+                log.warning("call %s: could not hand over: %s", channel_id, exc)
+        for task in list(self._tasks):
+            task.cancel()

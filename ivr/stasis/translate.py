@@ -1,0 +1,57 @@
+"""ARI event JSON to core events. Pure functions, fed recorded events in the tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ivr.core.events import CallStarted, DigitPressed, Event, HungUp, PlaybackFinished
+
+
+def channel_of(event: dict[str, Any]) -> str | None:
+    """The channel an event is about, also for playbacks (``target_uri`` is ``channel:<id>``)."""
+    channel = event.get("channel")
+    if isinstance(channel, dict) and isinstance(channel.get("id"), str):
+        return channel["id"]
+    playback = event.get("playback")
+    if isinstance(playback, dict):
+        target = str(playback.get("target_uri", ""))
+        if target.startswith("channel:"):
+            return target.removeprefix("channel:")
+    return None
+
+
+def call_started(channel: dict[str, Any], args: list[str], resumed: bool = False) -> CallStarted:
+    """From ``Stasis(app,<route>,<exten>)``: the route first, as the shipped dialplan passes it."""
+    dialplan = channel.get("dialplan") or {}
+    caller = channel.get("caller") or {}
+    return CallStarted(
+        caller=str(caller.get("number", "")),
+        exten=args[1] if len(args) > 1 else str(dialplan.get("exten", "")),
+        route=args[0] if args else "",
+        resumed=resumed,
+    )
+
+
+def stasis_args(channel: dict[str, Any]) -> list[str]:
+    """The Stasis() arguments of a channel found by listing, e.g. ``ivr,inbound,100``."""
+    dialplan = channel.get("dialplan") or {}
+    if str(dialplan.get("app_name", "")).lower() != "stasis":
+        return []
+    return str(dialplan.get("app_data", "")).split(",")[1:]
+
+
+def translate(event: dict[str, Any]) -> Event | None:
+    kind = event.get("type")
+    if kind == "StasisStart":
+        return call_started(event.get("channel") or {}, [str(a) for a in event.get("args", [])])
+    if kind == "ChannelDtmfReceived":
+        return DigitPressed(str(event.get("digit", "")))
+    if kind == "PlaybackFinished":
+        return PlaybackFinished(str((event.get("playback") or {}).get("id", "")))
+    if kind == "ChannelHangupRequest":
+        return HungUp(f"hangup request, cause {event.get('cause', '?')}")
+    if kind == "ChannelDestroyed":
+        return HungUp(str(event.get("cause_txt") or event.get("cause", "destroyed")))
+    if kind == "StasisEnd":
+        return HungUp("left the application")
+    return None
