@@ -1,0 +1,69 @@
+"""Fixtures for tests against the real Asterisk 22, started once per session by `ivr pbx up`."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.harness import REPO, App, Pbx, free_port, until
+
+TEST_SETTINGS = """
+state_dir = "{state}"
+
+[pbx]
+instance = "test"
+root = "{root}"
+http_port = {http}
+sip_port = {sip}
+ami_port = {ami}
+rtp_start = 31000
+rtp_end = 31999
+
+[demo]
+first_digit_timeout = 2.0
+inter_digit_timeout = 2.0
+"""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "integration" in item.path.parts:
+            item.add_marker(pytest.mark.asterisk)
+
+
+@pytest.fixture(scope="session")
+def pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pbx]:
+    base = tmp_path_factory.mktemp("pbx")
+    http, ami, sip = free_port(), free_port(), free_port(socket.SOCK_DGRAM)
+    config = base / "ivr.toml"
+    config.write_text(TEST_SETTINGS.format(state=base / "state", root=REPO / ".pbx" / "root",
+                                           http=http, sip=sip, ami=ami))
+    instance = Pbx(config=config, http_port=http, sip_port=sip, state_dir=base / "state")
+    result = instance.ivr("pbx", "up", timeout=900)
+    assert result.returncode == 0, f"ivr pbx up failed:\n{result.stdout}\n{result.stderr}"
+    yield instance
+    instance.ivr("pbx", "down")
+
+
+@pytest.fixture
+def app(pbx: Pbx, tmp_path: Path) -> Iterator[App]:
+    running = App(pbx, tmp_path / "app.log")
+    try:
+        running.wait_connected(1)
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(autouse=True)
+def no_leftovers(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Like the Asterisk testsuite: every test leaves no channel and no bridge behind."""
+    yield
+    if "pbx" not in request.fixturenames:
+        return
+    pbx: Pbx = request.getfixturevalue("pbx")
+    until(lambda: not pbx.channels(), 15, "every channel to be gone")
+    until(lambda: not pbx.ari("GET", "/bridges"), 5, "every bridge to be gone")

@@ -1,0 +1,89 @@
+"""The app rides through Asterisk restarts, dropped sockets and its own restarts."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.integration.harness import REPO, App, Pbx, until
+from tests.integration.tcp_proxy import TcpProxy
+
+
+def _call_in_background(pbx: Pbx) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "ivr", "--config", str(pbx.config), "call", "100", "--json",
+         "--timeout", "30"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+    )
+
+
+def _calls_in_app(pbx: Pbx) -> list[str]:
+    ids: list[str] = pbx.ari("GET", "/applications/ivr")["channel_ids"]
+    return ids
+
+
+def test_next_call_is_served_after_asterisk_restarts(pbx: Pbx, app: App) -> None:
+    assert pbx.ivr("pbx", "down").returncode == 0
+    assert pbx.ivr("pbx", "up").returncode == 0
+    app.wait_connected(2)
+
+    report = pbx.call("100", "--dtmf", "55#")
+
+    assert report["variables"]["IVR_DIGITS"] == "55"
+    assert app.process.poll() is None
+
+
+def test_calls_are_reconciled_after_the_event_socket_drops(pbx: Pbx, tmp_path: Path) -> None:
+    proxy = TcpProxy(pbx.http_port)
+    app = App(pbx, tmp_path / "app.log", env={"IVR_ARI__URL": f"http://127.0.0.1:{proxy.port}"})
+    try:
+        app.wait_connected(1)
+        call = _call_in_background(pbx)
+        until(lambda: _calls_in_app(pbx), 10, "the call to enter the app")
+        # The prompt ends while the socket is down: its PlaybackFinished is never delivered.
+        proxy.cut(refuse_for=2.5)
+        app.wait_connected(2)
+        out, err = call.communicate(timeout=40)
+        report = json.loads(out)
+    finally:
+        app.stop()
+        proxy.close()
+
+    assert not report["timed_out"], err
+    assert report["prompts"].count("sound:hello-world") == 2
+    assert report["variables"]["IVR_DIGITS_END"] == "timeout"
+    assert "reconcile: 1 live call(s)" in app.text()
+
+
+def test_a_call_left_by_a_killed_app_is_taken_back_by_the_next(pbx: Pbx, tmp_path: Path) -> None:
+    first = App(pbx, tmp_path / "first.log")
+    first.wait_connected(1)
+    call = _call_in_background(pbx)
+    until(lambda: _calls_in_app(pbx), 10, "the call to enter the app")
+    first.process.kill()
+    first.stop()
+
+    second = App(pbx, tmp_path / "second.log")
+    try:
+        out, err = call.communicate(timeout=40)
+    finally:
+        second.stop()
+    report = json.loads(out)
+
+    assert not report["timed_out"], err
+    assert "taking back call" in second.text()
+    assert report["variables"]["IVR_DIGITS_END"] == "timeout"
+
+
+def test_stopping_the_app_hands_its_calls_to_the_fallback(pbx: Pbx, tmp_path: Path) -> None:
+    app = App(pbx, tmp_path / "app.log")
+    app.wait_connected(1)
+    call = _call_in_background(pbx)
+    until(lambda: _calls_in_app(pbx), 10, "the call to enter the app")
+    app.stop()
+    report = json.loads(call.communicate(timeout=40)[0])
+
+    assert report["variables"]["IVR_ROUTE"] == "fallback"
+    assert "handed to the dialplan fallback" in app.text()
