@@ -28,7 +28,7 @@ class DemoFlow:
         if self.state == "done":
             return []
         match event:
-            case CallStarted():
+            case CallStarted() if self.state == "new":
                 return [Answer(), SetVariable("IVR_FLOW", "demo"), *self._prompt()]
             case DigitPressed(digit=digit) if self.state == "collecting":
                 return self._digit(digit)

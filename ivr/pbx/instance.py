@@ -113,7 +113,7 @@ def write_config(settings: Settings, instance: Instance) -> None:
 
 def _install_sounds(instance: Instance) -> None:
     """Our prompts go where Asterisk looks for sounds: sounds/<lang>/ivr/ and the MOH folder."""
-    for language in (p for p in SOUNDS.iterdir() if p.is_dir() and p.name != "moh"):
+    for language in (p for p in SOUNDS.glob("*") if p.is_dir() and p.name != "moh"):
         target = instance.host_path(f"/usr/share/asterisk/sounds/{language.name}/ivr")
         shutil.copytree(language, target, dirs_exist_ok=True)
     if (SOUNDS / "moh").is_dir():

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine lacks, and nothing twice: Debian packages, then the virtualenv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(debootstrap sip-tester)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "bootstrap: installing ${missing[*]} needs root (the bundled PBX runs by chroot too)" >&2
+    exit 1
+  fi
+  echo "bootstrap: apt-get install ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+if ! .venv/bin/python -c "import ivr, pytest, pytest_asyncio, pytest_timeout" 2>/dev/null \
+   || [ pyproject.toml -nt .venv/.installed ]; then
+  echo "bootstrap: pip install -e .[test]"
+  .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+  touch .venv/.installed
+fi

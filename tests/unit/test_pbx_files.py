@@ -1,0 +1,51 @@
+"""The bundled PBX's files: mirror discovery and configuration rendering."""
+
+from __future__ import annotations
+
+import pytest
+
+from ivr.pbx.instance import TEMPLATES, Instance, fallback_dialplan, render, template_values
+from ivr.pbx.rootfs import mirror_from_sources
+from ivr.settings import FallbackSettings, load_settings
+
+
+def test_mirror_comes_from_the_main_archive_not_security() -> None:
+    sources = ["Types: deb\nURIs: http://sec.example/debian-security\nSuites: bookworm-security\n",
+               "Types: deb\nURIs: http://m.example/debian/\nSuites: bookworm\n"]
+
+    assert mirror_from_sources(sources) == "http://m.example/debian"
+    assert mirror_from_sources(["# nothing\n"]) is None
+
+
+def test_an_unknown_placeholder_is_an_error() -> None:
+    with pytest.raises(KeyError, match="x.conf: no value for placeholder"):
+        render("a = {{missing}}", {}, "x.conf")
+
+
+def test_every_template_renders_and_binds_to_loopback(tmp_path: object) -> None:
+    settings = load_settings(None, {"IVR_STATE_DIR": str(tmp_path)})
+    values = template_values(settings, Instance(root=tmp_path, name="demo"))  # type: ignore[arg-type]
+    rendered = {t.name: render(t.read_text(), values, t.name) for t in TEMPLATES.glob("*.conf")}
+
+    assert "bindaddr = 127.0.0.1" in rendered["http.conf"]
+    assert "bind = 127.0.0.1:5060" in rendered["pjsip.conf"]
+    assert f"password = {values['ari_password']}" in rendered["ari.conf"]
+    assert len(values["ari_password"]) >= 32
+    assert "{{" not in "".join(rendered.values())
+
+
+def test_generated_passwords_are_kept_and_private(tmp_path: object) -> None:
+    settings = load_settings(None, {"IVR_STATE_DIR": str(tmp_path)})
+    instance = Instance(root=tmp_path, name="demo")  # type: ignore[arg-type]
+    first = template_values(settings, instance)["ari_password"]
+
+    assert template_values(settings, instance)["ari_password"] == first
+    secret = settings.state_path / "pbx" / "demo" / "ari-password"
+    assert secret.stat().st_mode & 0o777 == 0o600
+
+
+def test_fallback_kinds_render_to_dialplan() -> None:
+    assert "Playback(ss-noservice)" in fallback_dialplan(FallbackSettings())
+    assert fallback_dialplan(FallbackSettings(kind="goto", context="operators")) == (
+        " same => n,Goto(operators,s,1)")
+    assert "Dial(PJSIP/operator,30)" in fallback_dialplan(FallbackSettings(kind="dial", dial="PJSIP/operator"))

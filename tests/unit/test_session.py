@@ -1,0 +1,91 @@
+"""A call session against a fake ARI that records every request (no Asterisk)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from ivr.ari.rest import AriRest
+from ivr.core.commands import (Answer, CancelTimer, Command, Finished, Hangup, Play, SetVariable,
+                               StartTimer)
+from ivr.core.events import CallStarted, Event, HungUp, TimerFired
+from ivr.stasis.session import CallSession
+
+
+class Recorder:
+    def __init__(self, status: int = 204) -> None:
+        self.requests: list[str] = []
+        self.status = status
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(f"{request.method} {request.url.path}?{request.url.query.decode()}")
+        return httpx.Response(self.status, json={"message": "Channel not found"})
+
+
+class Scripted:
+    """A flow that answers each event with the commands given for its type."""
+
+    def __init__(self, script: dict[type, list[Command]]) -> None:
+        self.script = script
+        self.seen: list[Event] = []
+
+    def handle(self, event: Event) -> list[Command]:
+        self.seen.append(event)
+        if isinstance(event, str):
+            raise RuntimeError("boom")
+        return self.script.get(type(event), [])
+
+
+def session_for(flow: Scripted, recorder: Recorder) -> CallSession:
+    rest = AriRest("http://ari.invalid", "ivr", "pw", transport=httpx.MockTransport(recorder))
+    return CallSession("c1", flow, rest, epoch=1)
+
+
+async def test_commands_become_ari_requests_in_order() -> None:
+    recorder = Recorder()
+    flow = Scripted({CallStarted: [Answer(), SetVariable("IVR_X", "1"), Play("p1", ("sound:a", "sound:b")),
+                                   Hangup(), Finished("done")]})
+    session = session_for(flow, recorder)
+    session.post(CallStarted("200", "100", "inbound"))
+    await asyncio.wait_for(session.run(), 2)
+
+    assert recorder.requests == [
+        "POST /ari/channels/c1/answer?",
+        "POST /ari/channels/c1/variable?variable=IVR_X&value=1",
+        "POST /ari/channels/c1/play/p1?media=sound%3Aa&media=sound%3Ab",
+        "DELETE /ari/channels/c1?reason=normal",
+    ]
+    assert session.outcome == "done"
+
+
+async def test_a_restarted_timer_fires_once_and_a_cancelled_one_never() -> None:
+    flow = Scripted({CallStarted: [StartTimer("t", 0.05), StartTimer("t", 0.1), StartTimer("u", 0.05),
+                                   CancelTimer("u")],
+                     TimerFired: [Finished("timer")]})
+    session = session_for(flow, Recorder())
+    session.post(CallStarted("200", "100", "inbound"))
+    await asyncio.wait_for(session.run(), 2)
+    await asyncio.sleep(0.1)
+
+    assert flow.seen == [CallStarted("200", "100", "inbound"), TimerFired("t")]
+
+
+async def test_a_failing_flow_hangs_up_its_call_only() -> None:
+    recorder = Recorder()
+    session = session_for(Scripted({}), recorder)
+    session.post("not an event")  # type: ignore[arg-type]
+    await asyncio.wait_for(session.run(), 2)
+
+    assert recorder.requests == ["DELETE /ari/channels/c1?reason=normal"]
+    assert session.outcome == "flow error"
+
+
+async def test_a_vanished_channel_ends_the_session() -> None:
+    flow = Scripted({CallStarted: [Answer()], HungUp: [Finished("gone")]})
+    session = session_for(flow, Recorder(status=404))
+    session.post(CallStarted("200", "100", "inbound"))
+    await asyncio.wait_for(session.run(), 2)
+
+    assert flow.seen[-1] == HungUp("channel gone")
+    assert session.outcome == "gone"
