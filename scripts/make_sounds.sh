@@ -10,8 +10,8 @@ parts=()
 for chord in "C4 E4 G4" "A3 C4 E4" "F3 A3 C4" "G3 B3 D4"; do
   for note in $chord $chord; do
     file=$(mktemp --suffix=.wav); parts+=("$file")
-    sox -n -r 8000 -c 1 -b 16 "$file" synth 0.6667 sine "$note" fade q 0.05 0.6667 0.3 vol 0.25
+    sox -R -D -n -r 8000 -c 1 -b 16 "$file" synth 0.6667 sine "$note" fade q 0.05 0.6667 0.3 vol 0.25
   done
 done
-sox "${parts[@]}" -r 8000 -c 1 moh/ivr-hold.gsm
+sox -R -D "${parts[@]}" -r 8000 -c 1 moh/ivr-hold.gsm
 rm -f "${parts[@]}"
