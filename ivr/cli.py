@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Callable
 
@@ -115,6 +116,7 @@ def _pbx_cli(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _call(settings: Settings, args: argparse.Namespace) -> int:
+    logging.getLogger("ivr.ari").setLevel(logging.WARNING)
     report = asyncio.run(place_call(settings, args.exten, args.dtmf, args.caller_id,
                                     args.timeout, args.send_at))
     print(json.dumps(report.as_dict()) if args.json else _describe(report))

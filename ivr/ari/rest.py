@@ -60,8 +60,9 @@ class AriRest:
         await self.request("POST", f"/channels/{channel_id}/answer")
 
     async def play(self, channel_id: str, playback_id: str, media: tuple[str, ...]) -> None:
+        # ARI takes several media as one comma-separated value; a repeated key keeps the last.
         await self.request("POST", f"/channels/{channel_id}/play/{playback_id}",
-                           params={"media": list(media)})
+                           params={"media": ",".join(media)})
 
     async def stop_playback(self, playback_id: str) -> None:
         await self.request("DELETE", f"/playbacks/{playback_id}")

@@ -9,7 +9,8 @@ def test_call_is_answered_prompted_and_its_digits_reach_the_app(pbx: Pbx, app: A
     report = pbx.call("100", "--dtmf", "1234#")
 
     assert report["answered"] and not report["timed_out"]
-    assert report["prompts"][0] == "sound:hello-world"
+    assert report["prompts"] == ["sound:hello-world", "sound:you-entered", "digits:1234",
+                                 "sound:goodbye"]
     assert report["digits_received"] == "1234#"
     assert report["variables"]["IVR_DIGITS"] == "1234"
     assert report["variables"]["IVR_DIGITS_END"] == "terminator"

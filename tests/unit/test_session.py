@@ -53,7 +53,7 @@ async def test_commands_become_ari_requests_in_order() -> None:
     assert recorder.requests == [
         "POST /ari/channels/c1/answer?",
         "POST /ari/channels/c1/variable?variable=IVR_X&value=1",
-        "POST /ari/channels/c1/play/p1?media=sound%3Aa&media=sound%3Ab",
+        "POST /ari/channels/c1/play/p1?media=sound%3Aa%2Csound%3Ab",
         "DELETE /ari/channels/c1?reason=normal",
     ]
     assert session.outcome == "done"
