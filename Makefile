@@ -1,4 +1,4 @@
-.PHONY: setup demo test unit
+.PHONY: setup demo test lint unit
 
 setup:
 	bash scripts/bootstrap.sh
@@ -6,8 +6,12 @@ setup:
 demo: setup
 	bash scripts/demo.sh
 
-test: setup
+test: setup lint
 	.venv/bin/python -m pytest
+
+lint: setup
+	.venv/bin/ruff check ivr tests
+	.venv/bin/mypy ivr
 
 unit: setup
 	.venv/bin/python -m pytest tests/unit ivr

@@ -51,9 +51,12 @@ def _parser() -> argparse.ArgumentParser:
 
     pbx = commands.add_parser("pbx", help="the bundled Asterisk: up, down, status, cli")
     pbx_commands = pbx.add_subparsers(required=True, metavar="ACTION")
-    pbx_commands.add_parser("up", help="install on first use, start, wait for ARI").set_defaults(command=_pbx_up)
-    pbx_commands.add_parser("down", help="stop").set_defaults(command=_pbx_down)
-    pbx_commands.add_parser("status", help="is it running, does ARI answer").set_defaults(command=_pbx_status)
+    for name, help_text, action in (
+        ("up", "install on first use, start, wait for ARI", _pbx_up),
+        ("down", "stop", _pbx_down),
+        ("status", "is it running, does ARI answer", _pbx_status),
+    ):
+        pbx_commands.add_parser(name, help=help_text).set_defaults(command=action)
     cli = pbx_commands.add_parser("cli", help="run one Asterisk CLI command")
     cli.add_argument("asterisk_command")
     cli.set_defaults(command=_pbx_cli)

@@ -21,7 +21,7 @@ fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c "import ivr, pytest, pytest_asyncio, pytest_timeout" 2>/dev/null \
+if ! .venv/bin/python -c "import ivr, pytest, pytest_asyncio, pytest_timeout, mypy, ruff" 2>/dev/null \
    || [ pyproject.toml -nt .venv/.installed ]; then
   echo "bootstrap: pip install -e .[test]"
   .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'

@@ -15,7 +15,7 @@ import base64
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 from urllib.parse import urlencode
 
@@ -27,7 +27,7 @@ from ivr.ari.rest import AriAuthError
 log = logging.getLogger("ivr.ari")
 
 EventHandler = Callable[[dict[str, Any]], None]
-ConnectedHandler = Callable[[], Awaitable[None]]
+ConnectedHandler = Callable[[], Coroutine[Any, Any, None]]
 
 BACKOFF_FIRST = 0.25
 BACKOFF_MAX = 8.0

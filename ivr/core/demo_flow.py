@@ -7,11 +7,9 @@ variables) against a real Asterisk.
 from __future__ import annotations
 
 from ivr.core import digits
-from ivr.core.commands import (Answer, CancelTimer, Command, Finished, Hangup, Play, SetVariable,
-                               StopPlayback)
+from ivr.core.commands import Answer, CancelTimer, Command, Finished, Hangup, Play, SetVariable, StopPlayback
 from ivr.core.digits import DigitCollector, DigitRules
-from ivr.core.events import (CallStarted, DigitPressed, Event, HungUp, PlaybackFinished, Resumed,
-                             TimerFired)
+from ivr.core.events import CallStarted, DigitPressed, Event, HungUp, PlaybackFinished, Resumed, TimerFired
 
 
 class DemoFlow:

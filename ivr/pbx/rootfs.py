@@ -32,10 +32,10 @@ def mirror_from_sources(texts: list[str]) -> str | None:
     for text in texts:
         for uri in re.findall(r"^URIs:\s*(\S+)", text, flags=re.MULTILINE):
             if _is_archive(uri):
-                return uri.rstrip("/")
+                return str(uri).rstrip("/")
         for uri in re.findall(r"^deb\s+(?:\[[^\]]*\]\s+)?(\S+)", text, flags=re.MULTILINE):
             if _is_archive(uri):
-                return uri.rstrip("/")
+                return str(uri).rstrip("/")
     return None
 
 

@@ -10,8 +10,18 @@ import logging
 from typing import Protocol
 
 from ivr.ari.rest import AriError, AriRest, NotFound
-from ivr.core.commands import (Answer, CancelTimer, Command, ContinueInDialplan, Finished, Hangup,
-                               Play, SetVariable, StartTimer, StopPlayback)
+from ivr.core.commands import (
+    Answer,
+    CancelTimer,
+    Command,
+    ContinueInDialplan,
+    Finished,
+    Hangup,
+    Play,
+    SetVariable,
+    StartTimer,
+    StopPlayback,
+)
 from ivr.core.events import Event, HungUp, TimerFired
 
 log = logging.getLogger("ivr.call")

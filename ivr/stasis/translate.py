@@ -11,7 +11,7 @@ def channel_of(event: dict[str, Any]) -> str | None:
     """The channel an event is about, also for playbacks (``target_uri`` is ``channel:<id>``)."""
     channel = event.get("channel")
     if isinstance(channel, dict) and isinstance(channel.get("id"), str):
-        return channel["id"]
+        return str(channel["id"])
     playback = event.get("playback")
     if isinstance(playback, dict):
         target = str(playback.get("target_uri", ""))

@@ -1,11 +1,18 @@
 from __future__ import annotations
 
-from ivr.core.commands import (Answer, CancelTimer, Finished, Hangup, Play, SetVariable,
-                               StartTimer, StopPlayback)
+from ivr.core.commands import (
+    Answer,
+    CancelTimer,
+    Finished,
+    Hangup,
+    Play,
+    SetVariable,
+    StartTimer,
+    StopPlayback,
+)
 from ivr.core.demo_flow import DemoFlow
 from ivr.core.digits import TIMER, DigitRules
-from ivr.core.events import (CallStarted, DigitPressed, HungUp, PlaybackFinished, Resumed,
-                             TimerFired)
+from ivr.core.events import CallStarted, DigitPressed, HungUp, PlaybackFinished, Resumed, TimerFired
 
 PROMPT = ("sound:hello-world",)
 

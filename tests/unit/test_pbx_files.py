@@ -18,7 +18,7 @@ def test_mirror_comes_from_the_main_archive_not_security() -> None:
 
 
 def test_an_unknown_placeholder_is_an_error() -> None:
-    with pytest.raises(KeyError, match="x.conf: no value for placeholder"):
+    with pytest.raises(KeyError, match=r"x\.conf: no value for placeholder"):
         render("a = {{missing}}", {}, "x.conf")
 
 

@@ -7,8 +7,7 @@ import asyncio
 import httpx
 
 from ivr.ari.rest import AriRest
-from ivr.core.commands import (Answer, CancelTimer, Command, Finished, Hangup, Play, SetVariable,
-                               StartTimer)
+from ivr.core.commands import Answer, CancelTimer, Command, Finished, Hangup, Play, SetVariable, StartTimer
 from ivr.core.events import CallStarted, Event, HungUp, TimerFired
 from ivr.stasis.session import CallSession
 
