@@ -50,16 +50,22 @@ def up(settings: Settings, log_dir: Path) -> Instance:
         ensure_root(instance.root, settings.pbx.mirror, log_dir / "debootstrap.log")
     except RootError as exc:
         raise PbxError(str(exc)) from exc
-    if running_pid(instance) is None:
-        _refuse_taken_ports(settings)
-        write_config(settings, instance)
-        result = subprocess.run(
-            asterisk_command(instance, "-U", "asterisk", "-G", "asterisk"),
-            capture_output=True, text=True, check=False,
-        )
-        if result.returncode != 0:
-            raise PbxError(f"asterisk did not start ({result.returncode}): {result.stderr.strip()}")
-    wait_for_ari(settings, instance)
+    if running_pid(instance) is not None:
+        wait_for_ari(settings, instance)
+        return instance
+    _refuse_taken_ports(settings)
+    write_config(settings, instance)
+    result = subprocess.run(
+        asterisk_command(instance, "-U", "asterisk", "-G", "asterisk"),
+        capture_output=True, text=True, check=False,
+    )
+    if result.returncode != 0:
+        raise PbxError(f"asterisk did not start ({result.returncode}): {result.stderr.strip()}")
+    try:
+        wait_for_ari(settings, instance)
+    except PbxError:
+        down(settings)
+        raise
     return instance
 
 

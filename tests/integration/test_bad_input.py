@@ -61,3 +61,17 @@ def test_check_reports_every_problem_with_file_and_line(pbx: Pbx, tmp_path: Path
     assert f"{config}:2: ari.url: expected an http:// or https:// URL" in result.stderr
     assert f"{config}:5: pbx.http_port: Input should be greater than or equal to 1" in result.stderr
     assert f"{config}:6: pbx.colour: unknown setting" in result.stderr
+
+
+def test_pbx_up_whose_ari_never_answers_says_what_it_tried_and_stops(pbx: Pbx) -> None:
+    env = {"IVR_PBX__INSTANCE": "unanswered", "IVR_PBX__HTTP_PORT": str(free_port()),
+           "IVR_PBX__SIP_PORT": str(free_port()), "IVR_PBX__AMI_PORT": str(free_port()),
+           "IVR_ARI__PASSWORD": "not-the-generated-one", "IVR_PBX__STARTUP_TIMEOUT": "2"}
+    result = pbx.ivr("pbx", "up", env=env)
+
+    assert result.returncode == 1
+    assert "ARI did not answer at http://127.0.0.1:" in result.stderr
+    assert "(last try: HTTP 401)" in result.stderr
+    assert "Last lines of" in result.stderr and "messages.log" in result.stderr
+    status = pbx.ivr("pbx", "status", env=env)
+    assert status.returncode == 1 and "stopped" in status.stdout
