@@ -17,6 +17,7 @@ from ivr.pbx import control
 from ivr.probe import CallReport, ProbeError, place_call
 from ivr.secrets import MissingSecret, pbx_secrets_dir
 from ivr.settings import Settings, config_path, load_settings
+from ivr.store.migrations import StoreUnavailable
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
@@ -34,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     command: Callable[[Settings, argparse.Namespace], int] = args.command
     try:
         return command(settings, args)
-    except (MissingSecret, AriAuthError, AriUnreachable, ProbeError, control.PbxError) as exc:
+    except (MissingSecret, AriAuthError, AriUnreachable, ProbeError, control.PbxError,
+            StoreUnavailable) as exc:
         print(f"ivr: {exc}", file=sys.stderr)
         return EXIT_CONFIG if isinstance(exc, (MissingSecret, AriAuthError)) else EXIT_FAILED
 
@@ -71,6 +73,11 @@ def _parser() -> argparse.ArgumentParser:
     call.add_argument("--timeout", type=float, default=60.0, help="give up after this many s")
     call.add_argument("--json", action="store_true", help="print one JSON object")
     call.set_defaults(command=_call)
+
+    calls = commands.add_parser("calls", help="list the latest call records")
+    calls.add_argument("--limit", type=int, default=20)
+    calls.add_argument("--json", action="store_true", help="one JSON object per line")
+    calls.set_defaults(command=_calls)
     return parser
 
 
@@ -142,3 +149,28 @@ def _describe(report: CallReport) -> str:
         f"hung up: cause {report.hangup_cause} ({report.hangup_cause_text})")
     lines.append(f"{ending}, after {report.duration_seconds} s")
     return "\n".join(lines)
+
+
+def _calls(settings: Settings, args: argparse.Namespace) -> int:
+    from ivr.store.call_log import CallLog, CallRecord
+    from ivr.store.engine import database_url, open_engine
+    from ivr.store.migrations import upgrade
+
+    async def latest() -> list[CallRecord]:
+        engine = open_engine(database_url(settings))
+        try:
+            await upgrade(engine)
+            return await CallLog(engine).recent(args.limit)
+        finally:
+            await engine.dispose()
+
+    for record in asyncio.run(latest()):
+        if args.json:
+            print(json.dumps({**record.__dict__, "started_at": record.started_at.isoformat(),
+                              "ended_at": record.ended_at.isoformat()}))
+        else:
+            seconds = (record.ended_at - record.started_at).total_seconds()
+            print(f"{record.started_at:%Y-%m-%d %H:%M:%S} {record.caller or '-':>12} -> "
+                  f"{record.did or '-':<8} {seconds:6.1f} s  digits {record.digits or '-':<10} "
+                  f"{record.outcome}")
+    return EXIT_OK

@@ -53,8 +53,10 @@ class RawConfig:
         return f"{name}:{line}" if line else name
 
 
-def load_raw(path: Path | None, environ: Mapping[str, str] | None = None) -> RawConfig:
-    """Parse the file (if any) and overlay ``IVR_SECTION__KEY=value`` variables."""
+def load_raw(path: Path | None, environ: Mapping[str, str] | None = None,
+             top_level: frozenset[str] = frozenset()) -> RawConfig:
+    """Parse the file (if any) and overlay ``IVR_SECTION__KEY=value`` variables, and
+    ``IVR_KEY=value`` for the ``top_level`` keys."""
     text = ""
     data: dict[str, Any] = {}
     if path is not None:
@@ -66,16 +68,18 @@ def load_raw(path: Path | None, environ: Mapping[str, str] | None = None) -> Raw
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError([Problem(f"{path}", "-", f"not valid TOML: {exc}")]) from exc
-    env_keys = _overlay_environment(data, os.environ if environ is None else environ)
+    env_keys = _overlay_environment(data, os.environ if environ is None else environ, top_level)
     return RawConfig(data=data, path=path, text=text, env_keys=env_keys)
 
 
 def _overlay_environment(
-    data: dict[str, Any], environ: Mapping[str, str]
+    data: dict[str, Any], environ: Mapping[str, str], top_level: frozenset[str]
 ) -> dict[tuple[str, ...], str]:
     applied: dict[tuple[str, ...], str] = {}
     for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX) or ENV_NESTING not in name:
+        if not name.startswith(ENV_PREFIX):
+            continue
+        if ENV_NESTING not in name and name[len(ENV_PREFIX):].lower() not in top_level:
             continue
         keys = tuple(part.lower() for part in name[len(ENV_PREFIX):].split(ENV_NESTING))
         if not all(keys):

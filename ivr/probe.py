@@ -25,6 +25,7 @@ EXTEN = re.compile(r"^[0-9+*#][0-9+*#]+$")
 DTMF = re.compile(r"^[0-9*#A-Dw]*$")
 SendAt = Literal["answer", "prompt-start", "prompt-end"]
 NO_PROMPT_GRACE = 3.0
+CALLEE_GRACE = 2.0
 
 
 class ProbeError(Exception):
@@ -73,6 +74,7 @@ class _Watcher:
         self.caller_ready = False
         self.want_send = False
         self.done = False
+        self.caller_gone_at: float | None = None
 
     def fold(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
@@ -123,7 +125,12 @@ class _Watcher:
             if name and not name.startswith("Local/"):
                 self.report.connected_to.append(str(name))
         if kind == "ChannelDestroyed" and (event.get("channel") or {}).get("id") == self.caller:
-            self.done = True
+            self.caller_gone_at = time.monotonic()
+
+    def finished(self) -> bool:
+        """The called side is gone; or our side is, and the called side's end did not follow."""
+        gone = self.caller_gone_at
+        return self.done or (gone is not None and time.monotonic() - gone > CALLEE_GRACE)
 
     def should_send(self) -> bool:
         grace = self.answered_at is not None and time.monotonic() - self.answered_at > NO_PROMPT_GRACE
@@ -177,7 +184,7 @@ async def _follow(rest: AriRest, events: asyncio.Queue[dict[str, Any]], watcher:
                   caller: str, dtmf: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     sent = not dtmf
-    while not watcher.done:
+    while not watcher.finished():
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             watcher.report.timed_out = True

@@ -14,6 +14,9 @@ from ivr.secrets import ari_password
 from ivr.settings import Settings
 from ivr.stasis.app import FlowFactory, StasisApp
 from ivr.stasis.session import Flow
+from ivr.store.call_log import CallLog, CallLogWriter
+from ivr.store.engine import database_url, open_engine
+from ivr.store.migrations import upgrade
 
 log = logging.getLogger("ivr.run")
 
@@ -32,10 +35,13 @@ def flow_factory(settings: Settings) -> FlowFactory:
 async def serve(settings: Settings) -> None:
     """Serve calls until SIGINT/SIGTERM; raises AriAuthError or AriUnreachable on start-up."""
     password = ari_password(settings)
+    engine = open_engine(database_url(settings))
+    await upgrade(engine)
+    records = CallLogWriter(CallLog(engine))
     rest = AriRest(settings.ari_url, settings.ari.user, password, settings.ari.request_timeout)
     stream: EventStream
     app = StasisApp(settings.ari.app, rest, flow_factory(settings),
-                    connection=lambda: stream.connections)
+                    connection=lambda: stream.connections, flow_name="demo", on_record=records)
     stream = EventStream(settings.ari_url, settings.ari.user, password, settings.ari.app,
                          on_event=app.on_event, on_connected=app.reconcile,
                          ping_interval=settings.ari.ping_interval,
@@ -55,4 +61,6 @@ async def serve(settings: Settings) -> None:
     finally:
         for task in (reader, stopping):
             task.cancel()
+        await records.drain()
         await rest.aclose()
+        await engine.dispose()

@@ -150,7 +150,7 @@ def config_path(explicit: str | None) -> Path | None:
 
 
 def load_settings(path: Path | None, environ: dict[str, str] | None = None) -> Settings:
-    raw = load_raw(path, environ)
+    raw = load_raw(path, environ, top_level=frozenset({"state_dir"}))
     base = str(path.parent) if path else ""
     try:
         return Settings.model_validate({**raw.data, "base_dir": base})

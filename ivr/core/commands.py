@@ -55,6 +55,7 @@ class Finished:
     """The flow is done with the call (it hung up, or went back to the dialplan)."""
 
     outcome: str
+    digits: str = ""
 
 
 Command = (Answer | Play | StopPlayback | StartTimer | CancelTimer | SetVariable

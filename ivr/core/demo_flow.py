@@ -38,7 +38,8 @@ class DemoFlow:
                 return self._resume()
             case HungUp(cause=cause):
                 self.state = "done"
-                return [CancelTimer(digits.TIMER), Finished(f"caller hung up ({cause})")]
+                return [CancelTimer(digits.TIMER),
+                        Finished(f"caller hung up ({cause})", self.collector.digits)]
         return []
 
     def _play(self, media: tuple[str, ...]) -> list[Command]:
@@ -84,4 +85,4 @@ class DemoFlow:
 
     def _hang_up(self, outcome: str) -> list[Command]:
         self.state = "done"
-        return [Hangup(), Finished(outcome)]
+        return [Hangup(), Finished(outcome, self.collector.digits)]

@@ -10,7 +10,7 @@ from typing import Any
 
 from ivr.ari.rest import AriError, AriRest, NotFound
 from ivr.core.events import HungUp, Resumed
-from ivr.stasis.session import CallSession, Flow
+from ivr.stasis.session import CallSession, Flow, RecordSink
 from ivr.stasis.translate import call_started, channel_of, stasis_args, translate
 
 log = logging.getLogger("ivr.app")
@@ -21,8 +21,10 @@ FALLBACK = ("ivr-fallback", "s", 1)
 
 class StasisApp:
     def __init__(self, app: str, rest: AriRest, new_flow: FlowFactory,
-                 connection: Callable[[], int]) -> None:
+                 connection: Callable[[], int], flow_name: str, on_record: RecordSink) -> None:
         self.app = app
+        self.flow_name = flow_name
+        self.on_record = on_record
         self.rest = rest
         self.new_flow = new_flow
         self.connection = connection
@@ -41,7 +43,8 @@ class StasisApp:
             session.post(translated)
 
     def _open(self, channel_id: str) -> CallSession:
-        session = CallSession(channel_id, self.new_flow(channel_id), self.rest, self.connection())
+        session = CallSession(channel_id, self.new_flow(channel_id), self.rest, self.connection(),
+                              self.flow_name, self.on_record)
         self.sessions[channel_id] = session
         task = asyncio.create_task(self._run(session), name=f"call-{channel_id}")
         self._tasks.add(task)
@@ -87,11 +90,13 @@ class StasisApp:
 
     async def hand_over(self) -> None:
         """On shutdown, no caller stays in a dead app: send each call to the dialplan fallback."""
-        for channel_id in list(self.sessions):
+        for channel_id, session in list(self.sessions.items()):
             try:
                 await self.rest.continue_in_dialplan(channel_id, *FALLBACK)
+                session.stop_reason = "handed to the dialplan fallback: app stopping"
                 log.info("call %s: handed to the dialplan fallback on shutdown", channel_id)
             except (AriError, OSError) as exc:
                 log.warning("call %s: could not hand over: %s", channel_id, exc)
         for task in list(self._tasks):
             task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

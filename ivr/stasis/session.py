@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Protocol
 
 from ivr.ari.rest import AriError, AriRest, NotFound
@@ -22,7 +24,8 @@ from ivr.core.commands import (
     StartTimer,
     StopPlayback,
 )
-from ivr.core.events import Event, HungUp, TimerFired
+from ivr.core.events import CallStarted, Event, HungUp, TimerFired
+from ivr.store.call_log import CallRecord
 
 log = logging.getLogger("ivr.call")
 
@@ -31,13 +34,26 @@ class Flow(Protocol):
     def handle(self, event: Event) -> list[Command]: ...
 
 
+RecordSink = Callable[[CallRecord], None]
+
+
+def _no_sink(record: CallRecord) -> None:
+    return None
+
+
 class CallSession:
-    def __init__(self, channel_id: str, flow: Flow, rest: AriRest, epoch: int) -> None:
+    def __init__(self, channel_id: str, flow: Flow, rest: AriRest, epoch: int,
+                 flow_name: str = "", on_record: RecordSink = _no_sink) -> None:
         self.channel_id = channel_id
         self.flow = flow
         self.rest = rest
         self.epoch = epoch
+        self.flow_name = flow_name
+        self.on_record = on_record
         self.outcome: str | None = None
+        self.stop_reason = "app stopped during the call"
+        self.started: CallStarted | None = None
+        self.started_at = datetime.now(UTC)
         self._inbox: asyncio.Queue[Event | tuple[str, int]] = asyncio.Queue()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._timer_seq: dict[str, int] = {}
@@ -55,6 +71,9 @@ class CallSession:
         finally:
             for handle in self._timers.values():
                 handle.cancel()
+            if self.outcome is None:
+                self.outcome = self.stop_reason
+                self.on_record(self._record(self.outcome, ""))
 
     def _current_timer(self, item: tuple[str, int]) -> Event | None:
         """A timer that was restarted or cancelled after it fired is stale: drop it."""
@@ -62,6 +81,8 @@ class CallSession:
         return TimerFired(name) if self._timer_seq.get(name) == seq else None
 
     async def _handle(self, event: Event) -> None:
+        if isinstance(event, CallStarted) and self.started is None:
+            self.started = event
         try:
             commands = self.flow.handle(event)
         except Exception:
@@ -101,9 +122,18 @@ class CallSession:
                 await self.rest.continue_in_dialplan(channel, context, exten, priority)
             case Hangup(reason=reason):
                 await self.rest.hangup(channel, reason)
-            case Finished(outcome=outcome):
+            case Finished(outcome=outcome, digits=digits):
                 self.outcome = outcome
                 log.info("call %s: finished: %s", channel, outcome)
+                self.on_record(self._record(outcome, digits))
+
+    def _record(self, outcome: str, digits: str) -> CallRecord:
+        started = self.started
+        return CallRecord(
+            channel_id=self.channel_id, caller=started.caller if started else "",
+            did=started.exten if started else "", flow=self.flow_name,
+            started_at=self.started_at, ended_at=datetime.now(UTC), digits=digits, outcome=outcome,
+        )
 
     def _start_timer(self, name: str, seconds: float) -> None:
         self._cancel_timer(name)

@@ -40,7 +40,7 @@ def test_digits_are_read_back_then_the_call_ends() -> None:
         CancelTimer(TIMER), SetVariable("IVR_DIGITS", "42"),
         SetVariable("IVR_DIGITS_END", "terminator"),
         Play("c1-2", ("sound:you-entered", "digits:42", "sound:goodbye"))]
-    assert flow.handle(PlaybackFinished("c1-2")) == [Hangup(), Finished("completed")]
+    assert flow.handle(PlaybackFinished("c1-2")) == [Hangup(), Finished("completed", "42")]
 
 
 def test_a_digit_during_the_prompt_stops_it_once() -> None:
@@ -92,7 +92,7 @@ def test_resume_while_reading_back_ends_the_call() -> None:
     flow = started()
     flow.handle(DigitPressed("#"))
 
-    assert flow.handle(Resumed()) == [Hangup(), Finished("completed after reconnect")]
+    assert flow.handle(Resumed()) == [Hangup(), Finished("completed after reconnect", "")]
 
 
 def test_hang_up_finishes_and_later_events_are_ignored() -> None:

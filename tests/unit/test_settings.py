@@ -106,3 +106,8 @@ def test_the_example_file_is_valid_and_shows_the_defaults() -> None:
     example = load_settings(Path(__file__).parents[2] / "ivr.example.toml", {})
 
     assert example.model_dump(exclude={"base_dir"}) == Settings().model_dump(exclude={"base_dir"})
+
+
+def test_the_state_folder_can_be_set_from_the_environment(tmp_path: Path) -> None:
+    assert load_settings(None, {"IVR_STATE_DIR": str(tmp_path)}).state_path == tmp_path
+    assert load_settings(None, {"IVR_CONFIG": "x.toml", "IVR_OTHER": "1"}).state_dir == ""

@@ -1,0 +1,1 @@
+"""The database: SQLite by default, PostgreSQL in production; SQLAlchemy Core on asyncio drivers."""

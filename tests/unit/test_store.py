@@ -1,0 +1,89 @@
+"""The call log on both databases: SQLite (embedded) and PostgreSQL (127.0.0.1:5432, `test`)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy import inspect
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ivr.settings import load_settings
+from ivr.store.call_log import CallLog, CallLogWriter, CallRecord
+from ivr.store.engine import database_url, open_engine
+from ivr.store.migrations import MIGRATIONS, StoreUnavailable, upgrade
+
+POSTGRES = "postgresql://127.0.0.1:5432/test"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    if request.param == "sqlite":
+        settings = load_settings(None, {"IVR_STATE_DIR": str(tmp_path)})
+        created = open_engine(database_url(settings))
+        yield created
+        await created.dispose()
+        return
+    name = f"ivr_test_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(POSTGRES.replace("postgresql", "postgres"))
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    settings = load_settings(None, {"IVR_DATABASE__URL": f"postgresql://127.0.0.1:5432/{name}"})
+    created = open_engine(database_url(settings))
+    try:
+        yield created
+    finally:
+        await created.dispose()
+        await admin.execute(f'DROP DATABASE "{name}"')
+        await admin.close()
+
+
+def record(channel: str, minutes: int, outcome: str = "completed") -> CallRecord:
+    start = datetime(2026, 11, 21, 9, 0, tzinfo=UTC) + timedelta(minutes=minutes)
+    return CallRecord(channel, "200", "100", "demo", start, start + timedelta(seconds=42),
+                      "1234", outcome)
+
+
+async def test_upgrade_creates_the_tables_once(engine: AsyncEngine) -> None:
+    assert await upgrade(engine) == MIGRATIONS[-1][0]
+    assert await upgrade(engine) == MIGRATIONS[-1][0]
+    async with engine.connect() as connection:
+        tables = await connection.run_sync(lambda c: inspect(c).get_table_names())
+    assert {"ivr_schema_version", "ivr_calls"} <= set(tables)
+
+
+async def test_records_come_back_newest_first_with_their_times(engine: AsyncEngine) -> None:
+    await upgrade(engine)
+    log = CallLog(engine)
+    await log.add(record("a", 0))
+    await log.add(record("b", 5, "caller hung up (16)"))
+
+    found = await log.recent()
+
+    assert found == [record("b", 5, "caller hung up (16)"), record("a", 0)]
+
+
+async def test_a_record_that_cannot_be_stored_is_logged_in_full(
+        caplog: pytest.LogCaptureFixture, engine: AsyncEngine) -> None:
+    writer = CallLogWriter(CallLog(engine))
+    writer(record("no-table", 0))
+    await writer.drain()
+
+    assert "call no-table: record not stored" in caplog.text
+    assert "digits='1234'" in caplog.text
+
+
+def test_plain_urls_get_the_asyncio_driver() -> None:
+    settings = load_settings(None, {"IVR_DATABASE__URL": "postgresql://u:pw@db/ivr"})
+
+    assert database_url(settings) == "postgresql+asyncpg://u:pw@db/ivr"
+
+
+async def test_an_unreachable_database_is_named_without_its_password() -> None:
+    engine = open_engine("postgresql+asyncpg://ivr:s3cret@127.0.0.1:1/ivr")
+    with pytest.raises(StoreUnavailable, match=r"database postgresql\+asyncpg://ivr:\*\*\*@127.0.0.1:1/ivr"):
+        await upgrade(engine)
+    await engine.dispose()
