@@ -58,6 +58,8 @@ async def serve(settings: Settings) -> None:
             reader.result()
         log.info("stopping: handing %d call(s) to the dialplan", len(app.sessions))
         await app.hand_over()
+        await asyncio.wait_for(stream.close(), timeout=5)
+        await asyncio.wait_for(reader, timeout=5)
     finally:
         for task in (reader, stopping):
             task.cancel()

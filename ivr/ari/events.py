@@ -19,7 +19,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 from urllib.parse import urlencode
 
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from ivr.ari.rest import AriAuthError
@@ -55,15 +55,19 @@ class EventStream:
         self.connected = asyncio.Event()
         self.connections = 0
         self._replaced = False
+        self._closing = False
+        self._socket: ClientConnection | None = None
 
     async def run(self) -> None:
         """Read events until cancelled. Raises only when waiting cannot help (bad password, or
         Asterisk never reachable within the start-up timeout)."""
         started = time.monotonic()
         backoff = BACKOFF_FIRST
-        while True:
+        while not self._closing:
             opened = time.monotonic()
             reason = await self._session()
+            if self._closing:
+                return
             if self.connections == 0 and time.monotonic() - started > self._startup_timeout:
                 raise AriUnreachable(
                     f"ARI events at {self.url.split('?')[0]} unreachable for "
@@ -84,6 +88,7 @@ class EventStream:
                                ping_interval=self._ping_interval,
                                ping_timeout=self._ping_interval, open_timeout=5,
                                max_size=2**24) as socket:
+                self._socket = socket
                 self.connections += 1
                 self.connected.set()
                 log.info("ARI events: connected to %s (connection %d)",
@@ -95,6 +100,7 @@ class EventStream:
                         if self._replaced:
                             return "another client registered the same app (ApplicationReplaced)"
                 finally:
+                    self._socket = None
                     self.connected.clear()
                     if not reconcile.done():
                         reconcile.cancel()
@@ -109,6 +115,15 @@ class EventStream:
             return f"connection lost ({exc})"
         except (OSError, TimeoutError, InvalidHandshake) as exc:
             return f"cannot connect ({type(exc).__name__}: {exc})"
+
+    async def close(self) -> None:
+        """Close the socket and wait for Asterisk to acknowledge it, so that the app is
+        unregistered before this process ends (a successor connecting while Asterisk still
+        holds the old registration was seen to hang in its handshake)."""
+        self._closing = True
+        socket = self._socket
+        if socket is not None:
+            await socket.close()
 
     def _dispatch(self, message: str | bytes) -> None:
         try:

@@ -1,0 +1,109 @@
+"""The OMniLeads "customer identification" protocol, so a CRM written for OMniLeads works as is.
+
+Request (as OMniLeads sends it, captured on the wire)::
+
+    POST /crm HTTP/1.1
+    User-Agent: OMniLeads
+    Content-Type: application/x-www-form-urlencoded
+
+    idContact=30565584
+
+Answer: JSON ``{"status": "ok"|"fail", "destination": "true"|"false"|"X,Y"}``, X a destination
+type code (1 inbound campaign, 2 time condition, 3 IVR menu, 5 hang-up, 9 identification) and Y
+the id of a configured destination. Parsing is strict: nothing else is accepted, and nothing
+from the answer is ever used but these two validated integers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from enum import Enum
+from urllib.parse import urlencode
+
+
+class Interaction(Enum):
+    NONE = "none"
+    TRUE_FALSE = "true-false"
+    DESTINATION = "destination"
+
+
+@dataclass(frozen=True)
+class Identified:
+    pass
+
+
+@dataclass(frozen=True)
+class NotIdentified:
+    pass
+
+
+@dataclass(frozen=True)
+class Routed:
+    type_code: int
+    destination_id: int
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    reason: str
+
+
+Answer = Identified | NotIdentified | Routed | Unavailable
+
+_PAIR = re.compile(r"^([0-9]{1,9}),([0-9]{1,9})$")
+
+
+def request_body(customer_id: str, extras: dict[str, str] | None = None) -> bytes:
+    """The form body: ``idContact`` first, as OMniLeads sends it; extras only if configured.
+
+    >>> request_body("30565584")
+    b'idContact=30565584'
+    >>> request_body("12", {"callerId": "+34 600"})
+    b'idContact=12&callerId=%2B34+600'
+    """
+    return urlencode({"idContact": customer_id, **(extras or {})}).encode()
+
+
+def parse_answer(body: bytes, interaction: Interaction) -> Answer:
+    """The CRM's answer, or Unavailable with the reason it could not be taken.
+
+    >>> parse_answer(b'{"status": "ok", "destination": "1,3"}', Interaction.DESTINATION)
+    Routed(type_code=1, destination_id=3)
+    >>> parse_answer(b'{"status": "ok", "destination": "true"}', Interaction.TRUE_FALSE)
+    Identified()
+    >>> parse_answer(b'{"status": "fail", "destination": "true"}', Interaction.TRUE_FALSE)
+    Unavailable(reason='CRM answered status "fail"')
+    """
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return Unavailable(f"not JSON: {body[:60]!r}")
+    if not isinstance(data, dict):
+        return Unavailable("JSON is not an object")
+    status, destination = data.get("status"), data.get("destination")
+    if status not in ("ok", "fail"):
+        return Unavailable(f"status must be \"ok\" or \"fail\", got {_short(status)}")
+    if status == "fail":
+        return Unavailable('CRM answered status "fail"')
+    if not isinstance(destination, str):
+        return Unavailable(f"destination must be a string, got {_short(destination)}")
+    return _destination(destination, interaction)
+
+
+def _destination(destination: str, interaction: Interaction) -> Answer:
+    if destination == "false":
+        return NotIdentified()
+    if destination == "true" and interaction is Interaction.TRUE_FALSE:
+        return Identified()
+    pair = _PAIR.match(destination)
+    if pair and interaction is Interaction.DESTINATION:
+        return Routed(int(pair.group(1)), int(pair.group(2)))
+    expected = '"true" or "false"' if interaction is Interaction.TRUE_FALSE else '"X,Y" or "false"'
+    return Unavailable(f"destination must be {expected}, got {_short(destination)}")
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
