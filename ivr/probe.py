@@ -26,6 +26,7 @@ DTMF = re.compile(r"^[0-9*#A-Dw]*$")
 SendAt = Literal["answer", "prompt-start", "prompt-end"]
 NO_PROMPT_GRACE = 3.0
 CALLEE_GRACE = 2.0
+CONNECT_BUDGET = 15.0
 
 
 class ProbeError(Exception):
@@ -147,7 +148,7 @@ async def place_call(settings: Settings, exten: str, dtmf: str = "", caller_id: 
     events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     stream = EventStream(settings.ari_url, settings.ari.user, password, app,
                          on_event=events.put_nowait, on_connected=_nothing,
-                         subscribe_all=True, startup_timeout=5)
+                         subscribe_all=True, startup_timeout=CONNECT_BUDGET)
     reader = asyncio.create_task(stream.run())
     report = CallReport(exten=exten)
     try:
@@ -172,7 +173,8 @@ async def _nothing() -> None:
 
 async def _wait_connected(stream: EventStream, reader: asyncio.Task[None]) -> None:
     waiter = asyncio.create_task(stream.connected.wait())
-    await asyncio.wait({waiter, reader}, timeout=6, return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait({waiter, reader}, timeout=CONNECT_BUDGET + 1,
+                       return_when=asyncio.FIRST_COMPLETED)
     waiter.cancel()
     if reader.done():
         reader.result()

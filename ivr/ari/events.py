@@ -33,6 +33,9 @@ BACKOFF_FIRST = 0.25
 BACKOFF_MAX = 8.0
 STABLE_AFTER = 10.0
 REPLACED_WAIT = 30.0
+# Seen on Asterisk 22.10: now and then an upgrade request gets no answer at all while others
+# made at the same moment are served. A fresh connection succeeds, so give up on one early.
+HANDSHAKE_TIMEOUT = 3.0
 
 
 class AriUnreachable(Exception):
@@ -86,7 +89,7 @@ class EventStream:
         try:
             async with connect(self.url, additional_headers=self._headers,
                                ping_interval=self._ping_interval,
-                               ping_timeout=self._ping_interval, open_timeout=5,
+                               ping_timeout=self._ping_interval, open_timeout=HANDSHAKE_TIMEOUT,
                                max_size=2**24) as socket:
                 self._socket = socket
                 self.connections += 1

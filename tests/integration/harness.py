@@ -104,7 +104,7 @@ class App:
 
     def wait_connected(self, connection: int = 1) -> None:
         try:
-            until(lambda: f"(connection {connection})" in self.text(), 15,
+            until(lambda: f"(connection {connection})" in self.text(), 30,
                   f"ARI connection {connection}")
         except AssertionError as exc:
             raise AssertionError(f"{exc}; the app's log:\n{self.text()}") from None
