@@ -1,0 +1,78 @@
+"""A real HTTP CRM on 127.0.0.1 for tests: each path misbehaves in its own way."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
+
+
+class CrmHandler(BaseHTTPRequestHandler):
+    seen: ClassVar[list[tuple[str, dict[str, str], bytes]]] = []
+
+    def log_message(self, *args: object) -> None:
+        return None
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        CrmHandler.seen.append((self.path, dict(self.headers), body))
+        route = {
+            "/gold": (200, b'{"status": "ok", "destination": "1,3"}'),
+            "/known": (200, b'{"status": "ok", "destination": "true"}'),
+            "/error": (503, b"down for maintenance"),
+            "/garbage": (200, b"<html>not json</html>"),
+            "/huge": (200, b'{"status": "ok", "destination": "' + b"x" * 70_000 + b'"}'),
+        }
+        if self.path == "/slow":
+            time.sleep(2)
+            return self._send(200, b'{"status": "ok", "destination": "true"}')
+        if self.path == "/drip":
+            return self._drip()
+        if self.path == "/redirect":
+            self.send_response(302)
+            self.send_header("Location", "/gold")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        status, payload = route.get(self.path, (404, b"no such path"))
+        return self._send(status, payload)
+
+    def _send(self, status: int, payload: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _drip(self) -> None:
+        """Headers at once, then one byte every 0.3 s: each read is quick, the whole is not."""
+        payload = b'{"status": "ok", "destination": "true"}'
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        for byte in payload:
+            self.wfile.write(bytes([byte]))
+            self.wfile.flush()
+            time.sleep(0.3)
+
+
+class FakeCrm:
+    def __init__(self) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), CrmHandler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -1,0 +1,145 @@
+"""The OMniLeads CRM protocol, the circuit breaker, and the client against a real HTTP server."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+
+from ivr.crm.breaker import CircuitBreaker
+from ivr.crm.client import CrmClient, CrmQuery, new_http_client
+from ivr.crm.protocol import Identified, Interaction, NotIdentified, Routed, Unavailable, parse_answer
+from tests.unit.fake_crm import CrmHandler, FakeCrm, free_port
+
+DEST, TF = Interaction.DESTINATION, Interaction.TRUE_FALSE
+
+
+@pytest.mark.parametrize(("body", "interaction", "expected"), [
+    (b'{"status": "ok", "destination": "1,3"}', DEST, Routed(1, 3)),
+    (b'{"status": "ok", "destination": "9,12"}', DEST, Routed(9, 12)),
+    (b'{"status": "ok", "destination": "false"}', DEST, NotIdentified()),
+    (b'{"status": "ok", "destination": "true"}', TF, Identified()),
+    (b'{"status": "ok", "destination": "false"}', TF, NotIdentified()),
+])
+def test_answers_a_crm_may_give(body: bytes, interaction: Interaction, expected: object) -> None:
+    assert parse_answer(body, interaction) == expected
+
+
+@pytest.mark.parametrize(("body", "interaction", "reason"), [
+    (b"<html>", DEST, "not JSON"),
+    (b"\xff\xfe", DEST, "not JSON"),
+    (b'["ok"]', DEST, "JSON is not an object"),
+    (b'{"status": "OK", "destination": "1,3"}', DEST, 'status must be "ok" or "fail"'),
+    (b'{"destination": "1,3"}', DEST, 'status must be "ok" or "fail", got None'),
+    (b'{"status": "fail", "destination": "1,3"}', DEST, 'CRM answered status "fail"'),
+    (b'{"status": "ok", "destination": 13}', DEST, "destination must be a string, got 13"),
+    (b'{"status": "ok", "destination": "1, 3"}', DEST, 'destination must be "X,Y" or "false"'),
+    (b'{"status": "ok", "destination": "1,3;Dial(PJSIP/x)"}', DEST, 'destination must be "X,Y"'),
+    (b'{"status": "ok", "destination": "-1,3"}', DEST, 'destination must be "X,Y"'),
+    (b'{"status": "ok", "destination": "true"}', DEST, 'destination must be "X,Y" or "false"'),
+    (b'{"status": "ok", "destination": "1,3"}', TF, 'destination must be "true" or "false"'),
+    (b'{"status": "ok", "destination": "True"}', TF, 'destination must be "true" or "false"'),
+])
+def test_anything_else_is_unavailable_with_its_reason(body: bytes, interaction: Interaction,
+                                                      reason: str) -> None:
+    answer = parse_answer(body, interaction)
+
+    assert isinstance(answer, Unavailable) and answer.reason.startswith(reason), answer
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_breaker_opens_after_n_failures_and_tries_once_after_the_cooldown() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(threshold=3, cooldown=30, clock=clock)
+    for _ in range(3):
+        assert breaker.allows()
+        breaker.failed()
+
+    assert not breaker.allows()
+    clock.now += 30
+    assert breaker.allows()
+    breaker.failed()
+    assert not breaker.allows()
+    clock.now += 30
+    assert breaker.allows()
+    breaker.succeeded()
+    assert breaker.allows() and breaker.failures == 0
+
+
+@pytest.fixture
+def crm() -> Iterator[FakeCrm]:
+    CrmHandler.seen.clear()
+    server = FakeCrm()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[CrmClient]:
+    http = new_http_client()
+    yield CrmClient(http, deadline=1.0, breaker=CircuitBreaker(5, 30, time.monotonic))
+    await http.aclose()
+
+
+def query(url: str, interaction: Interaction = DEST) -> CrmQuery:
+    return CrmQuery(url=url, customer_id="30565584", interaction=interaction)
+
+
+async def test_the_request_is_what_omnileads_sends(crm: FakeCrm, client: CrmClient) -> None:
+    result = await client.ask(query(f"{crm.url}/gold"))
+
+    assert result.answer == Routed(1, 3)
+    path, headers, body = CrmHandler.seen[0]
+    assert body == b"idContact=30565584"
+    assert headers["User-Agent"] == "OMniLeads"
+    assert headers["Content-Type"] == "application/x-www-form-urlencoded"
+
+
+@pytest.mark.parametrize(("path", "reason"), [
+    ("/slow", "no complete answer within 1 s"),
+    ("/drip", "no complete answer within 1 s"),
+    ("/error", "HTTP 503"),
+    ("/redirect", "HTTP 302 (redirects are not followed)"),
+    ("/garbage", "not JSON"),
+    ("/huge", "answer larger than 65536 bytes"),
+])
+async def test_every_failure_is_unavailable_with_its_reason(crm: FakeCrm, client: CrmClient,
+                                                            path: str, reason: str) -> None:
+    result = await client.ask(query(f"{crm.url}{path}"))
+
+    assert isinstance(result.answer, Unavailable) and result.answer.reason.startswith(reason)
+
+
+async def test_a_refused_connection_is_unavailable(client: CrmClient) -> None:
+    result = await client.ask(query(f"http://127.0.0.1:{free_port()}/crm"))
+
+    assert isinstance(result.answer, Unavailable)
+    assert result.answer.reason.startswith("cannot connect")
+
+
+async def test_tls_is_verified_and_its_failure_named(crm: FakeCrm, client: CrmClient) -> None:
+    result = await client.ask(query(crm.url.replace("http://", "https://") + "/gold"))
+
+    assert isinstance(result.answer, Unavailable)
+    assert result.answer.reason.startswith("TLS:")
+
+
+async def test_the_breaker_skips_a_failing_crm(crm: FakeCrm) -> None:
+    async with httpx.AsyncClient() as http:
+        client = CrmClient(http, deadline=1.0, breaker=CircuitBreaker(2, 60, time.monotonic))
+        for _ in range(2):
+            await client.ask(query(f"{crm.url}/error"))
+        requests_before = len(CrmHandler.seen)
+        result = await client.ask(query(f"{crm.url}/gold"))
+
+    assert result.answer == Unavailable("circuit open after repeated CRM failures")
+    assert len(CrmHandler.seen) == requests_before
