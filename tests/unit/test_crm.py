@@ -99,6 +99,7 @@ async def test_the_request_is_what_omnileads_sends(crm: FakeCrm, client: CrmClie
 
     assert result.answer == Routed(1, 3)
     path, headers, body = CrmHandler.seen[0]
+    assert path == "/gold"
     assert body == b"idContact=30565584"
     assert headers["User-Agent"] == "OMniLeads"
     assert headers["Content-Type"] == "application/x-www-form-urlencoded"
