@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.harness import REPO, App, Pbx, free_port, until
+from tests.integration.harness import REPO, App, Pbx, until
+from tests.ports import free_port
 
 TEST_SETTINGS = """
 state_dir = "{state}"

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 from pathlib import Path
 
-from tests.integration.harness import free_port
+from tests.ports import free_port
 
 PCAPS = Path("/usr/share/sip-tester")
 KEY_NAMES = {"*": "star", "#": "pound"}
@@ -84,13 +85,8 @@ def call(sip_port: int, exten: str, keys: str, folder: Path) -> subprocess.Compl
     path = folder / "uac_dtmf.xml"
     path.write_text(scenario(keys))
     command = ["sipp", f"127.0.0.1:{sip_port}", "-sf", str(path), "-s", exten, "-m", "1",
-               "-i", "127.0.0.1", "-p", str(free_port_udp()), "-mi", "127.0.0.1",
-               "-mp", str(free_port_udp()), "-timeout", "40s", "-timeout_error", "-nostdin",
+               "-i", "127.0.0.1", "-p", str(free_port(socket.SOCK_DGRAM)), "-mi", "127.0.0.1",
+               "-mp", str(free_port(socket.SOCK_DGRAM)), "-timeout", "40s", "-timeout_error", "-nostdin",
                "-trace_err", "-error_file", str(folder / "sipp-errors.log")]
     return subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=folder)
 
-
-def free_port_udp() -> int:
-    import socket
-
-    return free_port(socket.SOCK_DGRAM)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from tests.integration.harness import free_port
+from tests.ports import free_port
 
 
 class TcpProxy:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from tests.integration.harness import Pbx, free_port
+from tests.integration.harness import Pbx
+from tests.ports import free_port
 
 
 def test_run_with_a_wrong_ari_password_says_so(pbx: Pbx) -> None:

@@ -11,7 +11,8 @@ import pytest
 from ivr.crm.breaker import CircuitBreaker
 from ivr.crm.client import CrmClient, CrmQuery, new_http_client
 from ivr.crm.protocol import Identified, Interaction, NotIdentified, Routed, Unavailable, parse_answer
-from tests.unit.fake_crm import CrmHandler, FakeCrm, free_port
+from tests.ports import free_port
+from tests.unit.fake_crm import CrmHandler, FakeCrm
 
 DEST, TF = Interaction.DESTINATION, Interaction.TRUE_FALSE
 
