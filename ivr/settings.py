@@ -92,7 +92,7 @@ class PbxSettings(Section):
 class DemoSettings(Section):
     """The built-in demo flow: a prompt, then digits collected and read back."""
 
-    prompt: tuple[str, ...] = ("sound:hello-world",)
+    prompt: tuple[str, ...] = ("sound:ivr/enter-customer-id",)
     max_digits: int = Field(10, ge=1, le=64)
     terminator: str = Field("#", pattern=r"^[#*]?$")
     first_digit_timeout: Seconds = 5.0

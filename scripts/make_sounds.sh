@@ -3,7 +3,32 @@
 # 8 kHz without transcoding to G.711 beyond its cheap built-in path.
 set -euo pipefail
 cd "$(dirname "$0")/../sounds"
-command -v sox >/dev/null || { echo "make_sounds: apt-get install sox" >&2; exit 1; }
+for tool in sox espeak-ng; do
+  command -v $tool >/dev/null || { echo "make_sounds: apt-get install $tool" >&2; exit 1; }
+done
+
+# Prompts: espeak-ng speaks each text, sox makes it 8 kHz mono GSM. name|English|Spanish
+prompts=(
+  "enter-customer-id|Please enter your customer number, followed by the hash key.|Por favor, ingrese su número de cliente, seguido de la tecla numeral."
+  "invalid-entry|That entry is not valid.|La entrada no es válida."
+  "no-entry|We did not receive your entry.|No recibimos su entrada."
+  "you-entered|You entered|Usted ingresó"
+  "to-confirm-press-1|If this is correct, press 1. Otherwise, press 2.|Si es correcto, presione 1. Si no, presione 2."
+  "please-hold|Please hold while we look up your account.|Por favor, espere mientras buscamos su cuenta."
+  "thank-you-goodbye|Thank you for calling. Goodbye.|Gracias por llamar. Adiós."
+)
+for language in en es; do
+  mkdir -p "$language"
+  voice=$([ $language = en ] && echo en-us || echo es)
+  for entry in "${prompts[@]}"; do
+    IFS='|' read -r name english spanish <<<"$entry"
+    text=$([ $language = en ] && echo "$english" || echo "$spanish")
+    raw=$(mktemp --suffix=.wav)
+    espeak-ng -v "$voice" -s 150 -w "$raw" "$text"
+    sox -R -D "$raw" -r 8000 -c 1 "$language/$name.gsm" norm -3
+    rm -f "$raw"
+  done
+done
 
 # Hold music: a slow, quiet arpeggio of four chords, 16 s, looped by Asterisk.
 parts=()

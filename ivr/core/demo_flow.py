@@ -63,10 +63,10 @@ class DemoFlow:
         if result is None:
             return commands
         self.state = "reading back"
-        readback = ("sound:you-entered", f"digits:{result.digits}") if result.digits else ()
+        readback = ("sound:ivr/you-entered", f"digits:{result.digits}") if result.digits else ()
         return [*commands, SetVariable("IVR_DIGITS", result.digits),
                 SetVariable("IVR_DIGITS_END", result.ended_by),
-                *self._play((*readback, "sound:goodbye"))]
+                *self._play((*readback, "sound:ivr/thank-you-goodbye"))]
 
     def _playback_finished(self) -> list[Command]:
         self.playing = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -29,6 +30,19 @@ class Instance:
 
     def host_path(self, inner: str) -> Path:
         return self.root / inner.lstrip("/")
+
+    def resolved_path(self, inner: str) -> Path:
+        """``host_path`` with symbolic links followed as the chroot sees them: Debian's
+        ``sounds/en`` is an absolute link, which on the host would point outside the root."""
+        path = self.root
+        for part in Path(inner).parts[1:]:
+            path = path / part
+            for _ in range(10):
+                if not path.is_symlink():
+                    break
+                target = os.readlink(path)
+                path = self.root / target.lstrip("/") if target.startswith("/") else path.parent / target
+        return path
 
     @property
     def conf(self) -> str:
@@ -114,7 +128,7 @@ def write_config(settings: Settings, instance: Instance) -> None:
 def _install_sounds(instance: Instance) -> None:
     """Our prompts go where Asterisk looks for sounds: sounds/<lang>/ivr/ and the MOH folder."""
     for language in (p for p in SOUNDS.glob("*") if p.is_dir() and p.name != "moh"):
-        target = instance.host_path(f"/usr/share/asterisk/sounds/{language.name}/ivr")
+        target = instance.resolved_path(f"/usr/share/asterisk/sounds/{language.name}") / "ivr"
         shutil.copytree(language, target, dirs_exist_ok=True)
     if (SOUNDS / "moh").is_dir():
         shutil.copytree(SOUNDS / "moh", instance.host_path(f"{instance.home}/moh"), dirs_exist_ok=True)

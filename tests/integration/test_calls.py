@@ -9,8 +9,8 @@ def test_call_is_answered_prompted_and_its_digits_reach_the_app(pbx: Pbx, app: A
     report = pbx.call("100", "--dtmf", "1234#")
 
     assert report["answered"] and not report["timed_out"]
-    assert report["prompts"] == ["sound:hello-world", "sound:you-entered", "digits:1234",
-                                 "sound:goodbye"]
+    assert report["prompts"] == ["sound:ivr/enter-customer-id", "sound:ivr/you-entered",
+                                 "digits:1234", "sound:ivr/thank-you-goodbye"]
     assert report["digits_received"] == "1234#"
     assert report["variables"]["IVR_DIGITS"] == "1234"
     assert report["variables"]["IVR_DIGITS_END"] == "terminator"
@@ -21,7 +21,7 @@ def test_digits_pressed_during_the_prompt_stop_it_and_count(pbx: Pbx, app: App) 
     report = pbx.call("100", "--dtmf", "987#", "--send-at", "prompt-start")
 
     assert report["variables"]["IVR_DIGITS"] == "987"
-    assert report["prompts"][0] == "sound:hello-world"
+    assert report["prompts"][0] == "sound:ivr/enter-customer-id"
 
 
 def test_no_input_ends_by_timeout_with_no_digits(pbx: Pbx, app: App) -> None:

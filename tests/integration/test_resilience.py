@@ -43,7 +43,7 @@ def test_calls_are_reconciled_after_the_event_socket_drops(pbx: Pbx, tmp_path: P
         call = _call_in_background(pbx)
         until(lambda: _calls_in_app(pbx), 10, "the call to enter the app")
         # The prompt ends while the socket is down: its PlaybackFinished is never delivered.
-        proxy.cut(refuse_for=2.5)
+        proxy.cut(refuse_for=5.0)
         app.wait_connected(2)
         out, err = call.communicate(timeout=40)
         report = json.loads(out)
@@ -52,7 +52,7 @@ def test_calls_are_reconciled_after_the_event_socket_drops(pbx: Pbx, tmp_path: P
         proxy.close()
 
     assert not report["timed_out"], err
-    assert report["prompts"].count("sound:hello-world") == 2
+    assert report["prompts"].count("sound:ivr/enter-customer-id") == 2
     assert report["variables"]["IVR_DIGITS_END"] == "timeout"
     assert "reconcile: 1 live call(s)" in app.text()
 

@@ -39,7 +39,7 @@ def test_digits_are_read_back_then_the_call_ends() -> None:
     assert flow.handle(DigitPressed("#")) == [
         CancelTimer(TIMER), SetVariable("IVR_DIGITS", "42"),
         SetVariable("IVR_DIGITS_END", "terminator"),
-        Play("c1-2", ("sound:you-entered", "digits:42", "sound:goodbye"))]
+        Play("c1-2", ("sound:ivr/you-entered", "digits:42", "sound:ivr/thank-you-goodbye"))]
     assert flow.handle(PlaybackFinished("c1-2")) == [Hangup(), Finished("completed", "42")]
 
 
@@ -63,7 +63,7 @@ def test_no_input_ends_by_timeout() -> None:
     commands = flow.handle(TimerFired(TIMER))
 
     assert SetVariable("IVR_DIGITS", "") in commands
-    assert Play("c1-2", ("sound:goodbye",)) in commands
+    assert Play("c1-2", ("sound:ivr/thank-you-goodbye",)) in commands
 
 
 def test_duplicate_and_stray_events_change_nothing() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from ivr.pbx.instance import TEMPLATES, Instance, fallback_dialplan, render, template_values
@@ -49,3 +51,15 @@ def test_fallback_kinds_render_to_dialplan() -> None:
     assert fallback_dialplan(FallbackSettings(kind="goto", context="operators")) == (
         " same => n,Goto(operators,s,1)")
     assert "Dial(PJSIP/operator,30)" in fallback_dialplan(FallbackSettings(kind="dial", dial="PJSIP/operator"))
+
+
+def test_links_are_followed_inside_the_root_not_on_the_host(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "usr/share/sounds/en_US").mkdir(parents=True)
+    (root / "etc/alternatives").mkdir(parents=True)
+    (root / "etc/alternatives/prompt-en").symlink_to("/usr/share/sounds/en_US")
+    (root / "usr/share/sounds/en").symlink_to("/etc/alternatives/prompt-en")
+
+    resolved = Instance(root=root, name="demo").resolved_path("/usr/share/sounds/en")
+
+    assert resolved == root / "usr/share/sounds/en_US"
