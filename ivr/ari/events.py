@@ -33,8 +33,8 @@ BACKOFF_FIRST = 0.25
 BACKOFF_MAX = 8.0
 STABLE_AFTER = 10.0
 REPLACED_WAIT = 30.0
-# Seen on Asterisk 22.10: now and then an upgrade request gets no answer at all while others
-# made at the same moment are served. A fresh connection succeeds, so give up on one early.
+# An upgrade Asterisk leaves unanswered (seen while its ARI session lock was deadlocked, see
+# dialplan/asterisk/modules.conf) is abandoned early; a fresh attempt is the way out.
 HANDSHAKE_TIMEOUT = 3.0
 
 

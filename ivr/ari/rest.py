@@ -44,10 +44,6 @@ class AriRest:
             raise kind(response.status_code, method, path, message)
         return response.json() if response.content else None
 
-    async def info(self) -> dict[str, Any]:
-        result: dict[str, Any] = await self.request("GET", "/asterisk/info")
-        return result
-
     async def application(self, app: str) -> dict[str, Any]:
         result: dict[str, Any] = await self.request("GET", f"/applications/{app}")
         return result

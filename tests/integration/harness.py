@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,6 @@ class Pbx:
     http_port: int
     sip_port: int
     state_dir: Path
-    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def ari_url(self) -> str:
@@ -53,7 +52,7 @@ class Pbx:
         return subprocess.run(
             [sys.executable, "-m", "ivr", "--config", str(config or self.config), *args],
             capture_output=True, text=True, timeout=timeout, cwd=REPO,
-            env={**os.environ, **self.env, **(env or {})},
+            env={**os.environ, **(env or {})},
         )
 
     def call(self, exten: str, *args: str, config: Path | None = None) -> dict[str, Any]:
@@ -67,12 +66,6 @@ class Pbx:
                                  auth=("ivr", self.password), timeout=5)
         response.raise_for_status()
         return response.json() if response.content else None
-
-    def app_connected(self, app: str = "ivr") -> bool:
-        try:
-            return any(a["name"] == app for a in self.ari("GET", "/applications"))
-        except httpx.HTTPError:
-            return False
 
     def channels(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self.ari("GET", "/channels")
@@ -89,7 +82,7 @@ class App:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ivr", "--config", str(pbx.config), "run"],
             stdout=self._out, stderr=subprocess.STDOUT, cwd=REPO,
-            env={**os.environ, **pbx.env, **(env or {})},
+            env={**os.environ, **(env or {})},
         )
 
     def text(self) -> str:
