@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import json
 import logging
+import os
+import signal
 import sys
 from collections.abc import Callable
 
@@ -13,6 +15,7 @@ from ivr import logs
 from ivr.ari.events import AriUnreachable
 from ivr.ari.rest import AriAuthError
 from ivr.config_file import ConfigError
+from ivr.flow_file import load_flow
 from ivr.pbx import control
 from ivr.probe import CallReport, ProbeError, place_call
 from ivr.secrets import MissingSecret, pbx_secrets_dir
@@ -27,18 +30,24 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(config_path(args.config))
     except ConfigError as exc:
-        print(f"ivr: invalid configuration ({len(exc.problems)} problem(s)):", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
-        return EXIT_CONFIG
+        return _invalid("configuration", exc)
     logs.setup(settings.log.level)
     command: Callable[[Settings, argparse.Namespace], int] = args.command
     try:
         return command(settings, args)
+    except ConfigError as exc:
+        return _invalid(f"flow file {settings.flow_path}", exc)
     except (MissingSecret, AriAuthError, AriUnreachable, ProbeError, control.PbxError,
             StoreUnavailable) as exc:
         print(f"ivr: {exc}", file=sys.stderr)
         return EXIT_CONFIG if isinstance(exc, (MissingSecret, AriAuthError)) else EXIT_FAILED
+
+
+def _invalid(what: str, exc: ConfigError) -> int:
+    print(f"ivr: invalid {what} ({len(exc.problems)} problem(s)):", file=sys.stderr)
+    for problem in exc.problems:
+        print(f"  {problem}", file=sys.stderr)
+    return EXIT_CONFIG
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,8 +57,12 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the ARI application")
     run.set_defaults(command=_run)
-    check = commands.add_parser("check", help="validate the configuration and exit")
+    check = commands.add_parser("check", help="validate the configuration and the flow file, and exit")
     check.set_defaults(command=_check)
+    reload = commands.add_parser("reload", help="check the flow file, then have `ivr run` apply it")
+    reload.set_defaults(command=_reload)
+    agi = commands.add_parser("agi", help="serve identification nodes over FastAGI")
+    agi.set_defaults(command=_agi)
 
     pbx = commands.add_parser("pbx", help="the bundled Asterisk: up, down, status, cli")
     pbx_commands = pbx.add_subparsers(required=True, metavar="ACTION")
@@ -89,7 +102,30 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _check(settings: Settings, args: argparse.Namespace) -> int:
+    flow = load_flow(settings.flow_path)
     print(f"configuration OK ({config_path(args.config) or 'built-in defaults'})")
+    print(f"flow OK ({settings.flow_path}: {len(flow.nodes)} node(s), "
+          f"{len(flow.entries)} entry number(s))")
+    return EXIT_OK
+
+
+def _reload(settings: Settings, args: argparse.Namespace) -> int:
+    load_flow(settings.flow_path)
+    try:
+        pid = int(settings.pid_path.read_text())
+        os.kill(pid, signal.SIGHUP)
+    except (OSError, ValueError) as exc:
+        print(f"ivr: flow OK, but no running `ivr run` to reload ({settings.pid_path}: {exc})",
+              file=sys.stderr)
+        return EXIT_FAILED
+    print(f"flow OK; `ivr run` (pid {pid}) reloads {settings.flow_path} for new calls")
+    return EXIT_OK
+
+
+def _agi(settings: Settings, args: argparse.Namespace) -> int:
+    from ivr.agi.identify import serve_agi
+
+    asyncio.run(serve_agi(settings))
     return EXIT_OK
 
 

@@ -1,19 +1,25 @@
-"""`ivr run`: the ARI application, serving calls until stopped."""
+"""`ivr run`: the ARI application, serving calls until stopped; SIGHUP reloads the flow file."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+from datetime import UTC, datetime
+from pathlib import Path
 
 from ivr.ari.events import EventStream
 from ivr.ari.rest import AriRest
-from ivr.core.demo_flow import DemoFlow
-from ivr.core.digits import DigitRules
+from ivr.config_file import ConfigError
+from ivr.core.call_flow import CallFlow
+from ivr.core.flow import Flow
+from ivr.crm.service import CrmService
+from ivr.flow_file import load_flow
 from ivr.secrets import ari_password
 from ivr.settings import Settings
-from ivr.stasis.app import FlowFactory, StasisApp
-from ivr.stasis.session import Flow
+from ivr.stasis.app import StasisApp
+from ivr.stasis.session import CallHandler
 from ivr.store.call_log import CallLog, CallLogWriter
 from ivr.store.engine import database_url, open_engine
 from ivr.store.migrations import upgrade
@@ -21,27 +27,42 @@ from ivr.store.migrations import upgrade
 log = logging.getLogger("ivr.run")
 
 
-def flow_factory(settings: Settings) -> FlowFactory:
-    demo = settings.demo
-    rules = DigitRules(demo.max_digits, demo.terminator, demo.first_digit_timeout,
-                       demo.inter_digit_timeout)
+class FlowHolder:
+    """The flow new calls get. A reload swaps it only when the new file is valid; calls in
+    progress keep the flow they started with."""
 
-    def new_flow(channel_id: str) -> Flow:
-        return DemoFlow(channel_id, demo.prompt, rules)
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.current: Flow = load_flow(path)
 
-    return new_flow
+    def reload(self) -> bool:
+        try:
+            flow = load_flow(self.path)
+        except ConfigError as exc:
+            log.error("reload: %s has %d problem(s); still serving the previous flow:\n  %s",
+                      self.path, len(exc.problems), "\n  ".join(str(p) for p in exc.problems))
+            return False
+        self.current = flow
+        log.info("reload: new calls get the flow of %s (%d nodes)", self.path, len(flow.nodes))
+        return True
+
+    def new_call(self, channel_id: str) -> CallHandler:
+        return CallFlow(channel_id, self.current, lambda: datetime.now(UTC))
 
 
 async def serve(settings: Settings) -> None:
-    """Serve calls until SIGINT/SIGTERM; raises AriAuthError or AriUnreachable on start-up."""
+    """Serve calls until SIGINT/SIGTERM; raises ConfigError on an invalid flow, AriAuthError or
+    AriUnreachable on start-up."""
+    flows = FlowHolder(settings.flow_path)
     password = ari_password(settings)
     engine = open_engine(database_url(settings))
     await upgrade(engine)
-    records = CallLogWriter(CallLog(engine))
+    records = CallLogWriter(CallLog(engine), settings.records.digits, settings.records.keep_last)
     rest = AriRest(settings.ari_url, settings.ari.user, password, settings.ari.request_timeout)
+    crm = CrmService()
     stream: EventStream
-    app = StasisApp(settings.ari.app, rest, flow_factory(settings),
-                    connection=lambda: stream.connections, flow_name="demo", on_record=records)
+    app = StasisApp(settings.ari.app, rest, flows.new_call, connection=lambda: stream.connections,
+                    flow_name=settings.flow_path.stem[:40], on_record=records, crm=crm)
     stream = EventStream(settings.ari_url, settings.ari.user, password, settings.ari.app,
                          on_event=app.on_event, on_connected=app.reconcile,
                          ping_interval=settings.ari.ping_interval,
@@ -51,7 +72,11 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, flows.reload)
     stopping = asyncio.create_task(stop.wait())
+    pid_file = settings.pid_path
+    pid_file.parent.mkdir(parents=True, exist_ok=True)
+    pid_file.write_text(f"{os.getpid()}\n")
     try:
         await asyncio.wait({reader, stopping}, return_when=asyncio.FIRST_COMPLETED)
         if reader.done():
@@ -61,8 +86,11 @@ async def serve(settings: Settings) -> None:
         await asyncio.wait_for(stream.close(), timeout=5)
         await asyncio.wait_for(reader, timeout=5)
     finally:
+        if pid_file.read_text().strip() == str(os.getpid()):
+            pid_file.unlink()
         for task in (reader, stopping):
             task.cancel()
         await records.drain()
+        await crm.aclose()
         await rest.aclose()
         await engine.dispose()

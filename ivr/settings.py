@@ -16,6 +16,7 @@ from ivr.config_file import ConfigError, Problem, RawConfig, load_raw
 
 CONFIG_ENV = "IVR_CONFIG"
 DEFAULT_CONFIG = Path("ivr.toml")
+DEMO_FLOW = Path(__file__).parent / "flows" / "demo.toml"
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 Seconds = Annotated[float, Field(gt=0, le=3600)]
@@ -89,14 +90,22 @@ class PbxSettings(Section):
         return self
 
 
-class DemoSettings(Section):
-    """The built-in demo flow: a prompt, then digits collected and read back."""
+class FlowSettings(Section):
+    file: str = Field("", description="the flow file; empty: the bundled demo flow")
 
-    prompt: tuple[str, ...] = ("sound:ivr/enter-customer-id",)
-    max_digits: int = Field(10, ge=1, le=64)
-    terminator: str = Field("#", pattern=r"^[#*]?$")
-    first_digit_timeout: Seconds = 5.0
-    inter_digit_timeout: Seconds = 3.0
+
+class RecordSettings(Section):
+    """How call records keep the digits callers enter (customer IDs may be personal data)."""
+
+    digits: Literal["keep", "mask", "drop"] = "keep"
+    keep_last: int = Field(2, ge=0, le=8, description="with digits = mask: digits left visible")
+
+
+class AgiSettings(Section):
+    """`ivr agi`: the identification node for classic dialplans, over FastAGI."""
+
+    bind: str = "127.0.0.1"
+    port: Port = 4573
 
 
 class DatabaseSettings(Section):
@@ -118,7 +127,9 @@ class Settings(Section):
     state_dir: str = Field("", description="secrets and the SQLite file; default ~/.local/state/ivr")
     ari: AriSettings = AriSettings()
     pbx: PbxSettings = PbxSettings()
-    demo: DemoSettings = DemoSettings()
+    flows: FlowSettings = FlowSettings()
+    records: RecordSettings = RecordSettings()
+    agi: AgiSettings = AgiSettings()
     database: DatabaseSettings = DatabaseSettings()
     log: LogSettings = LogSettings()
     base_dir: str = Field("", exclude=True, description="where relative paths start")
@@ -134,6 +145,14 @@ class Settings(Section):
             return self.path(self.state_dir)
         xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
         return Path(xdg) / "ivr"
+
+    @property
+    def flow_path(self) -> Path:
+        return self.path(self.flows.file) if self.flows.file else DEMO_FLOW
+
+    @property
+    def pid_path(self) -> Path:
+        return self.state_path / f"run-{self.ari.app}.pid"
 
     @property
     def ari_url(self) -> str:

@@ -63,6 +63,12 @@ class AriRest:
     async def stop_playback(self, playback_id: str) -> None:
         await self.request("DELETE", f"/playbacks/{playback_id}")
 
+    async def start_moh(self, channel_id: str, music_class: str) -> None:
+        await self.request("POST", f"/channels/{channel_id}/moh", {"mohClass": music_class})
+
+    async def stop_moh(self, channel_id: str) -> None:
+        await self.request("DELETE", f"/channels/{channel_id}/moh")
+
     async def set_variable(self, channel_id: str, name: str, value: str) -> None:
         await self.request("POST", f"/channels/{channel_id}/variable",
                            params={"variable": name, "value": value})

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from ivr.core.facts import CallFacts
+from ivr.crm.protocol import Interaction
 
 
 @dataclass(frozen=True)
@@ -51,12 +54,44 @@ class Hangup:
 
 
 @dataclass(frozen=True)
+class StartMoh:
+    music_class: str
+
+
+@dataclass(frozen=True)
+class StopMoh:
+    pass
+
+
+@dataclass(frozen=True)
+class AskCrm:
+    """Look the customer up; the answer comes back as a ``CrmAnswered`` event."""
+
+    node: str
+    url: str
+    customer_id: str
+    interaction: Interaction
+    user_agent: str
+    deadline: float
+    authorization_env: str = ""
+    extras: tuple[tuple[str, str], ...] = ()
+    breaker: tuple[int, float] = (5, 30.0)
+
+
+@dataclass(frozen=True)
+class Warn:
+    """Something the admin should see in the log, about this call."""
+
+    message: str
+
+
+@dataclass(frozen=True)
 class Finished:
     """The flow is done with the call (it hung up, or went back to the dialplan)."""
 
     outcome: str
-    digits: str = ""
+    facts: CallFacts = field(default_factory=lambda: CallFacts())
 
 
-Command = (Answer | Play | StopPlayback | StartTimer | CancelTimer | SetVariable
-           | ContinueInDialplan | Hangup | Finished)
+Command = (Answer | Play | StopPlayback | StartTimer | CancelTimer | SetVariable | StartMoh | StopMoh
+           | AskCrm | Warn | ContinueInDialplan | Hangup | Finished)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ivr.crm.protocol import Answer as CrmAnswer
+
 
 @dataclass(frozen=True)
 class CallStarted:
@@ -38,4 +40,10 @@ class HungUp:
     cause: str
 
 
-Event = CallStarted | DigitPressed | PlaybackFinished | TimerFired | Resumed | HungUp
+@dataclass(frozen=True)
+class CrmAnswered:
+    answer: CrmAnswer
+    seconds: float
+
+
+Event = CallStarted | DigitPressed | PlaybackFinished | TimerFired | Resumed | HungUp | CrmAnswered

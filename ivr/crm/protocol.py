@@ -8,7 +8,8 @@ Request (as OMniLeads sends it, captured on the wire)::
 
     idContact=30565584
 
-Answer: JSON ``{"status": "ok"|"fail", "destination": "true"|"false"|"X,Y"}``, X a destination
+Answer: JSON ``{"status": "ok"|"fail", "destination": "true"|"false"|"X,Y"}`` (and, our extra,
+never required, ``"variables": {"name": "Ana"}`` passed along with the call), X a destination
 type code (1 inbound campaign, 2 time condition, 3 IVR menu, 5 hang-up, 9 identification) and Y
 the id of a configured destination. Parsing is strict: nothing else is accepted, and nothing
 from the answer is ever used but these two validated integers.
@@ -29,20 +30,24 @@ class Interaction(Enum):
     DESTINATION = "destination"
 
 
+Variables = tuple[tuple[str, str], ...]
+
+
 @dataclass(frozen=True)
 class Identified:
-    pass
+    variables: Variables = ()
 
 
 @dataclass(frozen=True)
 class NotIdentified:
-    pass
+    variables: Variables = ()
 
 
 @dataclass(frozen=True)
 class Routed:
     type_code: int
     destination_id: int
+    variables: Variables = ()
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,10 @@ class Unavailable:
 
 Answer = Identified | NotIdentified | Routed | Unavailable
 
-_PAIR = re.compile(r"^([0-9]{1,9}),([0-9]{1,9})$")
+_PAIR = re.compile(r"([0-9]{1,9}),([0-9]{1,9})")
+_VARIABLE = re.compile(r"[a-z][a-z0-9_]{0,30}")
+MAX_VARIABLES = 20
+MAX_VALUE = 200
 
 
 def request_body(customer_id: str, extras: dict[str, str] | None = None) -> bytes:
@@ -70,9 +78,9 @@ def parse_answer(body: bytes, interaction: Interaction) -> Answer:
     """The CRM's answer, or Unavailable with the reason it could not be taken.
 
     >>> parse_answer(b'{"status": "ok", "destination": "1,3"}', Interaction.DESTINATION)
-    Routed(type_code=1, destination_id=3)
+    Routed(type_code=1, destination_id=3, variables=())
     >>> parse_answer(b'{"status": "ok", "destination": "true"}', Interaction.TRUE_FALSE)
-    Identified()
+    Identified(variables=())
     >>> parse_answer(b'{"status": "fail", "destination": "true"}', Interaction.TRUE_FALSE)
     Unavailable(reason='CRM answered status "fail"')
     """
@@ -89,17 +97,43 @@ def parse_answer(body: bytes, interaction: Interaction) -> Answer:
         return Unavailable('CRM answered status "fail"')
     if not isinstance(destination, str):
         return Unavailable(f"destination must be a string, got {_short(destination)}")
-    return _destination(destination, interaction)
+    variables = _variables(data.get("variables", {}))
+    if isinstance(variables, Unavailable):
+        return variables
+    return _destination(destination, interaction, variables)
 
 
-def _destination(destination: str, interaction: Interaction) -> Answer:
+def _variables(data: object) -> Variables | Unavailable:
+    """The optional extra: ``{"name": "Ana", "priority": "2"}``, short printable strings only.
+
+    >>> _variables({"name": "Ana", "priority": "2"})
+    (('name', 'Ana'), ('priority', '2'))
+    >>> _variables({"Name": "x"})
+    Unavailable(reason="variable name 'Name' must match [a-z][a-z0-9_]{0,30}")
+    """
+    if not isinstance(data, dict):
+        return Unavailable(f"variables must be an object, got {_short(data)}")
+    if len(data) > MAX_VARIABLES:
+        return Unavailable(f"at most {MAX_VARIABLES} variables, got {len(data)}")
+    pairs = []
+    for key, value in data.items():
+        if not _VARIABLE.fullmatch(key):
+            return Unavailable(f"variable name {_short(key)} must match [a-z][a-z0-9_]{{0,30}}")
+        if not isinstance(value, str) or len(value) > MAX_VALUE or not value.isprintable():
+            return Unavailable(f"variable {key}: expected printable text of at most {MAX_VALUE} "
+                               f"characters, got {_short(value)}")
+        pairs.append((key, value))
+    return tuple(pairs)
+
+
+def _destination(destination: str, interaction: Interaction, variables: Variables) -> Answer:
     if destination == "false":
-        return NotIdentified()
+        return NotIdentified(variables)
     if destination == "true" and interaction is Interaction.TRUE_FALSE:
-        return Identified()
-    pair = _PAIR.match(destination)
+        return Identified(variables)
+    pair = _PAIR.fullmatch(destination)
     if pair and interaction is Interaction.DESTINATION:
-        return Routed(int(pair.group(1)), int(pair.group(2)))
+        return Routed(int(pair.group(1)), int(pair.group(2)), variables)
     expected = '"true" or "false"' if interaction is Interaction.TRUE_FALSE else '"X,Y" or "false"'
     return Unavailable(f"destination must be {expected}, got {_short(destination)}")
 

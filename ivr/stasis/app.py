@@ -10,19 +10,21 @@ from typing import Any
 
 from ivr.ari.rest import AriError, AriRest, NotFound
 from ivr.core.events import HungUp, Resumed
-from ivr.stasis.session import CallSession, Flow, RecordSink
+from ivr.stasis.session import CallHandler, CallSession, Crm, RecordSink
 from ivr.stasis.translate import call_started, channel_of, stasis_args, translate
 
 log = logging.getLogger("ivr.app")
 
-FlowFactory = Callable[[str], Flow]
+FlowFactory = Callable[[str], CallHandler]
 FALLBACK = ("ivr-fallback", "s", 1)
 
 
 class StasisApp:
     def __init__(self, app: str, rest: AriRest, new_flow: FlowFactory,
-                 connection: Callable[[], int], flow_name: str, on_record: RecordSink) -> None:
+                 connection: Callable[[], int], flow_name: str, on_record: RecordSink,
+                 crm: Crm | None = None) -> None:
         self.app = app
+        self.crm = crm
         self.flow_name = flow_name
         self.on_record = on_record
         self.rest = rest
@@ -44,7 +46,7 @@ class StasisApp:
 
     def _open(self, channel_id: str) -> CallSession:
         session = CallSession(channel_id, self.new_flow(channel_id), self.rest, self.connection(),
-                              self.flow_name, self.on_record)
+                              self.flow_name, self.on_record, self.crm)
         self.sessions[channel_id] = session
         task = asyncio.create_task(self._run(session), name=f"call-{channel_id}")
         self._tasks.add(task)

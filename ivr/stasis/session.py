@@ -14,6 +14,7 @@ from typing import Protocol
 from ivr.ari.rest import AriError, AriRest, NotFound
 from ivr.core.commands import (
     Answer,
+    AskCrm,
     CancelTimer,
     Command,
     ContinueInDialplan,
@@ -21,17 +22,27 @@ from ivr.core.commands import (
     Hangup,
     Play,
     SetVariable,
+    StartMoh,
     StartTimer,
+    StopMoh,
     StopPlayback,
+    Warn,
 )
-from ivr.core.events import CallStarted, Event, HungUp, TimerFired
+from ivr.core.events import CallStarted, CrmAnswered, Event, HungUp, TimerFired
+from ivr.core.facts import CallFacts
+from ivr.crm.client import CrmResult
+from ivr.crm.protocol import Unavailable
 from ivr.store.call_log import CallRecord
 
 log = logging.getLogger("ivr.call")
 
 
-class Flow(Protocol):
+class CallHandler(Protocol):
     def handle(self, event: Event) -> list[Command]: ...
+
+
+class Crm(Protocol):
+    async def ask(self, command: AskCrm) -> CrmResult: ...
 
 
 RecordSink = Callable[[CallRecord], None]
@@ -41,19 +52,28 @@ def _no_sink(record: CallRecord) -> None:
     return None
 
 
+class _NoCrm:
+    async def ask(self, command: AskCrm) -> CrmResult:
+        raise RuntimeError("this app has no CRM service")
+
+
 class CallSession:
-    def __init__(self, channel_id: str, flow: Flow, rest: AriRest, epoch: int,
-                 flow_name: str = "", on_record: RecordSink = _no_sink) -> None:
+    def __init__(self, channel_id: str, flow: CallHandler, rest: AriRest, epoch: int,
+                 flow_name: str = "", on_record: RecordSink = _no_sink, crm: Crm | None = None) -> None:
         self.channel_id = channel_id
         self.flow = flow
         self.rest = rest
         self.epoch = epoch
         self.flow_name = flow_name
         self.on_record = on_record
+        self.crm = crm or _NoCrm()
         self.outcome: str | None = None
         self.stop_reason = "app stopped during the call"
         self.started: CallStarted | None = None
         self.started_at = datetime.now(UTC)
+        self.answered_at: datetime | None = None
+        self.hangup_cause = ""
+        self._lookup: asyncio.Task[None] | None = None
         self._inbox: asyncio.Queue[Event | tuple[str, int]] = asyncio.Queue()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._timer_seq: dict[str, int] = {}
@@ -71,9 +91,10 @@ class CallSession:
         finally:
             for handle in self._timers.values():
                 handle.cancel()
+            self._cancel_lookup()
             if self.outcome is None:
                 self.outcome = self.stop_reason
-                self.on_record(self._record(self.outcome, ""))
+                self.on_record(self._record(self.outcome, CallFacts()))
 
     def _current_timer(self, item: tuple[str, int]) -> Event | None:
         """A timer that was restarted or cancelled after it fired is stale: drop it."""
@@ -83,6 +104,9 @@ class CallSession:
     async def _handle(self, event: Event) -> None:
         if isinstance(event, CallStarted) and self.started is None:
             self.started = event
+        if isinstance(event, HungUp):
+            self.hangup_cause = self.hangup_cause or event.cause
+            self._cancel_lookup()
         try:
             commands = self.flow.handle(event)
         except Exception:
@@ -108,6 +132,7 @@ class CallSession:
         match command:
             case Answer():
                 await self.rest.answer(channel)
+                self.answered_at = datetime.now(UTC)
             case Play(playback_id=pid, media=media):
                 await self.rest.play(channel, pid, media)
             case StopPlayback(playback_id=pid):
@@ -120,19 +145,53 @@ class CallSession:
                 self._cancel_timer(name)
             case ContinueInDialplan(context=context, exten=exten, priority=priority):
                 await self.rest.continue_in_dialplan(channel, context, exten, priority)
+            case StartMoh(music_class=music_class):
+                await self.rest.start_moh(channel, music_class)
+            case StopMoh():
+                await self.rest.stop_moh(channel)
+            case AskCrm():
+                self._start_lookup(command)
+            case Warn(message=message):
+                log.warning("call %s: %s", channel, message)
             case Hangup(reason=reason):
+                self.hangup_cause = self.hangup_cause or f"hung up by the flow ({reason})"
                 await self.rest.hangup(channel, reason)
-            case Finished(outcome=outcome, digits=digits):
+            case Finished(outcome=outcome, facts=facts):
                 self.outcome = outcome
                 log.info("call %s: finished: %s", channel, outcome)
-                self.on_record(self._record(outcome, digits))
+                self.on_record(self._record(outcome, facts))
 
-    def _record(self, outcome: str, digits: str) -> CallRecord:
+    def _start_lookup(self, command: AskCrm) -> None:
+        async def lookup() -> None:
+            try:
+                result = await self.crm.ask(command)
+            except Exception as exc:
+                log.exception("call %s: CRM lookup failed inside the app", self.channel_id)
+                result = CrmResult(Unavailable(f"internal error: {type(exc).__name__}: {exc}"), 0.0)
+            log.info("call %s: CRM %s answered in %.0f ms: %s", self.channel_id, command.url,
+                     result.seconds * 1000, result.answer)
+            self.post(CrmAnswered(result.answer, result.seconds))
+
+        self._cancel_lookup()
+        self._lookup = asyncio.create_task(lookup(), name=f"crm-{self.channel_id}")
+
+    def _cancel_lookup(self) -> None:
+        if self._lookup is not None and not self._lookup.done():
+            self._lookup.cancel()
+            log.info("call %s: CRM lookup cancelled: the caller hung up", self.channel_id)
+        self._lookup = None
+
+    def _record(self, outcome: str, facts: CallFacts) -> CallRecord:
         started = self.started
         return CallRecord(
             channel_id=self.channel_id, caller=started.caller if started else "",
             did=started.exten if started else "", flow=self.flow_name,
-            started_at=self.started_at, ended_at=datetime.now(UTC), digits=digits, outcome=outcome,
+            started_at=self.started_at, ended_at=datetime.now(UTC), digits=",".join(facts.entries),
+            outcome=outcome, answered_at=self.answered_at, nodes=" > ".join(facts.nodes),
+            customer_id=facts.customer_id, crm_outcome=facts.crm_outcome, crm_reason=facts.crm_reason,
+            crm_ms=None if facts.crm_seconds is None else round(facts.crm_seconds * 1000),
+            destination=facts.destination, hangup_cause=self.hangup_cause,
+            variables=dict(facts.variables), notes="; ".join(facts.notes),
         )
 
     def _start_timer(self, name: str, seconds: float) -> None:

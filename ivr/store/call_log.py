@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any, Literal
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -26,6 +28,44 @@ class CallRecord:
     ended_at: datetime
     digits: str
     outcome: str
+    answered_at: datetime | None = None
+    nodes: str = ""
+    customer_id: str = ""
+    crm_outcome: str = ""
+    crm_reason: str = ""
+    crm_ms: int | None = None
+    destination: str = ""
+    agent: str = ""
+    hangup_cause: str = ""
+    variables: dict[str, str] = field(default_factory=dict)
+    notes: str = ""
+
+
+DigitsPolicy = Literal["keep", "mask", "drop"]
+
+
+def masked(record: CallRecord, policy: DigitsPolicy, keep_last: int) -> CallRecord:
+    """The record as the admin wants digits stored: as entered, masked but the last few, or not.
+
+    >>> r = masked(CallRecord("c", "", "", "", _T, _T, "12345678,99", "", customer_id="12345678"),
+    ...            "mask", 2)
+    >>> r.digits, r.customer_id
+    ('******78,*9', '******78')
+    """
+    if policy == "keep":
+        return record
+
+    def hide(digits: str) -> str:
+        if policy == "drop":
+            return ""
+        shown = min(keep_last, len(digits) // 2)
+        return "*" * (len(digits) - shown) + (digits[len(digits) - shown:] if shown else "")
+
+    entries = ",".join(hide(d) for d in record.digits.split(",")) if record.digits else ""
+    return replace(record, digits=entries, customer_id=hide(record.customer_id))
+
+
+_T = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 class CallLog:
@@ -33,34 +73,42 @@ class CallLog:
         self.engine = engine
 
     async def add(self, record: CallRecord) -> None:
+        values: dict[str, Any] = asdict(record)
+        values["variables"] = json.dumps(record.variables, ensure_ascii=False)
         async with self.engine.begin() as connection:
-            await connection.execute(insert(calls).values(**record.__dict__))
+            await connection.execute(insert(calls).values(**values))
 
     async def recent(self, limit: int = 50) -> list[CallRecord]:
         query = select(*(calls.c[name] for name in CallRecord.__dataclass_fields__))
         query = query.order_by(calls.c.started_at.desc(), calls.c.id.desc()).limit(limit)
         async with self.engine.connect() as connection:
             rows = (await connection.execute(query)).mappings().all()
-        return [_aware(CallRecord(**row)) for row in rows]
+        return [_aware(CallRecord(**{**row, "variables": json.loads(row["variables"] or "{}")}))
+                for row in rows]
 
 
 def _aware(record: CallRecord) -> CallRecord:
     """SQLite gives back naive datetimes; everything stored is UTC."""
-    if record.started_at.tzinfo is not None:
-        return record
-    return replace(record, started_at=record.started_at.replace(tzinfo=UTC),
-                   ended_at=record.ended_at.replace(tzinfo=UTC))
+    def utc(moment: datetime) -> datetime:
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+    answered = record.answered_at
+    return replace(record, started_at=utc(record.started_at), ended_at=utc(record.ended_at),
+                   answered_at=None if answered is None else utc(answered))
 
 
 class CallLogWriter:
     """Stores records in the background: a slow or failing database never holds up a call,
     and a record it could not store is written to the log in full instead."""
 
-    def __init__(self, call_log: CallLog) -> None:
+    def __init__(self, call_log: CallLog, digits: DigitsPolicy = "keep", keep_last: int = 0) -> None:
         self.call_log = call_log
+        self.digits: DigitsPolicy = digits
+        self.keep_last = keep_last
         self._pending: set[asyncio.Task[None]] = set()
 
     def __call__(self, record: CallRecord) -> None:
+        record = masked(record, self.digits, self.keep_last)
         task = asyncio.get_running_loop().create_task(self._write(record))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)

@@ -10,9 +10,10 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, MetaData, Table, func, insert, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.schema import CreateColumn
 
 from ivr.store import schema
 
@@ -26,11 +27,18 @@ class StoreUnavailable(Exception):
 
 
 def _v1_call_log(connection: Connection) -> None:
-    schema.calls.create(connection)
+    Table(schema.calls.name, MetaData(), *schema.call_log_columns()).create(connection)
+
+
+def _v2_call_flow(connection: Connection) -> None:
+    for column in schema.call_flow_columns():
+        ddl = CreateColumn(column).compile(dialect=connection.dialect)
+        connection.execute(text(f"ALTER TABLE {schema.calls.name} ADD COLUMN {ddl}"))
 
 
 MIGRATIONS: list[tuple[int, str, Step]] = [
     (1, "call log", _v1_call_log),
+    (2, "call flow facts: nodes, customer, CRM, destination, hang-up", _v2_call_flow),
 ]
 
 

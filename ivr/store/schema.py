@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -12,15 +12,36 @@ schema_version = Table(
     Column("applied_at", DateTime(timezone=True), nullable=False),
 )
 
-calls = Table(
-    "ivr_calls", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("channel_id", String(128), nullable=False, index=True),
-    Column("caller", String(80), nullable=False),
-    Column("did", String(80), nullable=False),
-    Column("flow", String(40), nullable=False),
-    Column("started_at", DateTime(timezone=True), nullable=False, index=True),
-    Column("ended_at", DateTime(timezone=True), nullable=False),
-    Column("digits", String(64), nullable=False),
-    Column("outcome", String(200), nullable=False),
-)
+def call_log_columns() -> list[Column[object]]:
+    """The columns of ``ivr_calls`` as migration 1 created them."""
+    return [
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("channel_id", String(128), nullable=False, index=True),
+        Column("caller", String(80), nullable=False),
+        Column("did", String(80), nullable=False),
+        Column("flow", String(40), nullable=False),
+        Column("started_at", DateTime(timezone=True), nullable=False, index=True),
+        Column("ended_at", DateTime(timezone=True), nullable=False),
+        Column("digits", String(64), nullable=False),
+        Column("outcome", String(200), nullable=False),
+    ]
+
+
+def call_flow_columns() -> list[Column[object]]:
+    """The columns migration 2 added to ``ivr_calls``, fresh each time (a column has one table)."""
+    return [
+        Column("answered_at", DateTime(timezone=True), nullable=True),
+        Column("nodes", Text, nullable=False, server_default=""),
+        Column("customer_id", String(64), nullable=False, server_default=""),
+        Column("crm_outcome", String(40), nullable=False, server_default=""),
+        Column("crm_reason", String(300), nullable=False, server_default=""),
+        Column("crm_ms", Integer, nullable=True),
+        Column("destination", String(120), nullable=False, server_default=""),
+        Column("agent", String(80), nullable=False, server_default=""),
+        Column("hangup_cause", String(120), nullable=False, server_default=""),
+        Column("variables", Text, nullable=False, server_default="{}"),
+        Column("notes", Text, nullable=False, server_default=""),
+    ]
+
+
+calls = Table("ivr_calls", metadata, *call_log_columns(), *call_flow_columns())

@@ -23,6 +23,9 @@ DEST, TF = Interaction.DESTINATION, Interaction.TRUE_FALSE
     (b'{"status": "ok", "destination": "false"}', DEST, NotIdentified()),
     (b'{"status": "ok", "destination": "true"}', TF, Identified()),
     (b'{"status": "ok", "destination": "false"}', TF, NotIdentified()),
+    (b'{"status": "ok", "destination": "1,3", "variables": {"name": "Ana", "vip_level": "2"}}', DEST,
+     Routed(1, 3, (("name", "Ana"), ("vip_level", "2")))),
+    (b'{"status": "ok", "destination": "true", "variables": {}}', TF, Identified()),
 ])
 def test_answers_a_crm_may_give(body: bytes, interaction: Interaction, expected: object) -> None:
     assert parse_answer(body, interaction) == expected
@@ -39,9 +42,17 @@ def test_answers_a_crm_may_give(body: bytes, interaction: Interaction, expected:
     (b'{"status": "ok", "destination": "1, 3"}', DEST, 'destination must be "X,Y" or "false"'),
     (b'{"status": "ok", "destination": "1,3;Dial(PJSIP/x)"}', DEST, 'destination must be "X,Y"'),
     (b'{"status": "ok", "destination": "-1,3"}', DEST, 'destination must be "X,Y"'),
+    (b'{"status": "ok", "destination": "1,3\\n"}', DEST, 'destination must be "X,Y"'),
     (b'{"status": "ok", "destination": "true"}', DEST, 'destination must be "X,Y" or "false"'),
     (b'{"status": "ok", "destination": "1,3"}', TF, 'destination must be "true" or "false"'),
     (b'{"status": "ok", "destination": "True"}', TF, 'destination must be "true" or "false"'),
+    (b'{"status": "ok", "destination": "true", "variables": ["a"]}', TF, "variables must be an object"),
+    (b'{"status": "ok", "destination": "true", "variables": {"a-b": "1"}}', TF, "variable name 'a-b'"),
+    (b'{"status": "ok", "destination": "true", "variables": {"a": 1}}', TF, "variable a: expected"),
+    (b'{"status": "ok", "destination": "true", "variables": {"a\\n": "1"}}', TF, "variable name 'a\\n'"),
+    (b'{"status": "ok", "destination": "true", "variables": {"a": "x\\ny"}}', TF, "variable a: expected"),
+    (b'{"status": "ok", "destination": "true", "variables": {"a": "' + b"x" * 201 + b'"}}', TF,
+     "variable a: expected"),
 ])
 def test_anything_else_is_unavailable_with_its_reason(body: bytes, interaction: Interaction,
                                                       reason: str) -> None:

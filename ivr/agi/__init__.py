@@ -1,0 +1,1 @@
+"""FastAGI: the identification node for classic dialplans."""

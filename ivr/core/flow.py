@@ -1,0 +1,49 @@
+"""A loaded flow: its nodes by destination, the entry node of each dialled number, the compiled
+time groups and trunks. Immutable, so a reload swaps it whole and calls in progress keep theirs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from ivr.core.destinations import KIND_OF_CODE, Destination
+from ivr.core.nodes import Coded, Node, TimeCondition, Trunk
+from ivr.core.timegroups import TimeRule
+
+DEFAULT_ENTRY = "default"
+
+
+@dataclass(frozen=True)
+class Flow:
+    nodes: Mapping[Destination, Node]
+    entries: Mapping[str, Destination]
+    timegroups: Mapping[str, tuple[TimeRule, ...]] = field(default_factory=dict)
+    trunks: Mapping[str, Trunk] = field(default_factory=dict)
+    zones: Mapping[str, ZoneInfo] = field(default_factory=dict)
+    source: str = ""
+
+    def entry(self, exten: str) -> Destination | None:
+        return self.entries.get(exten) or self.entries.get(DEFAULT_ENTRY)
+
+    def by_code(self, code: int, node_id: int) -> Destination | None:
+        """The node a CRM's ``"X,Y"`` names, if the admin configured one."""
+        kind = KIND_OF_CODE.get(code)
+        for destination, node in self.nodes.items():
+            if destination.kind == kind and isinstance(node, Coded) and node.id == node_id:
+                return destination
+        return None
+
+    def node_id(self, destination: Destination) -> int | None:
+        node = self.nodes.get(destination)
+        return node.id if isinstance(node, Coded) else None
+
+    def is_open(self, condition: TimeCondition, moment: datetime) -> bool:
+        """Whether the moment (aware, any zone) is in an ``open`` group and in no ``closed`` one."""
+        local = moment.astimezone(self.zones[condition.timezone])
+
+        def within(groups: tuple[str, ...]) -> bool:
+            return any(rule.matches(local) for group in groups for rule in self.timegroups[group])
+
+        return within(condition.open) and not within(condition.closed)

@@ -1,0 +1,225 @@
+"""The nodes an admin writes in a flow file, as validated, immutable data.
+
+Each kind of node is one table in the flow file (``[menu.main]``, ``[identification.vip]``);
+the field descriptions here are what ``docs/flows.md`` documents.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from ivr.core.destinations import Destination, parse_destination
+from ivr.core.timegroups import DayOfYear, TimeRule, parse_date, parse_days, parse_hours
+from ivr.crm.protocol import Interaction
+
+Seconds = Annotated[float, Field(gt=0, le=600)]
+NodeId = Annotated[int, Field(ge=1, le=999_999_999)]
+MEDIA = r"^(sound|digits|number|tone|recording):[^,\s]+$"
+Media = tuple[Annotated[str, Field(pattern=MEDIA)], ...]
+DIALPLAN_NAME = r"^[A-Za-z0-9_\-]+$"
+DTMF_KEY = r"^[0-9*#]$"
+PATTERN_HELP = {
+    MEDIA: "expected a media URI such as sound:ivr/welcome, sound:/srv/prompts/hello or digits:123, "
+           "without commas or spaces",
+    DTMF_KEY: "expected one key: 0-9, * or #",
+    DIALPLAN_NAME: "expected letters, digits, _ or -",
+}
+
+
+def _destination(value: object) -> Destination:
+    if isinstance(value, Destination):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("expected a destination \"kind:name\", e.g. \"menu:main\"")
+    return parse_destination(value)
+
+
+Dest = Annotated[Destination, BeforeValidator(_destination)]
+
+
+class Node(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Coded(Node):
+    id: NodeId | None = Field(None, description="the Y a CRM answers in \"X,Y\"; no id: CRMs cannot name it")
+
+
+class Identification(Coded):
+    prompt: Media = ("sound:ivr/enter-customer-id",)
+    expected_length: int = Field(0, ge=0, le=64, description="0: any length up to max_length")
+    max_length: int = Field(20, ge=1, le=64)
+    terminator: str = Field("#", pattern=r"^[#*]?$")
+    attempts: int = Field(3, ge=1, le=10)
+    timeout: Seconds = Field(5.0, description="seconds for the first digit, after the prompt")
+    inter_digit_timeout: Seconds = 3.0
+    invalid_prompt: Media = ("sound:ivr/invalid-entry",)
+    no_input_prompt: Media = ("sound:ivr/no-entry",)
+    confirm: bool = Field(False, description="read the entry back and ask to press 1")
+    confirm_prompt: Media = ("sound:ivr/to-confirm-press-1",)
+    interaction: Interaction = Interaction.NONE
+    url: str = ""
+    user_agent: str = Field("OMniLeads", pattern=r"^[ -~]{1,100}$")
+    authorization_env: str = Field("", pattern=r"^([A-Z_][A-Z0-9_]*)?$",
+                                   description="environment variable holding the Authorization header")
+    send_caller: bool = Field(False, description="also send callerId and did")
+    deadline: float = Field(3.0, gt=0, le=8)
+    breaker_failures: int = Field(5, ge=1, le=1000)
+    breaker_cooldown: Seconds = 30.0
+    hold_prompt: Media = ()
+    hold_music: str = Field("ivr", pattern=DIALPLAN_NAME)
+    on_identified: Dest
+    on_not_identified: Dest
+    on_unavailable: Dest | None = Field(None, description="default: on_not_identified")
+
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Identification:
+        if self.interaction is not Interaction.NONE and not self.url:
+            raise ValueError(f"interaction {self.interaction.value!r} needs 'url' (the CRM service)")
+        if self.expected_length > self.max_length:
+            raise ValueError(f"expected_length ({self.expected_length}) is above max_length")
+        return self
+
+    @property
+    def failure(self) -> Destination:
+        return self.on_unavailable or self.on_not_identified
+
+
+class Menu(Coded):
+    prompt: Media
+    options: dict[Annotated[str, Field(pattern=DTMF_KEY)], Dest] = Field(min_length=1)
+    timeout: Seconds = 5.0
+    attempts: int = Field(3, ge=1, le=10)
+    invalid_prompt: Media = ("sound:ivr/invalid-entry",)
+    timeout_prompt: Media = ("sound:ivr/no-entry",)
+    on_failure: Dest
+
+
+
+
+class TimeGroupRule(Node):
+    days: str = ""
+    hours: str = ""
+    dates: tuple[str, ...] = ()
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: str) -> str:
+        if value:
+            parse_days(value)
+        return value
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        if value:
+            parse_hours(value)
+        return value
+
+    @field_validator("dates")
+    @classmethod
+    def _dates(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for text in value:
+            parse_date(text)
+        return value
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> TimeGroupRule:
+        if not (self.days or self.hours or self.dates):
+            raise ValueError("a rule needs days, hours or dates")
+        return self
+
+    def rule(self) -> TimeRule:
+        start, end = parse_hours(self.hours) if self.hours else (None, None)
+        dates: tuple[DayOfYear, ...] = tuple(parse_date(d) for d in self.dates)
+        return TimeRule(parse_days(self.days) if self.days else None, start, end, dates)
+
+
+class TimeCondition(Coded):
+    timezone: str = Field(description="IANA name, e.g. Europe/Madrid")
+    open: tuple[Annotated[str, Field(pattern=DIALPLAN_NAME)], ...] = Field(min_length=1)
+    closed: tuple[Annotated[str, Field(pattern=DIALPLAN_NAME)], ...] = ()
+    on_match: Dest
+    otherwise: Dest
+
+
+
+class Message(Node):
+    prompt: Media = Field(min_length=1)
+    then: Dest = Field(default_factory=lambda: parse_destination("hangup"))
+
+
+
+class HangupNode(Coded):
+    prompt: Media = ()
+    cause: Literal["normal", "busy", "congestion", "no_answer", "unallocated"] = "normal"
+
+
+class Campaign(Coded):
+    """Until campaigns run in the app, a campaign hands the call to the dialplan context
+    ``ivr-campaign`` with the campaign's name as extension, where an admin can Queue() it."""
+
+
+class Voicemail(Node):
+    box: str = Field(pattern=r"^[0-9A-Za-z_\-]+(@[0-9A-Za-z_\-]+)?$", description="mailbox[@context]")
+
+
+class Dialplan(Node):
+    context: str = Field(pattern=DIALPLAN_NAME)
+    exten: str = Field("s", pattern=r"^[0-9A-Za-z_\-*#+]+$")
+    priority: int = Field(1, ge=1)
+
+
+class Trunk(Node):
+    dial: str = Field(pattern=r"^[A-Za-z0-9_\-/@.:{}]+$",
+                      description="dial string with {number}, e.g. PJSIP/{number}@provider")
+    allow: tuple[Annotated[str, Field(pattern=r"^(\+?[0-9]*\*?|sip:\*)$")], ...] = Field(
+        min_length=1, description="number prefixes ending in *, exact numbers, or sip:* for SIP URIs")
+    timeout: int = Field(45, ge=1, le=600)
+
+    @field_validator("dial")
+    @classmethod
+    def _has_number(cls, value: str) -> str:
+        if value.count("{number}") != 1:
+            raise ValueError("must contain {number} once, e.g. PJSIP/{number}@provider")
+        return value
+
+    def allows(self, number: str) -> bool:
+        for pattern in self.allow:
+            if pattern == "sip:*":
+                if number.startswith("sip:"):
+                    return True
+            elif pattern.endswith("*"):
+                if number.startswith(pattern[:-1]) and not number.startswith("sip:"):
+                    return True
+            elif number == pattern:
+                return True
+        return False
+
+
+class External(Node):
+    trunk: str = Field(pattern=DIALPLAN_NAME)
+    number: str = Field(pattern=r"^(\+?[0-9]{2,20}|sip:[A-Za-z0-9._+\-]+@[A-Za-z0-9.\-]+(:[0-9]{1,5})?)$")
+
+
+NODE_TYPES: dict[str, type[Node]] = {
+    "campaign": Campaign,
+    "time": TimeCondition,
+    "menu": Menu,
+    "hangup": HangupNode,
+    "identification": Identification,
+    "message": Message,
+    "voicemail": Voicemail,
+    "dialplan": Dialplan,
+    "external": External,
+}

@@ -1,0 +1,47 @@
+"""What the nodes of a flow share while they hold a call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from ivr.core.commands import Command
+from ivr.core.destinations import Destination
+from ivr.core.events import Event
+from ivr.core.facts import CallFacts
+from ivr.core.flow import Flow
+from ivr.core.player import Player
+
+
+@dataclass(frozen=True)
+class Goto:
+    """Leave this node for another; the step has already stopped its prompts and timers."""
+
+    destination: Destination
+
+
+Out = Command | Goto
+
+
+@dataclass
+class CallContext:
+    call_id: str
+    flow: Flow
+    player: Player
+    facts: CallFacts
+    caller: str = ""
+    did: str = ""
+
+
+class Step(Protocol):
+    def start(self) -> list[Out]: ...
+
+    def handle(self, event: Event) -> list[Out]: ...
+
+    def resume(self) -> list[Out]:
+        """The event connection came back: events may have been lost, pick the node up again."""
+        ...
+
+    def hung_up(self) -> None:
+        """The caller is gone while this node held the call."""
+        ...

@@ -1,0 +1,212 @@
+"""Reading a flow file: every problem is reported at once, each naming file, line, node and field.
+
+A flow file is TOML: an ``[entry]`` table (dialled number -> destination), one table per node
+(``[menu.main]``, ``[identification.customer]`` ...), time groups (``[[timegroup.office]]``)
+and trunks (``[trunk.provider]``). ``docs/flows.md`` describes every field.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import ValidationError
+
+from ivr.config_file import ConfigError, Problem, RawConfig, load_raw
+from ivr.core.destinations import HANG_UP, Destination, parse_destination
+from ivr.core.flow import DEFAULT_ENTRY, Flow
+from ivr.core.nodes import (
+    NODE_TYPES,
+    PATTERN_HELP,
+    Coded,
+    External,
+    Identification,
+    Menu,
+    Message,
+    Node,
+    TimeCondition,
+    TimeGroupRule,
+    Trunk,
+)
+from ivr.core.timegroups import TimeRule
+
+NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,39}$")
+ENTRY_KEY = re.compile(rf"^([0-9+*#]{{1,40}}|{DEFAULT_ENTRY})$")
+TABLES = ("entry", "timegroup", "trunk", *NODE_TYPES)
+Loc = tuple[str, ...]
+M = TypeVar("M", bound=Node)
+
+
+def load_flow(path: Path, environ: Mapping[str, str] | None = None) -> Flow:
+    raw = load_raw(path, environ={})
+    reader = _Reader(raw, os.environ if environ is None else environ)
+    flow = reader.read()
+    if reader.problems:
+        raise ConfigError(reader.problems)
+    return flow
+
+
+class _Reader:
+    def __init__(self, raw: RawConfig, environ: Mapping[str, str]) -> None:
+        self.raw = raw
+        self.environ = environ
+        self.problems: list[Problem] = []
+        self.invalid: set[Destination] = set()
+        """Nodes written but refused: references to them are not reported twice."""
+
+    def problem(self, loc: Loc, message: str) -> None:
+        node = f"[{loc[0]}.{loc[1]}]" if len(loc) > 1 and loc[0] not in ("entry",) else f"[{loc[0]}]"
+        field = ".".join(loc[2:]) if node != f"[{loc[0]}]" else ".".join(loc[1:])
+        self.problems.append(Problem(self.raw.where(loc), f"{node} {field}".strip(), message))
+
+    def read(self) -> Flow:
+        data = self.raw.data
+        for key in data:
+            if key not in TABLES:
+                self.problem((key,), f"unknown table (expected one of {', '.join(TABLES)})")
+        nodes: dict[Destination, Node] = {}
+        for kind, model in NODE_TYPES.items():
+            for name, body in self._named(kind):
+                if (node := self._validate(model, body, (kind, name))) is not None:
+                    nodes[Destination(kind, name)] = node
+                else:
+                    self.invalid.add(Destination(kind, name))
+        trunks = {name: trunk for name, body in self._named("trunk")
+                  if isinstance(trunk := self._validate(Trunk, body, ("trunk", name)), Trunk)}
+        timegroups = self._timegroups()
+        entries = self._entries(nodes)
+        zones = self._check(nodes, trunks, timegroups)
+        return Flow(nodes, entries, timegroups, trunks, zones, str(self.raw.path or ""))
+
+    def _named(self, table: str) -> Iterator[tuple[str, Any]]:
+        section = self.raw.data.get(table, {})
+        if not isinstance(section, dict):
+            self.problem((table,), f"expected tables [{table}.<name>]")
+            return
+        for name, body in section.items():
+            if not NAME.match(name):
+                self.problem((table, name), "a name is 1-40 of a-z 0-9 _ - (lower case, no spaces)")
+            elif not isinstance(body, (dict, list)):
+                self.problem((table, name), f"expected a table [{table}.{name}]")
+            else:
+                yield name, body
+
+    def _validate(self, model: type[M], body: Any, loc: Loc) -> M | None:
+        try:
+            return model.model_validate(body)
+        except ValidationError as exc:
+            errors = exc.errors()
+            for error in errors:
+                where = (*loc, *(str(k) for k in error["loc"] if k != "[key]"))
+                message = error["msg"].removeprefix("Value error, ")
+                if error["type"] == "too_short" and len(errors) > 1:
+                    continue
+                if error["type"] == "string_pattern_mismatch":
+                    message = PATTERN_HELP.get(str(error.get("ctx", {}).get("pattern")), message)
+                if error["type"] == "extra_forbidden":
+                    message = "unknown field (misspelt?)"
+                elif error["type"] == "missing":
+                    message = "required field missing"
+                elif ("input" in error and not isinstance(error["input"], dict)
+                      and repr(error["input"]) not in message):
+                    message = f"{message} (got {error['input']!r})"
+                self.problem(where, message)
+            return None
+
+    def _timegroups(self) -> dict[str, tuple[TimeRule, ...]]:
+        groups: dict[str, tuple[TimeRule, ...]] = {}
+        for name, body in self._named("timegroup"):
+            rules = body if isinstance(body, list) else [body]
+            valid = [self._validate(TimeGroupRule, rule, ("timegroup", name, str(index)))
+                     for index, rule in enumerate(rules)]
+            groups[name] = tuple(rule.rule() for rule in valid if rule is not None)
+        return groups
+
+    def _entries(self, nodes: Mapping[Destination, Node]) -> dict[str, Destination]:
+        table = self.raw.data.get("entry")
+        if not isinstance(table, dict) or not table:
+            self.problem(("entry",), 'no [entry] table: map each dialled number to a node, '
+                         'e.g. "100" = "menu:main", or default = "..."')
+            return {}
+        entries: dict[str, Destination] = {}
+        for key, value in table.items():
+            if not ENTRY_KEY.match(key):
+                self.problem(("entry", key), f"expected a dialled number (0-9 + * #) or {DEFAULT_ENTRY!r}")
+            elif (destination := self._reference(value, ("entry", key), nodes)) is not None:
+                entries[key] = destination
+        return entries
+
+    def _reference(self, value: object, loc: Loc, nodes: Mapping[Destination, Node]) -> Destination | None:
+        try:
+            destination = value if isinstance(value, Destination) else parse_destination(str(value))
+        except ValueError as exc:
+            self.problem(loc, str(exc))
+            return None
+        if destination != HANG_UP and destination not in nodes:
+            if destination not in self.invalid:
+                self.problem(loc, f"no node {destination} in this file")
+            return None
+        return destination
+
+    def _check(self, nodes: Mapping[Destination, Node], trunks: Mapping[str, Trunk],
+               timegroups: Mapping[str, tuple[TimeRule, ...]]) -> dict[str, ZoneInfo]:
+        zones: dict[str, ZoneInfo] = {}
+        ids: dict[tuple[str, int], str] = {}
+        for destination, node in nodes.items():
+            loc = (destination.kind, destination.name)
+            for field, target in _destinations(node):
+                self._reference(target, (*loc, *field), nodes)
+            if isinstance(node, Coded) and node.id is not None:
+                if (other := ids.get((destination.kind, node.id))) is not None:
+                    self.problem((*loc, "id"), f"id {node.id} is also used by {destination.kind}:{other}")
+                ids[(destination.kind, node.id)] = destination.name
+            if isinstance(node, TimeCondition):
+                self._time(node, loc, timegroups, zones)
+            if isinstance(node, External):
+                self._external(node, loc, trunks)
+            if isinstance(node, Identification) and node.authorization_env:
+                if not self.environ.get(node.authorization_env):
+                    self.problem((*loc, "authorization_env"),
+                                 f"environment variable {node.authorization_env} is not set")
+        return zones
+
+    def _time(self, node: TimeCondition, loc: Loc, timegroups: Mapping[str, tuple[TimeRule, ...]],
+              zones: dict[str, ZoneInfo]) -> None:
+        try:
+            zones[node.timezone] = ZoneInfo(node.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.problem((*loc, "timezone"), f"unknown time zone {node.timezone!r} (e.g. Europe/Madrid)")
+        for field in ("open", "closed"):
+            for group in getattr(node, field):
+                if group not in timegroups:
+                    self.problem((*loc, field), f"no time group {group!r} ([[timegroup.{group}]])")
+
+    def _external(self, node: External, loc: Loc, trunks: Mapping[str, Trunk]) -> None:
+        trunk = trunks.get(node.trunk)
+        if trunk is None:
+            self.problem((*loc, "trunk"), f"no trunk {node.trunk!r} ([trunk.{node.trunk}])")
+        elif not trunk.allows(node.number):
+            self.problem((*loc, "number"), f"{node.number} is not in the allow list of trunk "
+                         f"{node.trunk} ({', '.join(trunk.allow)})")
+
+
+def _destinations(node: Node) -> Iterator[tuple[Loc, Destination]]:
+    match node:
+        case Identification():
+            yield ("on_identified",), node.on_identified
+            yield ("on_not_identified",), node.on_not_identified
+            if node.on_unavailable is not None:
+                yield ("on_unavailable",), node.on_unavailable
+        case Menu():
+            for key, target in node.options.items():
+                yield ("options", key), target
+            yield ("on_failure",), node.on_failure
+        case TimeCondition():
+            yield ("on_match",), node.on_match
+            yield ("otherwise",), node.otherwise
+        case Message():
+            yield ("then",), node.then
