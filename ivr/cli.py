@@ -202,11 +202,12 @@ def _calls(settings: Settings, args: argparse.Namespace) -> int:
 
     for record in asyncio.run(latest()):
         if args.json:
-            print(json.dumps({**record.__dict__, "started_at": record.started_at.isoformat(),
-                              "ended_at": record.ended_at.isoformat()}))
+            print(json.dumps(record.__dict__, default=lambda moment: moment.isoformat(),
+                             ensure_ascii=False))
         else:
             seconds = (record.ended_at - record.started_at).total_seconds()
+            crm = f"  CRM {record.crm_outcome} {record.crm_ms} ms" if record.crm_outcome else ""
             print(f"{record.started_at:%Y-%m-%d %H:%M:%S} {record.caller or '-':>12} -> "
-                  f"{record.did or '-':<8} {seconds:6.1f} s  digits {record.digits or '-':<10} "
-                  f"{record.outcome}")
+                  f"{record.did or '-':<8} {seconds:6.1f} s  id {record.customer_id or '-':<10} "
+                  f"{record.nodes or '-'}{crm}  => {record.outcome}")
     return EXIT_OK

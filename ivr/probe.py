@@ -96,8 +96,8 @@ class _Watcher:
             self.want_send |= self.send_at == "prompt-end"
         elif kind == "ChannelDtmfReceived":
             self.report.digits_received += str(event.get("digit", ""))
-        elif kind == "ChannelVarset" and str(event.get("variable", "")).startswith("IVR_"):
-            self.report.variables[str(event["variable"])] = str(event.get("value", ""))
+        elif kind == "ChannelVarset" and str(event.get("variable", "")).lstrip("_").startswith("IVR_"):
+            self.report.variables[str(event["variable"]).lstrip("_")] = str(event.get("value", ""))
         elif kind == "ChannelDialplan":
             self._dialplan(event)
         elif kind == "ChannelEnteredBridge":

@@ -17,12 +17,12 @@ def pbx_secrets_dir(settings: Settings) -> Path:
     return settings.state_path / "pbx" / settings.pbx.instance
 
 
-def ensure_secret(path: Path) -> str:
-    """Read the secret in ``path``, generating it (mode 0600) the first time."""
+def ensure_secret(path: Path, pin: bool = False) -> str:
+    """Read the secret in ``path``, generating it (mode 0600) the first time; a PIN is 8 digits."""
     if path.exists():
         return path.read_text(encoding="utf-8").strip()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    value = secrets.token_urlsafe(24)
+    value = f"{secrets.randbelow(10**8):08d}" if pin else secrets.token_urlsafe(24)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write(value + "\n")

@@ -27,7 +27,7 @@ class Destination:
     name: str
 
     def __str__(self) -> str:
-        return f"{self.kind}:{self.name}"
+        return f"{self.kind}:{self.name}" if self.name else self.kind
 
     @property
     def code(self) -> int | None:

@@ -103,6 +103,7 @@ def template_values(settings: Settings, instance: Instance) -> dict[str, str]:
         "ari_app": settings.ari.app,
         "ari_password": ensure_secret(secrets / "ari-password"),
         "ami_password": ensure_secret(secrets / "ami-password"),
+        "voicemail_pin": ensure_secret(secrets / "voicemail-pin", pin=True),
         "fallback": fallback_dialplan(pbx.fallback),
     }
 
