@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from ivr.config_file import ConfigError, Problem, RawConfig, load_raw
 from ivr.core.destinations import HANG_UP, Destination, parse_destination
@@ -65,9 +66,9 @@ class _Reader:
 
     def read(self) -> Flow:
         data = self.raw.data
-        for key in data:
+        for key, value in data.items():
             if key not in TABLES:
-                self.problem((key,), f"unknown table (expected one of {', '.join(TABLES)})")
+                self.problem(_table_loc(key, value), f"unknown table (expected one of {', '.join(TABLES)})")
         nodes: dict[Destination, Node] = {}
         for kind, model in NODE_TYPES.items():
             for name, body in self._named(kind):
@@ -94,6 +95,8 @@ class _Reader:
                 self.problem((table, name), f"expected a table [{table}.{name}]")
             else:
                 yield name, body
+                continue
+            self.invalid.add(Destination(table, name))
 
     def _validate(self, model: type[M], body: Any, loc: Loc) -> M | None:
         try:
@@ -103,8 +106,8 @@ class _Reader:
             for error in errors:
                 where = (*loc, *(str(k) for k in error["loc"] if k != "[key]"))
                 message = error["msg"].removeprefix("Value error, ")
-                if error["type"] == "too_short" and len(errors) > 1:
-                    continue
+                if error["type"] == "too_short" and _inside(error["loc"], errors):
+                    continue  # a list whose items were all refused: its items are reported
                 if error["type"] == "string_pattern_mismatch":
                     message = PATTERN_HELP.get(str(error.get("ctx", {}).get("pattern")), message)
                 if error["type"] == "extra_forbidden":
@@ -192,6 +195,18 @@ class _Reader:
         elif not trunk.allows(node.number):
             self.problem((*loc, "number"), f"{node.number} is not in the allow list of trunk "
                          f"{node.trunk} ({', '.join(trunk.allow)})")
+
+
+def _table_loc(key: str, value: object) -> Loc:
+    """An unknown table written as ``[menus.main]`` is located by its first sub-table: the
+    line finder matches whole headers only."""
+    first = next(iter(value.items()), None) if isinstance(value, dict) else None
+    return (key, first[0]) if first is not None and isinstance(first[1], dict) else (key,)
+
+
+def _inside(loc: tuple[int | str, ...], errors: list[ErrorDetails]) -> bool:
+    """Whether another error is about an item of the field at ``loc``."""
+    return any(len(e["loc"]) > len(loc) and e["loc"][:len(loc)] == loc for e in errors)
 
 
 def _destinations(node: Node) -> Iterator[tuple[Loc, Destination]]:

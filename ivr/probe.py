@@ -22,6 +22,7 @@ from ivr.settings import Settings
 
 INBOUND_CONTEXT = "ivr-inbound"
 EXTEN = re.compile(r"^[0-9+*#][0-9+*#]+$")
+CONTEXT = re.compile(r"^[A-Za-z0-9_\-]+$")
 DTMF = re.compile(r"^[0-9*#A-Dw]*$")
 SendAt = Literal["answer", "prompt-start", "prompt-end"]
 NO_PROMPT_GRACE = 3.0
@@ -139,8 +140,11 @@ class _Watcher:
 
 
 async def place_call(settings: Settings, exten: str, dtmf: str = "", caller_id: str = "ivr-call <100>",
-                     timeout: float = 60.0, send_at: SendAt = "prompt-end") -> CallReport:
+                     timeout: float = 60.0, send_at: SendAt = "prompt-end",
+                     context: str = INBOUND_CONTEXT) -> CallReport:
     validate(exten, dtmf)
+    if not CONTEXT.match(context):
+        raise ProbeError(f"bad --context {context!r}: letters, digits, _ and - only")
     password = ari_password(settings)
     rest = AriRest(settings.ari_url, settings.ari.user, password, settings.ari.request_timeout)
     tag = secrets.token_hex(6)
@@ -154,10 +158,10 @@ async def place_call(settings: Settings, exten: str, dtmf: str = "", caller_id: 
     try:
         await _wait_connected(stream, reader)
         try:
-            await rest.originate(f"Local/{exten}@{INBOUND_CONTEXT}/n", app, caller, callee,
+            await rest.originate(f"Local/{exten}@{context}/n", app, caller, callee,
                                  caller_id, formats="ulaw", timeout=int(timeout))
         except AriError as exc:
-            raise ProbeError(f"cannot call {exten} in {INBOUND_CONTEXT}: {exc}") from exc
+            raise ProbeError(f"cannot call {exten} in {context}: {exc}") from exc
         watcher = _Watcher(report, caller, callee, send_at)
         await _follow(rest, events, watcher, caller, dtmf, timeout)
     finally:

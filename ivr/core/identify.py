@@ -1,7 +1,7 @@
 """The identification node: ask for a customer ID by DTMF, check it, ask the CRM, route the call.
 
-Input ends at the expected length or at the terminator. No input, or a length other than the
-expected one, uses up an attempt (so does refusing the read-back, when ``confirm`` is on); after
+Input ends at the expected length or at the terminator. No input, a key other than 0-9 (``*``,
+or ``#`` when it is not the terminator), or a length other than the expected one uses up an attempt (so does refusing the read-back, when ``confirm`` is on); after
 the last attempt the call goes to ``on_not_identified``. A CRM that cannot answer sends the call
 to ``on_unavailable`` (default: ``on_not_identified``), with the reason in the log and the record.
 """
@@ -66,9 +66,11 @@ class IdentifyStep:
             return self._hold_music() if self.ctx.player.playing is None else []
         if self.collector.digits:
             return [*self.collector.resume()]
+        # The first-digit clock may still be running: left alone, it would fire during the
+        # replayed prompt and use up an attempt the caller never had.
         if self.state == "confirming":
-            return self._confirm()
-        return self._ask_entry(self.node.prompt)
+            return [CancelTimer(digits.TIMER), *self._confirm()]
+        return [CancelTimer(digits.TIMER), *self._ask_entry(self.node.prompt)]
 
     def hung_up(self) -> None:
         if self.state == "asking":
@@ -88,6 +90,8 @@ class IdentifyStep:
         self.ctx.facts.entries.append(entry)
         if not entry:
             return self._failed_attempt(self.node.no_input_prompt, "no input")
+        if not entry.isdigit():
+            return self._failed_attempt(self.node.invalid_prompt, f"{entry!r} is not all digits")
         expected = self.node.expected_length
         if expected and len(entry) != expected:
             return self._failed_attempt(self.node.invalid_prompt,

@@ -42,7 +42,8 @@ class MenuStep:
         return []
 
     def resume(self) -> list[Out]:
-        return [] if self.done else self._offer(self.node.prompt)
+        # Cancel the clock of the prompt before, or it fires during the replay (see IdentifyStep).
+        return [] if self.done else [CancelTimer(digits.TIMER), *self._offer(self.node.prompt)]
 
     def hung_up(self) -> None:
         return None

@@ -48,7 +48,7 @@ class Coded(Node):
 
 
 class Identification(Coded):
-    prompt: Media = ("sound:ivr/enter-customer-id",)
+    prompt: Media = Field(("sound:ivr/enter-customer-id",), min_length=1)
     expected_length: int = Field(0, ge=0, le=64, description="0: any length up to max_length")
     max_length: int = Field(20, ge=1, le=64)
     terminator: str = Field("#", pattern=r"^[#*]?$")
@@ -96,7 +96,7 @@ class Identification(Coded):
 
 
 class Menu(Coded):
-    prompt: Media
+    prompt: Media = Field(min_length=1)
     options: dict[Annotated[str, Field(pattern=DTMF_KEY)], Dest] = Field(min_length=1)
     timeout: Seconds = 5.0
     attempts: int = Field(3, ge=1, le=10)

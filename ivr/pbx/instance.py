@@ -105,6 +105,7 @@ def template_values(settings: Settings, instance: Instance) -> dict[str, str]:
         "ami_password": ensure_secret(secrets / "ami-password"),
         "voicemail_pin": ensure_secret(secrets / "voicemail-pin", pin=True),
         "fallback": fallback_dialplan(pbx.fallback),
+        "agi_address": f"{settings.agi.bind}:{settings.agi.port}",
     }
 
 

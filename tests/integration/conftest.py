@@ -23,9 +23,38 @@ ami_port = {ami}
 rtp_start = 31000
 rtp_end = 31999
 
-[demo]
-first_digit_timeout = 2.0
+[agi]
+port = {agi}
+
+[flows]
+file = "{flow}"
+"""
+
+DEMO_FLOW = """
+# The bundled demo flow with short timeouts and one attempt, to keep the tests quick.
+[entry]
+default = "identification:demo"
+
+[identification.demo]
+max_length = 10
+attempts = 1
+timeout = 2.0
 inter_digit_timeout = 2.0
+on_identified = "message:thanks"
+on_not_identified = "message:thanks"
+
+[identification.customer]
+expected_length = 4
+attempts = 1
+timeout = 2.0
+on_identified = "campaign:gold"
+on_not_identified = "hangup"
+
+[campaign.gold]
+id = 1
+
+[message.thanks]
+prompt = ["sound:ivr/thank-you-goodbye"]
 """
 
 
@@ -40,9 +69,12 @@ def pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pbx]:
     base = tmp_path_factory.mktemp("pbx")
     http, ami, sip = free_port(), free_port(), free_port(socket.SOCK_DGRAM)
     config = base / "ivr.toml"
+    agi = free_port()
+    (base / "demo-flow.toml").write_text(DEMO_FLOW)
     config.write_text(TEST_SETTINGS.format(state=base / "state", root=REPO / ".pbx" / "root",
-                                           http=http, sip=sip, ami=ami))
-    instance = Pbx(config=config, http_port=http, sip_port=sip, state_dir=base / "state")
+                                           http=http, sip=sip, ami=ami, agi=agi,
+                                           flow=base / "demo-flow.toml"))
+    instance = Pbx(config=config, http_port=http, sip_port=sip, state_dir=base / "state", agi_port=agi)
     result = instance.ivr("pbx", "up", timeout=900)
     assert result.returncode == 0, f"ivr pbx up failed:\n{result.stdout}\n{result.stderr}"
     yield instance

@@ -38,6 +38,7 @@ class Pbx:
     http_port: int
     sip_port: int
     state_dir: Path
+    agi_port: int
 
     @property
     def ari_url(self) -> str:
@@ -55,6 +56,16 @@ class Pbx:
             env={**os.environ, **(env or {})},
         )
 
+    def configured(self, folder: Path, flow: str = "", extra: str = "") -> Path:
+        """A settings file like the instance's, with this flow file and extra settings."""
+        text = self.config.read_text()
+        if flow:
+            (folder / "flows.toml").write_text(flow)
+            text = text.partition("[flows]")[0] + f'[flows]\nfile = "{folder / "flows.toml"}"\n'
+        config = folder / "ivr.toml"
+        config.write_text(text + extra)
+        return config
+
     def call(self, exten: str, *args: str, config: Path | None = None) -> dict[str, Any]:
         result = self.ivr("call", exten, "--json", *args, config=config)
         assert result.stdout.strip(), f"ivr call printed nothing: {result.stderr}"
@@ -67,6 +78,9 @@ class Pbx:
         response.raise_for_status()
         return response.json() if response.content else None
 
+    def asterisk_log(self) -> str:
+        return (REPO / ".pbx" / "root" / "srv" / "ivr" / "test" / "log" / "messages.log").read_text()
+
     def channels(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self.ari("GET", "/channels")
         return result
@@ -75,12 +89,13 @@ class Pbx:
 class App:
     """`ivr run` as a separate process, the way an admin runs it."""
 
-    def __init__(self, pbx: Pbx, log: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, pbx: Pbx, log: Path, env: dict[str, str] | None = None,
+                 config: Path | None = None, command: str = "run") -> None:
         self.pbx = pbx
         self.log = log
         self._out = open(log, "w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "ivr", "--config", str(pbx.config), "run"],
+            [sys.executable, "-m", "ivr", "--config", str(config or pbx.config), command],
             stdout=self._out, stderr=subprocess.STDOUT, cwd=REPO,
             env={**os.environ, **(env or {})},
         )

@@ -39,5 +39,9 @@ def test_a_served_call_leaves_its_record(pbx: Pbx, tmp_path: Path, database: dic
     assert len(records) == 1
     assert records[0]["did"] == "100"
     assert records[0]["digits"] == "2468"
-    assert records[0]["outcome"] == "completed"
+    assert records[0]["customer_id"] == "2468"
+    assert records[0]["nodes"] == "identification:demo > message:thanks > hangup"
+    assert records[0]["outcome"] == "hung up by the flow"
+    assert records[0]["hangup_cause"] == "hung up by the flow (normal)"
+    assert records[0]["answered_at"] >= records[0]["started_at"]
     assert report["hangup_cause"] == 16

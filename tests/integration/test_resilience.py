@@ -31,7 +31,7 @@ def test_next_call_is_served_after_asterisk_restarts(pbx: Pbx, app: App) -> None
 
     report = pbx.call("100", "--dtmf", "55#")
 
-    assert report["variables"]["IVR_DIGITS"] == "55"
+    assert report["variables"]["IVR_CUSTOMER_ID"] == "55"
     assert app.process.poll() is None
 
 
@@ -53,7 +53,7 @@ def test_calls_are_reconciled_after_the_event_socket_drops(pbx: Pbx, tmp_path: P
 
     assert not report["timed_out"], err
     assert report["prompts"].count("sound:ivr/enter-customer-id") == 2
-    assert report["variables"]["IVR_DIGITS_END"] == "timeout"
+    assert report["variables"]["IVR_RESULT"] == "not-identified"
     assert "reconcile: 1 live call(s)" in app.text()
 
 
@@ -74,7 +74,7 @@ def test_a_call_left_by_a_killed_app_is_taken_back_by_the_next(pbx: Pbx, tmp_pat
 
     assert not report["timed_out"], err
     assert "taking back call" in second.text()
-    assert report["variables"]["IVR_DIGITS_END"] == "timeout"
+    assert report["variables"]["IVR_RESULT"] == "not-identified"
 
 
 def test_stopping_the_app_hands_its_calls_to_the_fallback(pbx: Pbx, tmp_path: Path) -> None:

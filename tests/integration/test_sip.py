@@ -56,11 +56,11 @@ def test_sip_call_with_rfc2833_digits_reaches_the_app(pbx: Pbx, app: App, tmp_pa
     watcher = Watcher(pbx)
     try:
         result = sipp.call(pbx.sip_port, "100", "1234#", tmp_path)
-        until(lambda: watcher.variable("IVR_DIGITS", "PJSIP/loopback"), 10, "IVR_DIGITS")
+        until(lambda: watcher.variable("IVR_RESULT", "PJSIP/loopback"), 10, "IVR_RESULT")
     finally:
         watcher.close()
 
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr
     assert watcher.digits("PJSIP/loopback") == "1234#"
-    assert watcher.variable("IVR_DIGITS", "PJSIP/loopback") == ["1234"]
-    assert watcher.variable("IVR_DIGITS_END", "PJSIP/loopback") == ["terminator"]
+    assert watcher.variable("__IVR_CUSTOMER_ID", "PJSIP/loopback") == ["1234"]
+    assert watcher.variable("IVR_RESULT", "PJSIP/loopback") == ["identified"]

@@ -6,9 +6,22 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
+from urllib.parse import parse_qs
+
+
+DESTINATIONS = {
+    "1111": '"1,1", "variables": {"name": "Ana", "priority": "1"}',  # campaign gold
+    "2222": '"3,1"',  # menu main
+    "3333": '"1,99"',  # no such campaign
+    "4444": '"false"',
+    "5555": '"5,1"',  # hang-up node
+    "6666": '"7,1"',  # no such type
+}
 
 
 class CrmHandler(BaseHTTPRequestHandler):
+    """Paths: /dest and /tf answer by customer, the others each fail in their own way."""
+
     seen: ClassVar[list[tuple[str, dict[str, str], bytes]]] = []
 
     def log_message(self, *args: object) -> None:
@@ -22,10 +35,18 @@ class CrmHandler(BaseHTTPRequestHandler):
             "/known": (200, b'{"status": "ok", "destination": "true"}'),
             "/error": (503, b"down for maintenance"),
             "/garbage": (200, b"<html>not json</html>"),
+            "/fail": (200, b'{"status": "fail", "destination": "1,1"}'),
             "/huge": (200, b'{"status": "ok", "destination": "' + b"x" * 70_000 + b'"}'),
         }
-        if self.path == "/slow":
-            time.sleep(2)
+        customer = parse_qs(body.decode()).get("idContact", [""])[0]
+        if self.path == "/dest":
+            answer = DESTINATIONS.get(customer, '"false"')
+            return self._send(200, f'{{"status": "ok", "destination": {answer}}}'.encode())
+        if self.path == "/tf":
+            answer = "true" if customer == "1234" else "false"
+            return self._send(200, f'{{"status": "ok", "destination": "{answer}"}}'.encode())
+        if self.path.startswith("/slow"):
+            time.sleep(float(self.path.partition("?")[2] or 2))
             return self._send(200, b'{"status": "ok", "destination": "true"}')
         if self.path == "/drip":
             return self._drip()
