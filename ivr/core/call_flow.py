@@ -8,7 +8,7 @@ from datetime import datetime
 
 from ivr.core.commands import Answer, Command, ContinueInDialplan, Finished, Hangup, SetVariable, Warn
 from ivr.core.destinations import HANG_UP, Destination
-from ivr.core.events import CallStarted, Event, HungUp, PlaybackFinished, Resumed
+from ivr.core.events import CallStarted, DigitPressed, Event, HungUp, PlaybackFinished, Resumed
 from ivr.core.facts import CallFacts
 from ivr.core.flow import Flow
 from ivr.core.identify import IdentifyStep
@@ -84,6 +84,8 @@ class CallFlow:
                 return self._end(f"caller hung up ({cause})", [])
             case Resumed():
                 return self._follow(self.step.resume()) if self.step else []
+            case DigitPressed():
+                self.hops = 0  # a caller choosing again and again is not a loop of the flow
         return self._follow(self.step.handle(event)) if self.step else []
 
     def _start(self, event: CallStarted) -> list[Command]:

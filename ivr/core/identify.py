@@ -1,8 +1,9 @@
 """The identification node: ask for a customer ID by DTMF, check it, ask the CRM, route the call.
 
 Input ends at the expected length or at the terminator. No input, a key other than 0-9 (``*``,
-or ``#`` when it is not the terminator), or a length other than the expected one uses up an attempt (so does refusing the read-back, when ``confirm`` is on); after
-the last attempt the call goes to ``on_not_identified``. A CRM that cannot answer sends the call
+or ``#`` when it is not the terminator), or a length other than the expected one uses up an
+attempt (so does refusing the read-back, when ``confirm`` is on); after the last attempt the call
+goes to ``on_not_identified``. A CRM that cannot answer sends the call
 to ``on_unavailable`` (default: ``on_not_identified``), with the reason in the log and the record.
 """
 

@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
-from tests.integration.harness import App, Pbx
+from tests.integration import sipp
+from tests.integration.harness import App, Pbx, until
+from tests.integration.test_sip import Watcher
 from tests.ports import free_port
 from tests.unit.fake_crm import CrmHandler, FakeCrm
 
@@ -190,3 +192,26 @@ def test_digit_entry_edge_cases(pbx: Pbx, flow_app: App, dtmf: str, entries: str
         assert report["variables"]["IVR_CUSTOMER_ID"] == "1234"
     else:
         assert report["prompts"].count("sound:ivr/enter-customer-id") == 2, report["prompts"]
+
+
+@pytest.mark.parametrize(("exten", "keys", "expected"), [
+    ("200", "1357", {"IVR_RESULT": "identified", "IVR_DESTINATION": "campaign:gold",
+                     "IVR_DESTINATION_TYPE": "1", "IVR_DESTINATION_ID": "1"}),
+    ("201", "1234", {"IVR_RESULT": "identified", "IVR_DESTINATION": "message:identified"}),
+    ("201", "9876", {"IVR_RESULT": "not-identified", "IVR_DESTINATION": "message:not-identified"}),
+    ("202", "4321", {"IVR_RESULT": "identified", "IVR_DESTINATION": "message:identified"}),
+])
+def test_a_sip_call_with_rfc2833_keys_is_identified(pbx: Pbx, flow_app: App, tmp_path: Path,
+                                                    exten: str, keys: str, expected: dict[str, str]) -> None:
+    watcher = Watcher(pbx)
+    try:
+        result = sipp.call(pbx.sip_port, exten, keys, tmp_path)
+        until(lambda: watcher.variable("IVR_DESTINATION", "PJSIP/loopback"), 15, "IVR_DESTINATION")
+    finally:
+        watcher.close()
+
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr
+    assert watcher.digits("PJSIP/loopback") == keys
+    assert watcher.variable("__IVR_CUSTOMER_ID", "PJSIP/loopback") == [keys]
+    for name, value in expected.items():
+        assert watcher.variable(name, "PJSIP/loopback") == [value], name

@@ -8,7 +8,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 from urllib.parse import parse_qs
 
-
 DESTINATIONS = {
     "1111": '"1,1", "variables": {"name": "Ana", "priority": "1"}',  # campaign gold
     "2222": '"3,1"',  # menu main
@@ -16,6 +15,7 @@ DESTINATIONS = {
     "4444": '"false"',
     "5555": '"5,1"',  # hang-up node
     "6666": '"7,1"',  # no such type
+    "1357": '"1,1"',  # campaign gold, keys that SIPp's captures can send (no repeats)
 }
 
 

@@ -346,11 +346,15 @@ def test_too_long_the_next_key_belongs_to_the_next_node(tmp_path: Path) -> None:
         StopPlayback("c1-2"), CancelTimer(TIMER), CancelTimer(TIMER), *campaign(call, "sales")]
 
 
-def test_star_is_a_key_like_the_digits(tmp_path: Path) -> None:
-    """With "#" as terminator, "*" is part of the entry: "12*4" is four keys, sent as is."""
-    call = call_to(tmp_path)
+def test_star_counts_as_a_key_but_makes_the_entry_invalid(tmp_path: Path) -> None:
+    """With "#" as terminator, "*" is a key: "12*4" is four keys, ends the entry, and is refused."""
+    call = call_to(tmp_path, attempts=2)
 
-    assert call.press("12*4") == [StartTimer(TIMER, 3.0)] * 3 + identified_as(call, "12*4")
+    assert call.press("12*4") == [StartTimer(TIMER, 3.0)] * 3 + [CancelTimer(TIMER), Play("c1-2", INVALID)]
+    call.prompt_ends()
+    assert call.press("*#")[-1] == Play("c1-3", MAIN_MENU)
+    assert call.facts.entries == ["12*4", "*"]
+    assert call.facts.notes == ["identification customer: '*' is not all digits on the last of 2 attempt(s)"]
 
 
 def test_star_as_terminator_makes_hash_a_key(tmp_path: Path) -> None:
@@ -358,8 +362,10 @@ def test_star_as_terminator_makes_hash_a_key(tmp_path: Path) -> None:
 
     assert call.press("1*") == [StartTimer(TIMER, 3.0), CancelTimer(TIMER), Play("c1-2", INVALID)]
     call.prompt_ends()
-    assert call.press("1#34")[-1] == Finished("sent to campaign sales", call.facts)
-    assert call.facts.customer_id == "1#34"
+    assert call.press("12#4")[-1] == Play("c1-3", INVALID)
+    call.prompt_ends()
+    assert call.press("1234")[-1] == Finished("sent to campaign sales", call.facts)
+    assert call.facts.entries == ["1", "12#4", "1234"]
 
 
 def test_no_input_when_the_first_digit_clock_runs_out(tmp_path: Path) -> None:
@@ -916,6 +922,33 @@ days = "mon-sun"
         Warn(f"flow loop: more than {MAX_HOPS} nodes visited, last time:a; hanging up"), Hangup("normal"),
         Finished(f"flow loop: more than {MAX_HOPS} nodes", call.facts)]
     assert call.facts.nodes == ["time:a", "time:b"] * (MAX_HOPS // 2)
+
+
+def test_a_caller_going_round_a_menu_is_not_a_flow_loop(tmp_path: Path) -> None:
+    flow = flow_file(tmp_path, """
+[entry]
+default = "menu:main"
+
+[menu.main]
+prompt = ["sound:ivr/main-menu"]
+options = { "*" = "menu:main", "0" = "message:bye" }
+on_failure = "hangup"
+
+[message.bye]
+prompt = ["sound:ivr/bye"]
+then = "menu:main"
+""")
+    call = Call(flow)
+    call.start()
+    for _ in range(MAX_HOPS):
+        call.press("*")
+        call.press("0")
+        call.prompt_ends()
+
+    playing = call.playing
+    assert call.press("*") == [StopPlayback(playing), CancelTimer(TIMER), CancelTimer(TIMER),
+                               Play(f"c1-{3 * MAX_HOPS + 2}", MAIN_MENU)]
+    assert len(call.facts.nodes) == 3 * MAX_HOPS + 2
 
 
 def test_the_record_lists_the_nodes_in_order(tmp_path: Path) -> None:
