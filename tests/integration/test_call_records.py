@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.harness import App, Pbx
+from tests.unit.fake_crm import FakeCrm
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -45,3 +46,61 @@ def test_a_served_call_leaves_its_record(pbx: Pbx, tmp_path: Path, database: dic
     assert records[0]["hangup_cause"] == "hung up by the flow (normal)"
     assert records[0]["answered_at"] >= records[0]["started_at"]
     assert report["hangup_cause"] == 16
+
+
+CRM_FLOW = """
+[entry]
+"200" = "identification:crm"
+"201" = "identification:slow"
+
+[identification.crm]
+expected_length = 4
+interaction = "destination"
+url = "{url}/dest"
+on_identified = "hangup"
+on_not_identified = "hangup"
+
+[identification.slow]
+expected_length = 4
+interaction = "destination"
+url = "{url}/slow?6"
+deadline = 8.0
+on_identified = "hangup"
+on_not_identified = "hangup"
+
+[campaign.gold]
+id = 1
+"""
+
+
+def test_records_keep_the_crm_facts_and_mask_digits(pbx: Pbx, tmp_path: Path,
+                                                     database: dict[str, str]) -> None:
+    crm = FakeCrm()
+    env = {**database, "IVR_RECORDS__DIGITS": "mask", "IVR_RECORDS__KEEP_LAST": "2"}
+    config = pbx.configured(tmp_path, CRM_FLOW.format(url=crm.url))
+    app = App(pbx, tmp_path / "app.log", env=env, config=config)
+    try:
+        app.wait_connected(1)
+        routed = pbx.call("200", "--dtmf", "1111", "--send-at", "prompt-start", config=config)
+        gone = pbx.call("201", "--dtmf", "2468", "--send-at", "prompt-start", "--timeout", "4",
+                        config=config)
+    finally:
+        app.stop()
+        crm.close()
+    listed = pbx.ivr("calls", "--json", env=env, config=config)
+    records = {r["did"]: r for r in map(json.loads, listed.stdout.splitlines())}
+
+    assert routed["variables"]["IVR_DESTINATION"] == "campaign:gold"
+    record = records["200"]
+    assert record["customer_id"] == "**11" and record["digits"] == "**11"
+    assert record["nodes"] == "identification:crm > campaign:gold"
+    assert record["crm_outcome"] == "routed 1,1" and isinstance(record["crm_ms"], int)
+    assert record["variables"] == {"name": "Ana", "priority": "1"}
+    assert record["destination"] == "campaign:gold"
+    assert record["outcome"] == "sent to campaign gold"
+    assert gone["timed_out"]
+    record = records["201"]
+    assert record["crm_outcome"] == "cancelled"
+    assert record["crm_reason"] == "the caller hung up during the lookup"
+    assert record["outcome"].startswith("caller hung up")
+    assert "CRM lookup cancelled: the caller hung up" in app.text()

@@ -60,11 +60,14 @@ class CrmHandler(BaseHTTPRequestHandler):
         return self._send(status, payload)
 
     def _send(self, status: int, payload: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the app gave up on a slow answer, as it should
 
     def _drip(self) -> None:
         """Headers at once, then one byte every 0.3 s: each read is quick, the whole is not."""
