@@ -212,7 +212,8 @@ def _inside(loc: tuple[int | str, ...], errors: list[ErrorDetails]) -> bool:
 def _destinations(node: Node) -> Iterator[tuple[Loc, Destination]]:
     match node:
         case Identification():
-            yield ("on_identified",), node.on_identified
+            if node.on_identified is not None:
+                yield ("on_identified",), node.on_identified
             yield ("on_not_identified",), node.on_not_identified
             if node.on_unavailable is not None:
                 yield ("on_unavailable",), node.on_unavailable

@@ -1,6 +1,6 @@
 """`ivr agi`: the identification node of the flow file, run from a classic dialplan.
 
-``AGI(agi://127.0.0.1:4573/identify?node=customer)`` runs the very step the ARI app runs (same
+``AGI(agi://127.0.0.1:4573/identify?node=demo)`` runs the very step the ARI app runs (same
 prompts, attempts, CRM call and hold music), carried out with AGI commands, and sets the
 channel variables the dialplan branches on: IVR_RESULT (identified, not-identified,
 unavailable, or error), IVR_DESTINATION (kind:name), IVR_DESTINATION_TYPE (the OMniLeads code),
@@ -105,15 +105,17 @@ class AgiIdentification:
         return CrmAnswered(result.answer, result.seconds)
 
     async def _play(self, playback_id: str, media: tuple[str, ...]) -> None:
-        """Play in order; a key pressed stops the rest (barge-in) and is the next event."""
+        """Play in order; a key pressed stops the rest (barge-in) and is the next event, except
+        during the hold prompt, which keys do not stop (the music would not follow)."""
+        escape = '""' if self.step.state == "asking" else ESCAPE
         for item in media:
             kind, _, value = item.partition(":")
             if kind == "sound":
-                reply = await self._checked(f"STREAM FILE {value} {ESCAPE}", PLAY_LIMIT)
+                reply = await self._checked(f"STREAM FILE {value} {escape}", PLAY_LIMIT)
             elif kind == "digits":
-                reply = await self._checked(f"SAY DIGITS {value} {ESCAPE}", PLAY_LIMIT)
+                reply = await self._checked(f"SAY DIGITS {value} {escape}", PLAY_LIMIT)
             elif kind == "number":
-                reply = await self._checked(f"SAY NUMBER {value} {ESCAPE}", PLAY_LIMIT)
+                reply = await self._checked(f"SAY NUMBER {value} {escape}", PLAY_LIMIT)
             else:
                 log.warning("%s: %s cannot be played over AGI; skipped", self.agi.env.get("channel"), item)
                 continue

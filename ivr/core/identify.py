@@ -92,7 +92,7 @@ class IdentifyStep:
         if not entry:
             return self._failed_attempt(self.node.no_input_prompt, "no input")
         if not entry.isdigit():
-            return self._failed_attempt(self.node.invalid_prompt, f"{entry!r} is not all digits")
+            return self._failed_attempt(self.node.invalid_prompt, "a key other than 0-9 in the entry")
         expected = self.node.expected_length
         if expected and len(entry) != expected:
             return self._failed_attempt(self.node.invalid_prompt,
@@ -127,7 +127,7 @@ class IdentifyStep:
         facts.customer_id = self.entry
         out: list[Out] = [SetVariable("__IVR_CUSTOMER_ID", self.entry)]
         if node.interaction is Interaction.NONE:
-            return [*out, *self._route(node.on_identified, "identified")]
+            return [*out, *self._route(node.identified, "identified")]
         self.state = "asking"
         extras = (("callerId", self.ctx.caller), ("did", self.ctx.did)) if node.send_caller else ()
         out.append(AskCrm(self.name, node.url, self.entry, node.interaction, node.user_agent,
@@ -159,7 +159,7 @@ class IdentifyStep:
             out.append(SetVariable(f"__IVR_CRM_{key.upper()}", value))
         if isinstance(answer, Identified):
             facts.crm_outcome = "identified"
-            return [*out, *self._route(node.on_identified, "identified")]
+            return [*out, *self._route(node.identified, "identified")]
         if isinstance(answer, NotIdentified):
             facts.crm_outcome = "not-identified"
             return [*out, *self._route(node.on_not_identified, "not-identified")]

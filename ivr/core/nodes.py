@@ -70,7 +70,7 @@ class Identification(Coded):
     breaker_cooldown: Seconds = 30.0
     hold_prompt: Media = ()
     hold_music: str = Field("ivr", pattern=DIALPLAN_NAME)
-    on_identified: Dest
+    on_identified: Dest | None = Field(None, description="not used with interaction = destination")
     on_not_identified: Dest
     on_unavailable: Dest | None = Field(None, description="default: on_not_identified")
 
@@ -86,9 +86,17 @@ class Identification(Coded):
     def _consistent(self) -> Identification:
         if self.interaction is not Interaction.NONE and not self.url:
             raise ValueError(f"interaction {self.interaction.value!r} needs 'url' (the CRM service)")
+        if self.on_identified is None and self.interaction is not Interaction.DESTINATION:
+            raise ValueError(f"interaction {self.interaction.value!r} needs 'on_identified'")
         if self.expected_length > self.max_length:
             raise ValueError(f"expected_length ({self.expected_length}) is above max_length")
         return self
+
+    @property
+    def identified(self) -> Destination:
+        if self.on_identified is None:
+            raise ValueError("on_identified is only optional with interaction = destination")
+        return self.on_identified
 
     @property
     def failure(self) -> Destination:

@@ -75,6 +75,10 @@ class CallLog:
     async def add(self, record: CallRecord) -> None:
         values: dict[str, Any] = asdict(record)
         values["variables"] = json.dumps(record.variables, ensure_ascii=False)
+        for name, value in values.items():
+            length = getattr(calls.c[name].type, "length", None)
+            if isinstance(value, str) and length and len(value) > length:
+                values[name] = value[:length - 1] + "…"
         async with self.engine.begin() as connection:
             await connection.execute(insert(calls).values(**values))
 

@@ -43,16 +43,6 @@ inter_digit_timeout = 2.0
 on_identified = "message:thanks"
 on_not_identified = "message:thanks"
 
-[identification.customer]
-expected_length = 4
-attempts = 1
-timeout = 2.0
-on_identified = "campaign:gold"
-on_not_identified = "hangup"
-
-[campaign.gold]
-id = 1
-
 [message.thanks]
 prompt = ["sound:ivr/thank-you-goodbye"]
 """

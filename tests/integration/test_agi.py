@@ -9,10 +9,25 @@ import pytest
 
 from tests.integration.harness import App, Pbx, until
 
+FLOW = """
+[entry]
+default = "identification:demo"
+
+[identification.demo]
+expected_length = 4
+attempts = 1
+timeout = 2.0
+on_identified = "campaign:gold"
+on_not_identified = "hangup"
+
+[campaign.gold]
+id = 1
+"""
+
 
 @pytest.fixture
 def agi(pbx: Pbx, tmp_path: Path) -> Iterator[App]:
-    server = App(pbx, tmp_path / "agi.log", command="agi")
+    server = App(pbx, tmp_path / "agi.log", command="agi", config=pbx.configured(tmp_path, FLOW))
     try:
         until(lambda: "FastAGI: serving" in server.text(), 15, f"ivr agi to listen: {server.text()}")
         yield server
@@ -52,5 +67,5 @@ def test_an_unknown_node_sets_an_error_the_dialplan_can_see(pbx: Pbx, tmp_path: 
         server.stop()
 
     assert report["variables"]["IVR_RESULT"] == "error"
-    assert "no identification node 'customer'" in report["variables"]["IVR_ERROR"]
+    assert "no identification node 'demo'" in report["variables"]["IVR_ERROR"]
     assert report["hangup_cause"] == 16

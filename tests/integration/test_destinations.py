@@ -4,7 +4,6 @@ Asterisk: each reaches the context and application the flow file promises."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 

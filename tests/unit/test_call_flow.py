@@ -354,7 +354,7 @@ def test_star_counts_as_a_key_but_makes_the_entry_invalid(tmp_path: Path) -> Non
     call.prompt_ends()
     assert call.press("*#")[-1] == Play("c1-3", MAIN_MENU)
     assert call.facts.entries == ["12*4", "*"]
-    assert call.facts.notes == ["identification customer: '*' is not all digits on the last of 2 attempt(s)"]
+    assert call.facts.notes == ["identification customer: a key other than 0-9 in the entry on the last of 2 attempt(s)"]
 
 
 def test_star_as_terminator_makes_hash_a_key(tmp_path: Path) -> None:

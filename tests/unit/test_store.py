@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.settings import load_settings
@@ -87,3 +88,32 @@ async def test_an_unreachable_database_is_named_without_its_password() -> None:
     with pytest.raises(StoreUnavailable, match=r"database postgresql\+asyncpg://ivr:\*\*\*@127.0.0.1:1/ivr"):
         await upgrade(engine)
     await engine.dispose()
+
+
+async def test_the_flow_facts_come_back_and_overlong_text_is_clipped(engine: AsyncEngine) -> None:
+    await upgrade(engine)
+    log = CallLog(engine)
+    full = replace(record("a", 0), answered_at=record("a", 0).started_at, nodes="identification:x > hangup",
+                   customer_id="1234", crm_outcome="unavailable", crm_reason="x" * 500, crm_ms=3001,
+                   destination="hangup", hangup_cause="hung up by the flow (normal)",
+                   variables={"name": "Ana Pérez"}, notes="n", digits="1" * 100)
+
+    await log.add(full)
+    (found,) = await log.recent()
+
+    assert found == replace(full, crm_reason="x" * 299 + "…", digits="1" * 63 + "…")
+
+
+async def test_migration_2_keeps_the_records_of_version_1(engine: AsyncEngine) -> None:
+    first, second = MIGRATIONS[0], MIGRATIONS[1]
+    async with engine.begin() as connection:
+        await connection.run_sync(first[2])
+        await connection.execute(text(
+            "INSERT INTO ivr_calls (channel_id, caller, did, flow, started_at, ended_at, digits, outcome) "
+            "VALUES ('old', '200', '100', 'demo', '2026-11-21 09:00:00+00', '2026-11-21 09:00:42+00', "
+            "'1234', 'completed')"))
+        await connection.run_sync(second[2])
+
+    (found,) = await CallLog(engine).recent()
+
+    assert (found.channel_id, found.digits, found.nodes, found.variables) == ("old", "1234", "", {})
