@@ -38,7 +38,7 @@ from ivr.core.step import CallContext, Goto, Out
 from ivr.crm.service import CrmService
 from ivr.runner import FlowHolder
 from ivr.settings import Settings
-from ivr.store.call_log import CallLog, CallLogWriter, CallRecord
+from ivr.store.call_log import CallLog, CallLogWriter, record_of
 from ivr.store.engine import database_url, open_engine
 from ivr.store.migrations import upgrade
 
@@ -176,15 +176,9 @@ class AgiServer:
             ctx.facts.destination = str(destination)
             outcome = f"identification done: back to the dialplan with {destination}"
         finally:
-            self.records(CallRecord(
-                channel_id=call_id, caller=ctx.caller, did=ctx.did, flow=f"agi:{name}"[:40],
-                started_at=started, ended_at=datetime.now(UTC), digits=",".join(ctx.facts.entries),
-                outcome=outcome, answered_at=started, nodes=" > ".join(ctx.facts.nodes),
-                customer_id=ctx.facts.customer_id, crm_outcome=ctx.facts.crm_outcome,
-                crm_reason=ctx.facts.crm_reason,
-                crm_ms=None if ctx.facts.crm_seconds is None else round(ctx.facts.crm_seconds * 1000),
-                destination=ctx.facts.destination, variables=dict(ctx.facts.variables),
-                notes="; ".join(ctx.facts.notes)))
+            self.records(record_of(ctx.facts, channel_id=call_id, caller=ctx.caller, did=ctx.did,
+                                   flow=f"agi:{name}"[:40], started_at=started, answered_at=started,
+                                   outcome=outcome))
 
 
 async def serve_agi(settings: Settings) -> None:

@@ -32,7 +32,7 @@ from ivr.core.events import CallStarted, CrmAnswered, Event, HungUp, TimerFired
 from ivr.core.facts import CallFacts
 from ivr.crm.client import CrmResult
 from ivr.crm.protocol import Unavailable
-from ivr.store.call_log import CallRecord
+from ivr.store.call_log import CallRecord, record_of
 
 log = logging.getLogger("ivr.call")
 
@@ -183,16 +183,10 @@ class CallSession:
 
     def _record(self, outcome: str, facts: CallFacts) -> CallRecord:
         started = self.started
-        return CallRecord(
-            channel_id=self.channel_id, caller=started.caller if started else "",
-            did=started.exten if started else "", flow=self.flow_name,
-            started_at=self.started_at, ended_at=datetime.now(UTC), digits=",".join(facts.entries),
-            outcome=outcome, answered_at=self.answered_at, nodes=" > ".join(facts.nodes),
-            customer_id=facts.customer_id, crm_outcome=facts.crm_outcome, crm_reason=facts.crm_reason,
-            crm_ms=None if facts.crm_seconds is None else round(facts.crm_seconds * 1000),
-            destination=facts.destination, hangup_cause=self.hangup_cause,
-            variables=dict(facts.variables), notes="; ".join(facts.notes),
-        )
+        return record_of(facts, channel_id=self.channel_id, caller=started.caller if started else "",
+                         did=started.exten if started else "", flow=self.flow_name,
+                         started_at=self.started_at, answered_at=self.answered_at, outcome=outcome,
+                         hangup_cause=self.hangup_cause)
 
     def _start_timer(self, name: str, seconds: float) -> None:
         self._cancel_timer(name)

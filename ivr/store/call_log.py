@@ -13,6 +13,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ivr.core.facts import CallFacts
 from ivr.store.schema import calls
 
 log = logging.getLogger("ivr.store")
@@ -39,6 +40,20 @@ class CallRecord:
     hangup_cause: str = ""
     variables: dict[str, str] = field(default_factory=dict)
     notes: str = ""
+
+
+def record_of(facts: CallFacts, *, channel_id: str, caller: str, did: str, flow: str,
+              started_at: datetime, answered_at: datetime | None, outcome: str,
+              hangup_cause: str = "") -> CallRecord:
+    """The record of a call that ends now, from what its flow gathered."""
+    return CallRecord(
+        channel_id=channel_id, caller=caller, did=did, flow=flow, started_at=started_at,
+        ended_at=datetime.now(UTC), digits=",".join(facts.entries), outcome=outcome,
+        answered_at=answered_at, nodes=" > ".join(facts.nodes), customer_id=facts.customer_id,
+        crm_outcome=facts.crm_outcome, crm_reason=facts.crm_reason,
+        crm_ms=None if facts.crm_seconds is None else round(facts.crm_seconds * 1000),
+        destination=facts.destination, hangup_cause=hangup_cause, variables=dict(facts.variables),
+        notes="; ".join(facts.notes))
 
 
 DigitsPolicy = Literal["keep", "mask", "drop"]
