@@ -1,0 +1,162 @@
+"""Agents and their state: who may be offered a call now, and how each has done so far.
+
+State moves by the API (log in/out, ready, pause) and by call events (offered, answered, not
+answered, call ended, wrap-up over). Asterisk's own view of the device always applies on top:
+an agent whose device is unreachable or busy is never offered a call, whatever the state says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class State(Enum):
+    LOGGED_OUT = "logged-out"
+    READY = "ready"
+    PAUSED = "paused"
+    RINGING = "ringing"
+    ON_CALL = "on-call"
+    WRAP_UP = "wrap-up"
+
+
+@dataclass(frozen=True)
+class AgentProfile:
+    id: str
+    name: str = ""
+    email: str = ""
+    endpoint: str = ""
+    skills: tuple[tuple[str, int], ...] = ()
+    cost: float = 0.0
+    weight: int = 1
+
+    def skill(self, name: str) -> int:
+        return dict(self.skills).get(name, 0)
+
+
+@dataclass
+class AgentStatus:
+    state: State = State.LOGGED_OUT
+    reason: str = ""
+    since: float = 0.0
+    idle_since: float = 0.0
+    offers: int = 0
+    answers: int = 0
+    no_answers: int = 0
+    no_answers_in_a_row: int = 0
+    answer_seconds: float = 0.0
+    offered_at: float | None = None
+    reachable: bool = True
+    device_busy: bool = False
+
+    @property
+    def mean_answer_seconds(self) -> float | None:
+        return self.answer_seconds / self.answers if self.answers else None
+
+
+class TransitionError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class AutoPause:
+    """N no-answers in a row pause the agent for a while (0 turns it off)."""
+
+    after: int = 3
+    seconds: float = 300.0
+
+
+@dataclass
+class AgentBoard:
+    agents: dict[str, AgentProfile]
+    clock: Callable[[], float]
+    auto_pause: AutoPause = AutoPause()
+    statuses: dict[str, AgentStatus] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for agent_id in self.agents:
+            self.statuses.setdefault(agent_id, AgentStatus(since=self.clock()))
+
+    def status(self, agent_id: str) -> AgentStatus:
+        if agent_id not in self.statuses:
+            raise KeyError(f"no agent {agent_id!r}")
+        return self.statuses[agent_id]
+
+    def available(self, agent_id: str) -> bool:
+        status = self.status(agent_id)
+        self._end_auto_pause(agent_id, status)
+        return status.state is State.READY and status.reachable and not status.device_busy
+
+    def available_among(self, agent_ids: Iterable[str]) -> list[str]:
+        return [a for a in agent_ids if a in self.statuses and self.available(a)]
+
+    def log_in(self, agent_id: str) -> None:
+        self._set(agent_id, State.READY, allowed={State.LOGGED_OUT})
+
+    def log_out(self, agent_id: str) -> None:
+        self._set(agent_id, State.LOGGED_OUT, allowed={State.READY, State.PAUSED, State.WRAP_UP})
+
+    def ready(self, agent_id: str) -> None:
+        self._set(agent_id, State.READY, allowed={State.PAUSED, State.WRAP_UP, State.READY})
+
+    def pause(self, agent_id: str, reason: str) -> None:
+        self._set(agent_id, State.PAUSED, reason=reason,
+                  allowed={State.READY, State.WRAP_UP, State.PAUSED, State.RINGING})
+
+    def offered(self, agent_id: str) -> None:
+        status = self.status(agent_id)
+        self._set(agent_id, State.RINGING, allowed={State.READY})
+        status.offers += 1
+        status.offered_at = self.clock()
+
+    def answered(self, agent_id: str) -> None:
+        status = self.status(agent_id)
+        self._set(agent_id, State.ON_CALL, allowed={State.RINGING})
+        status.answers += 1
+        status.no_answers_in_a_row = 0
+        if status.offered_at is not None:
+            status.answer_seconds += self.clock() - status.offered_at
+        status.offered_at = None
+
+    def not_answered(self, agent_id: str) -> None:
+        """Declined, rang out or failed: back to ready, or paused after too many in a row."""
+        status = self.status(agent_id)
+        status.offered_at = None
+        if status.state is not State.RINGING:
+            return
+        status.no_answers += 1
+        status.no_answers_in_a_row += 1
+        rule = self.auto_pause
+        if rule.after and status.no_answers_in_a_row >= rule.after:
+            self._set(agent_id, State.PAUSED, reason=f"auto: {status.no_answers_in_a_row} calls not answered",
+                      allowed={State.RINGING})
+            return
+        self._set(agent_id, State.READY, allowed={State.RINGING}, keep_idle=True)
+
+    def call_ended(self, agent_id: str, wrap_up: float) -> None:
+        self._set(agent_id, State.WRAP_UP if wrap_up > 0 else State.READY, allowed={State.ON_CALL})
+
+    def device(self, agent_id: str, reachable: bool | None = None, busy: bool | None = None) -> None:
+        """What Asterisk says of the agent's device (endpoint state, channels on it)."""
+        status = self.status(agent_id)
+        if reachable is not None:
+            status.reachable = reachable
+        if busy is not None:
+            status.device_busy = busy
+
+    def _end_auto_pause(self, agent_id: str, status: AgentStatus) -> None:
+        if (status.state is State.PAUSED and status.reason.startswith("auto:")
+                and self.clock() - status.since >= self.auto_pause.seconds):
+            status.no_answers_in_a_row = 0
+            self._set(agent_id, State.READY, allowed={State.PAUSED})
+
+    def _set(self, agent_id: str, state: State, allowed: set[State], reason: str = "",
+             keep_idle: bool = False) -> None:
+        status = self.status(agent_id)
+        if status.state not in allowed:
+            raise TransitionError(f"agent {agent_id}: cannot go from {status.state.value} to {state.value}")
+        now = self.clock()
+        if state is State.READY and not keep_idle and status.state is not State.READY:
+            status.idle_since = now
+        status.state, status.reason, status.since = state, reason, now
