@@ -23,6 +23,8 @@ from ivr.core.flow import DEFAULT_ENTRY, Flow
 from ivr.core.nodes import (
     NODE_TYPES,
     PATTERN_HELP,
+    Agent,
+    Campaign,
     Coded,
     External,
     Identification,
@@ -37,7 +39,7 @@ from ivr.core.timegroups import TimeRule
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,39}$")
 ENTRY_KEY = re.compile(rf"^([0-9+*#]{{1,40}}|{DEFAULT_ENTRY})$")
-TABLES = ("entry", "timegroup", "trunk", *NODE_TYPES)
+TABLES = ("entry", "timegroup", "trunk", "agent", *NODE_TYPES)
 Loc = tuple[str, ...]
 M = TypeVar("M", bound=Node)
 
@@ -78,10 +80,25 @@ class _Reader:
                     self.invalid.add(Destination(kind, name))
         trunks = {name: trunk for name, body in self._named("trunk")
                   if isinstance(trunk := self._validate(Trunk, body, ("trunk", name)), Trunk)}
+        agents = {name: agent for name, body in self._named("agent")
+                  if isinstance(agent := self._validate(Agent, body, ("agent", name)), Agent)}
         timegroups = self._timegroups()
         entries = self._entries(nodes)
         zones = self._check(nodes, trunks, timegroups)
-        return Flow(nodes, entries, timegroups, trunks, zones, str(self.raw.path or ""))
+        self._members(nodes, agents)
+        return Flow(nodes, entries, timegroups, trunks, zones, str(self.raw.path or ""), agents)
+
+    def _members(self, nodes: Mapping[Destination, Node], agents: Mapping[str, Agent]) -> None:
+        for destination, node in nodes.items():
+            if not isinstance(node, Campaign):
+                continue
+            for index, agent in enumerate(node.agents):
+                if agent not in agents:
+                    self.problem((destination.kind, destination.name, "agents", str(index)),
+                                 f"no agent {agent!r} ([agent.{agent}])")
+            if node.strategy == "skills" and not node.skills:
+                self.problem((destination.kind, destination.name, "strategy"),
+                             "strategy 'skills' needs 'skills', e.g. { billing = 2 }")
 
     def _named(self, table: str) -> Iterator[tuple[str, Any]]:
         section = self.raw.data.get(table, {})
@@ -226,3 +243,5 @@ def _destinations(node: Node) -> Iterator[tuple[Loc, Destination]]:
             yield ("otherwise",), node.otherwise
         case Message():
             yield ("then",), node.then
+        case Campaign():
+            yield ("on_max_wait",), node.on_max_wait

@@ -9,7 +9,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from ivr.core.destinations import KIND_OF_CODE, Destination
-from ivr.core.nodes import Coded, Node, TimeCondition, Trunk
+from ivr.core.nodes import Agent, Coded, Node, TimeCondition, Trunk
 from ivr.core.timegroups import TimeRule
 
 DEFAULT_ENTRY = "default"
@@ -23,6 +23,7 @@ class Flow:
     trunks: Mapping[str, Trunk] = field(default_factory=dict)
     zones: Mapping[str, ZoneInfo] = field(default_factory=dict)
     source: str = ""
+    agents: Mapping[str, Agent] = field(default_factory=dict)
 
     def entry(self, exten: str) -> Destination | None:
         return self.entries.get(exten) or self.entries.get(DEFAULT_ENTRY)

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from ivr.core.destinations import Destination, parse_destination
+from ivr.core.strategies import Strategy
 from ivr.core.timegroups import DayOfYear, TimeRule, parse_date, parse_days, parse_hours
 from ivr.crm.protocol import Interaction
 
@@ -20,6 +21,7 @@ MEDIA = r"^(sound|digits|number|tone|recording):[^,\s]+$"
 Media = tuple[Annotated[str, Field(pattern=MEDIA)], ...]
 DIALPLAN_NAME = r"^[A-Za-z0-9_\-]+$"
 DTMF_KEY = r"^[0-9*#]$"
+SKILL = r"^[a-z][a-z0-9_\-]{0,30}$"
 PATTERN_HELP = {
     MEDIA: "expected a media URI such as sound:ivr/welcome, sound:/srv/prompts/hello or digits:123, "
            "without commas or spaces",
@@ -174,8 +176,37 @@ class HangupNode(Coded):
 
 
 class Campaign(Coded):
-    """Until campaigns run in the app, a campaign hands the call to the dialplan context
-    ``ivr-campaign`` with the campaign's name as extension, where an admin can Queue() it."""
+    """An inbound queue. With ``agents`` the app runs it: callers wait with music, agents are
+    offered each call by the strategy, and the caller is bridged with the one who answers.
+    Without, the call is handed to the dialplan context ``ivr-campaign`` (extension: the
+    campaign's name), where an admin can Queue() it."""
+
+    agents: tuple[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,39}$")], ...] = ()
+    strategy: Strategy = "longest-idle"
+    skills: dict[Annotated[str, Field(pattern=SKILL)], Annotated[int, Field(ge=1, le=10)]] = Field(
+        default_factory=dict, description="skill -> minimum level, for strategy = skills")
+    ring_timeout: Seconds = 15.0
+    max_wait: Seconds = 300.0
+    on_max_wait: Dest = Field(default_factory=lambda: parse_destination("hangup"))
+    wrap_up: float = Field(0.0, ge=0, le=600)
+    music: str = Field("ivr", pattern=DIALPLAN_NAME)
+
+    @property
+    def runs_in_app(self) -> bool:
+        return bool(self.agents)
+
+
+class Agent(Node):
+    """Someone who takes calls: their phone is a SIP URI the PBX calls (a fixed address), or
+    ``register`` for a softphone that registers to the bundled PBX with a generated password."""
+
+    name: str = Field("", max_length=80)
+    email: str = Field("", pattern=r"^([^@\s]+@[^@\s]+)?$")
+    phone: str = Field(pattern=r"^(register|sip:[A-Za-z0-9._+\-]+@[A-Za-z0-9.\-]+(:[0-9]{1,5})?)$")
+    skills: dict[Annotated[str, Field(pattern=SKILL)], Annotated[int, Field(ge=1, le=10)]] = Field(
+        default_factory=dict)
+    cost: float = Field(0.0, ge=0, description="per hour, for strategy = lowest-cost")
+    weight: int = Field(1, ge=1, le=1000, description="for strategy = weighted-random")
 
 
 class Voicemail(Node):

@@ -284,9 +284,9 @@ prompt = ["sound:ivr/main-menu"]
 [ari]
 url = "http://localhost:8088"
 """) == [
-        "flows.toml:7: [menus.main]: unknown table (expected one of entry, timegroup, trunk, campaign, "
+        "flows.toml:7: [menus.main]: unknown table (expected one of entry, timegroup, trunk, agent, campaign, "
         "time, menu, hangup, identification, message, voicemail, dialplan, external)",
-        "flows.toml:10: [ari]: unknown table (expected one of entry, timegroup, trunk, campaign, "
+        "flows.toml:10: [ari]: unknown table (expected one of entry, timegroup, trunk, agent, campaign, "
         "time, menu, hangup, identification, message, voicemail, dialplan, external)",
     ]
 
