@@ -6,12 +6,14 @@ import asyncio
 import logging
 import os
 import signal
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ivr.ari.events import EventStream
 from ivr.ari.rest import AriRest
 from ivr.config_file import ConfigError
+from ivr.core.agents import AgentBoard, AgentProfile
 from ivr.core.call_flow import CallFlow
 from ivr.core.flow import Flow
 from ivr.crm.service import CrmService
@@ -19,12 +21,19 @@ from ivr.flow_file import load_flow
 from ivr.secrets import ari_password
 from ivr.settings import Settings
 from ivr.stasis.app import StasisApp
+from ivr.stasis.campaigns import Campaigns
 from ivr.stasis.session import CallHandler
 from ivr.store.call_log import CallLog, CallLogWriter
 from ivr.store.engine import database_url, open_engine
 from ivr.store.migrations import upgrade
 
 log = logging.getLogger("ivr.run")
+
+
+def agent_profiles(flow: Flow) -> dict[str, AgentProfile]:
+    return {name: AgentProfile(name, agent.name, agent.email, f"PJSIP/agent-{name}",
+                               tuple(agent.skills.items()), agent.cost, agent.weight)
+            for name, agent in flow.agents.items()}
 
 
 class FlowHolder:
@@ -60,9 +69,16 @@ async def serve(settings: Settings) -> None:
     records = CallLogWriter(CallLog(engine), settings.records.digits, settings.records.keep_last)
     rest = AriRest(settings.ari_url, settings.ari.user, password, settings.ari.request_timeout)
     crm = CrmService()
+    board = AgentBoard(agent_profiles(flows.current), time.monotonic)
+    for agent in board.agents:
+        board.log_in(agent)
     stream: EventStream
+    app: StasisApp
+    campaigns = Campaigns(rest, settings.ari.app, board, lambda: flows.current,
+                          post=lambda call, event: app.post(call, event), clock=time.monotonic)
     app = StasisApp(settings.ari.app, rest, flows.new_call, connection=lambda: stream.connections,
-                    flow_name=settings.flow_path.stem[:40], on_record=records, crm=crm)
+                    flow_name=settings.flow_path.stem[:40], on_record=records, crm=crm,
+                    campaigns=campaigns)
     stream = EventStream(settings.ari_url, settings.ari.user, password, settings.ari.app,
                          on_event=app.on_event, on_connected=app.reconcile,
                          ping_interval=settings.ari.ping_interval,

@@ -90,7 +90,7 @@ class AriRest:
                         caller_id: str, formats: str, timeout: int = 30) -> dict[str, Any]:
         """A new channel into ``app``. Formats are explicit: with neither them nor an
         ``originator``, Asterisk once brought a leg up at 192 kHz and resampling took 73% of
-        its CPU (agent legs will pass the caller's channel as originator instead)."""
+        its CPU (agent legs pass the caller's channel as originator instead)."""
         params: dict[str, Any] = {
             "endpoint": endpoint, "app": app, "channelId": channel_id,
             "otherChannelId": other_channel_id, "callerId": caller_id, "timeout": timeout,
@@ -98,3 +98,23 @@ class AriRest:
         }
         result: dict[str, Any] = await self.request("POST", "/channels", params=params)
         return result
+
+    async def call_agent(self, endpoint: str, app: str, args: str, channel_id: str, originator: str,
+                         caller_id: str, timeout: int) -> None:
+        """A leg to an agent, its codecs taken from the caller's channel (``originator``)."""
+        await self.request("POST", "/channels", params={
+            "endpoint": endpoint, "app": app, "appArgs": args, "channelId": channel_id,
+            "originator": originator, "callerId": caller_id, "timeout": timeout})
+
+    async def endpoint(self, tech: str, resource: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("GET", f"/endpoints/{tech}/{resource}")
+        return result
+
+    async def create_bridge(self, bridge_id: str) -> None:
+        await self.request("POST", f"/bridges/{bridge_id}", {"type": "mixing"})
+
+    async def add_to_bridge(self, bridge_id: str, channels: list[str]) -> None:
+        await self.request("POST", f"/bridges/{bridge_id}/addChannel", {"channel": ",".join(channels)})
+
+    async def destroy_bridge(self, bridge_id: str) -> None:
+        await self.request("DELETE", f"/bridges/{bridge_id}")

@@ -134,6 +134,11 @@ class AgentBoard:
             return
         self._set(agent_id, State.READY, allowed={State.RINGING}, keep_idle=True)
 
+    def withdrawn(self, agent_id: str) -> None:
+        """The offer ended without the agent's doing (another agent answered, the caller left)."""
+        self.status(agent_id).offered_at = None
+        self._set(agent_id, State.READY, allowed={State.RINGING}, keep_idle=True)
+
     def call_ended(self, agent_id: str, wrap_up: float) -> None:
         self._set(agent_id, State.WRAP_UP if wrap_up > 0 else State.READY, allowed={State.ON_CALL})
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from ivr.core.campaign import CampaignStep
 from ivr.core.commands import Answer, Command, ContinueInDialplan, Finished, Hangup, SetVariable, Warn
 from ivr.core.destinations import HANG_UP, Destination
 from ivr.core.events import CallStarted, DigitPressed, Event, HungUp, PlaybackFinished, Resumed
@@ -142,6 +143,8 @@ class CallFlow:
                 is_open = self.flow.is_open(node, self.now())
                 self.facts.notes.append(f"time {name}: {'open' if is_open else 'closed'}")
                 return [Goto(node.on_match if is_open else node.otherwise)]
+            case Campaign() if node.runs_in_app:
+                return self._step(CampaignStep(name, node, ctx))
             case Campaign():
                 return self._hand_off(f"campaign {name}", [SetVariable("__IVR_CAMPAIGN", name)],
                                       (CAMPAIGN_CONTEXT, name, 1))

@@ -79,6 +79,21 @@ class AskCrm:
 
 
 @dataclass(frozen=True)
+class JoinCampaign:
+    """Wait in the campaign's line until an agent answers (``AgentConnected``)."""
+
+    campaign: str
+    priority: int
+    variables: tuple[tuple[str, str], ...] = ()
+    """Set on the agent's channel: the customer id and the CRM's variables."""
+
+
+@dataclass(frozen=True)
+class LeaveCampaign:
+    campaign: str
+
+
+@dataclass(frozen=True)
 class Warn:
     """Something the admin should see in the log, about this call."""
 
@@ -94,4 +109,4 @@ class Finished:
 
 
 Command = (Answer | Play | StopPlayback | StartTimer | CancelTimer | SetVariable | StartMoh | StopMoh
-           | AskCrm | Warn | ContinueInDialplan | Hangup | Finished)
+           | AskCrm | JoinCampaign | LeaveCampaign | Warn | ContinueInDialplan | Hangup | Finished)

@@ -46,4 +46,15 @@ class CrmAnswered:
     seconds: float
 
 
-Event = CallStarted | DigitPressed | PlaybackFinished | TimerFired | Resumed | HungUp | CrmAnswered
+@dataclass(frozen=True)
+class AgentConnected:
+    agent: str
+
+
+@dataclass(frozen=True)
+class AgentHungUp:
+    agent: str
+
+
+Event = (CallStarted | DigitPressed | PlaybackFinished | TimerFired | Resumed | HungUp | CrmAnswered
+         | AgentConnected | AgentHungUp)

@@ -14,5 +14,6 @@ class CallFacts:
     crm_reason: str = ""
     crm_seconds: float | None = None
     destination: str = ""
+    agent: str = ""
     variables: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)

@@ -6,9 +6,12 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ivr.core.nodes import Agent
+from ivr.flow_file import load_flow
 from ivr.secrets import ensure_secret, pbx_secrets_dir
 from ivr.settings import FallbackSettings, Settings
 
@@ -87,6 +90,28 @@ def fallback_dialplan(fallback: FallbackSettings) -> str:
     )
 
 
+def agent_endpoints(agents: Mapping[str, Agent], secrets: Path) -> str:
+    """One PJSIP endpoint per agent, ``agent-<name>``: a fixed contact, or a registration
+    with a generated password (in the secrets folder, ``agent-<name>-password``)."""
+    sections = []
+    for name, agent in sorted(agents.items()):
+        endpoint = f"agent-{name}"
+        aor = [f"[{endpoint}]", "type = aor", "max_contacts = 1"]
+        if agent.phone == "register":
+            password = ensure_secret(secrets / f"{endpoint}-password")
+            auth = [f"[{endpoint}]", "type = auth", "auth_type = userpass",
+                    f"username = {endpoint}", f"password = {password}"]
+            sections += ["\n".join(auth), "\n".join([*aor, "remove_existing = yes"])]
+        else:
+            sections.append("\n".join([*aor, f"contact = {agent.phone}"]))
+        sections.append("\n".join([
+            f"[{endpoint}]", "type = endpoint", "context = ivr-agents", "disallow = all",
+            "allow = ulaw,alaw,gsm", "dtmf_mode = rfc4733", "rtp_symmetric = yes", f"aors = {endpoint}",
+            *([f"auth = {endpoint}"] if agent.phone == "register" else []),
+            f"callerid = {agent.name or name} <{name}>"]))
+    return "\n\n".join(sections)
+
+
 def template_values(settings: Settings, instance: Instance) -> dict[str, str]:
     secrets = pbx_secrets_dir(settings)
     pbx = settings.pbx
@@ -105,6 +130,7 @@ def template_values(settings: Settings, instance: Instance) -> dict[str, str]:
         "ami_password": ensure_secret(secrets / "ami-password"),
         "voicemail_pin": ensure_secret(secrets / "voicemail-pin", pin=True),
         "fallback": fallback_dialplan(pbx.fallback),
+        "agent_endpoints": agent_endpoints(load_flow(settings.flow_path).agents, secrets),
         "agi_address": f"{settings.agi.bind}:{settings.agi.port}",
     }
 

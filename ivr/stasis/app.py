@@ -9,7 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ivr.ari.rest import AriError, AriRest, NotFound
-from ivr.core.events import HungUp, Resumed
+from ivr.core.events import Event, HungUp, Resumed
+from ivr.stasis.campaigns import AGENT_LEG, Campaigns
 from ivr.stasis.session import CallHandler, CallSession, Crm, RecordSink
 from ivr.stasis.translate import call_started, channel_of, stasis_args, translate
 
@@ -22,9 +23,10 @@ FALLBACK = ("ivr-fallback", "s", 1)
 class StasisApp:
     def __init__(self, app: str, rest: AriRest, new_flow: FlowFactory,
                  connection: Callable[[], int], flow_name: str, on_record: RecordSink,
-                 crm: Crm | None = None) -> None:
+                 crm: Crm | None = None, campaigns: Campaigns | None = None) -> None:
         self.app = app
         self.crm = crm
+        self.campaigns = campaigns
         self.flow_name = flow_name
         self.on_record = on_record
         self.rest = rest
@@ -37,6 +39,9 @@ class StasisApp:
         channel_id = channel_of(event)
         if channel_id is None:
             return
+        if self.campaigns is not None and (self.campaigns.owns(channel_id) or _agent_leg(event)):
+            self.campaigns.on_event(event, channel_id)
+            return
         if event.get("type") == "StasisStart" and channel_id not in self.sessions:
             self._open(channel_id)
         session = self.sessions.get(channel_id)
@@ -46,7 +51,7 @@ class StasisApp:
 
     def _open(self, channel_id: str) -> CallSession:
         session = CallSession(channel_id, self.new_flow(channel_id), self.rest, self.connection(),
-                              self.flow_name, self.on_record, self.crm)
+                              self.flow_name, self.on_record, self.crm, self.campaigns)
         self.sessions[channel_id] = session
         task = asyncio.create_task(self._run(session), name=f"call-{channel_id}")
         self._tasks.add(task)
@@ -85,10 +90,18 @@ class StasisApp:
         except NotFound:
             return
         args = stasis_args(channel)
+        if args[:1] == [AGENT_LEG]:
+            log.info("reconcile: hanging up agent leg %s of an earlier process", channel_id)
+            await self.rest.hangup(channel_id)
+            return
         if not args:
             return
         log.info("reconcile: taking back call %s (%s)", channel_id, ",".join(args))
         self._open(channel_id).post(call_started(channel, args, resumed=True))
+
+    def post(self, channel_id: str, event: Event) -> None:
+        if (session := self.sessions.get(channel_id)) is not None:
+            session.post(event)
 
     async def hand_over(self) -> None:
         """On shutdown, no caller stays in a dead app: send each call to the dialplan fallback."""
@@ -102,3 +115,8 @@ class StasisApp:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _agent_leg(event: dict[str, Any]) -> bool:
+    args = event.get("args") or []
+    return event.get("type") == "StasisStart" and bool(args) and args[0] == AGENT_LEG

@@ -20,6 +20,8 @@ from ivr.core.commands import (
     ContinueInDialplan,
     Finished,
     Hangup,
+    JoinCampaign,
+    LeaveCampaign,
     Play,
     SetVariable,
     StartMoh,
@@ -45,6 +47,22 @@ class Crm(Protocol):
     async def ask(self, command: AskCrm) -> CrmResult: ...
 
 
+class Queues(Protocol):
+    def join(self, call_id: str, campaign: str, priority: int,
+             variables: tuple[tuple[str, str], ...]) -> None: ...
+
+    def leave(self, call_id: str) -> None: ...
+
+
+class _NoQueues:
+    def join(self, call_id: str, campaign: str, priority: int,
+             variables: tuple[tuple[str, str], ...]) -> None:
+        raise RuntimeError("this app runs no campaigns")
+
+    def leave(self, call_id: str) -> None:
+        return None
+
+
 RecordSink = Callable[[CallRecord], None]
 
 
@@ -59,7 +77,8 @@ class _NoCrm:
 
 class CallSession:
     def __init__(self, channel_id: str, flow: CallHandler, rest: AriRest, epoch: int,
-                 flow_name: str = "", on_record: RecordSink = _no_sink, crm: Crm | None = None) -> None:
+                 flow_name: str = "", on_record: RecordSink = _no_sink, crm: Crm | None = None,
+                 queues: Queues | None = None) -> None:
         self.channel_id = channel_id
         self.flow = flow
         self.rest = rest
@@ -67,6 +86,7 @@ class CallSession:
         self.flow_name = flow_name
         self.on_record = on_record
         self.crm = crm or _NoCrm()
+        self.queues = queues or _NoQueues()
         self.outcome: str | None = None
         self.stop_reason = "app stopped during the call"
         self.started: CallStarted | None = None
@@ -92,6 +112,7 @@ class CallSession:
             for handle in self._timers.values():
                 handle.cancel()
             self._cancel_lookup()
+            self.queues.leave(self.channel_id)
             if self.outcome is None:
                 self.outcome = self.stop_reason
                 self.on_record(self._record(self.outcome, CallFacts()))
@@ -151,6 +172,10 @@ class CallSession:
                 await self.rest.stop_moh(channel)
             case AskCrm():
                 self._start_lookup(command)
+            case JoinCampaign(campaign=campaign, priority=priority, variables=variables):
+                self.queues.join(channel, campaign, priority, variables)
+            case LeaveCampaign():
+                self.queues.leave(channel)
             case Warn(message=message):
                 log.warning("call %s: %s", channel, message)
             case Hangup(reason=reason):

@@ -52,8 +52,8 @@ def record_of(facts: CallFacts, *, channel_id: str, caller: str, did: str, flow:
         answered_at=answered_at, nodes=" > ".join(facts.nodes), customer_id=facts.customer_id,
         crm_outcome=facts.crm_outcome, crm_reason=facts.crm_reason,
         crm_ms=None if facts.crm_seconds is None else round(facts.crm_seconds * 1000),
-        destination=facts.destination, hangup_cause=hangup_cause, variables=dict(facts.variables),
-        notes="; ".join(facts.notes))
+        destination=facts.destination, agent=facts.agent, hangup_cause=hangup_cause,
+        variables=dict(facts.variables), notes="; ".join(facts.notes))
 
 
 DigitsPolicy = Literal["keep", "mask", "drop"]

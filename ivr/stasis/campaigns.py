@@ -1,0 +1,246 @@
+"""App-run campaigns: callers waiting in line, offers to agents, bridges.
+
+The order of offers is the pure strategy's (``ivr.core.strategies``); this adapter carries it
+out over ARI: a leg to the agent's phone with the caller's channel as originator, a mixing
+bridge when the agent answers, and each side's hang-up ending the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ivr.ari.rest import AriError, AriRest, NotFound
+from ivr.core.agents import AgentBoard, State
+from ivr.core.destinations import Destination
+from ivr.core.events import AgentConnected, AgentHungUp, Event
+from ivr.core.flow import Flow
+from ivr.core.nodes import Campaign
+from ivr.core.strategies import SkillNeed, candidates
+from ivr.core.waiting import Waiting, WaitingLine
+
+log = logging.getLogger("ivr.campaigns")
+
+AGENT_LEG = "agent"
+"""First Stasis argument of an agent's leg: ``agent,<caller channel>,<agent>``."""
+
+
+@dataclass
+class Offer:
+    channel_id: str
+    call_id: str
+    agent: str
+    answered: bool = False
+    withdrawn: bool = False
+
+
+@dataclass
+class Caller:
+    call_id: str
+    campaign: str
+    node: Campaign
+    waiting: Waiting
+    variables: tuple[tuple[str, str], ...]
+    offers: set[str] = field(default_factory=set)
+    bridge: str | None = None
+    agent_leg: Offer | None = None
+
+
+class Campaigns:
+    def __init__(self, rest: AriRest, app: str, board: AgentBoard, flow: Callable[[], Flow],
+                 post: Callable[[str, Event], None], clock: Callable[[], float]) -> None:
+        self.rest = rest
+        self.app = app
+        self.board = board
+        self.flow = flow
+        self.post = post
+        self.clock = clock
+        self.lines: dict[str, WaitingLine] = {}
+        self.callers: dict[str, Caller] = {}
+        self.offers: dict[str, Offer] = {}
+        self._ids = itertools.count(1)
+        self._matching = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def join(self, call_id: str, campaign: str, priority: int,
+             variables: tuple[tuple[str, str], ...]) -> None:
+        node = self.flow().nodes.get(Destination("campaign", campaign))
+        if not isinstance(node, Campaign) or call_id in self.callers:
+            return
+        waiting = self.lines.setdefault(campaign, WaitingLine()).join(call_id, priority, self.clock())
+        self.callers[call_id] = Caller(call_id, campaign, node, waiting, variables)
+        log.info("call %s: waiting in campaign %s (priority %d, position %s)", call_id, campaign,
+                 priority, self.lines[campaign].position(call_id))
+        self._spawn(self.match())
+
+    def leave(self, call_id: str) -> None:
+        """The caller left (hung up, gave up waiting, or the call ended): release everything."""
+        caller = self.callers.pop(call_id, None)
+        if caller is None:
+            return
+        self.lines[caller.campaign].leave(call_id)
+        for channel_id in list(caller.offers):
+            self._withdraw(self.offers[channel_id])
+        if caller.agent_leg is not None:
+            self._end_talk(caller, caller.agent_leg, hang_up_agent=True)
+        self._spawn(self.match())
+
+    def owns(self, channel_id: str) -> bool:
+        return channel_id in self.offers
+
+    def on_event(self, event: dict[str, Any], channel_id: str) -> None:
+        offer = self.offers.get(channel_id)
+        kind = event.get("type")
+        if offer is None:
+            if kind == "StasisStart":
+                log.warning("agent leg %s of an earlier process: hanging up", channel_id)
+                self._spawn(self._hang_up(channel_id))
+            return
+        if kind == "StasisStart":
+            self._spawn(self._answered(offer))
+        elif kind in ("ChannelDestroyed", "StasisEnd"):
+            self._gone(offer, str(event.get("cause_txt") or kind))
+
+    async def match(self) -> None:
+        """Offer each waiting caller without a pending offer to the next agents in line."""
+        async with self._matching:
+            for line in self.lines.values():
+                for waiting in line.in_order():
+                    caller = self.callers.get(waiting.call_id)
+                    if caller is None or caller.offers or caller.agent_leg is not None:
+                        continue
+                    await self._offer_next(caller)
+
+    async def _offer_next(self, caller: Caller) -> None:
+        node = caller.node
+        needs = [SkillNeed(skill, level) for skill, level in node.skills.items()]
+        order = candidates(node.strategy, node.agents, self.board, frozenset(caller.waiting.skipped), needs)
+        for agent in order:
+            if not await self._device_free(agent):
+                continue
+            await self._offer(caller, agent)
+            if node.strategy != "ring-all":
+                return
+
+    async def _device_free(self, agent: str) -> bool:
+        """Asterisk's view: an offline phone, or one already in a call, is not offered one."""
+        try:
+            endpoint = await self.rest.endpoint("PJSIP", f"agent-{agent}")
+        except (AriError, OSError) as exc:
+            log.warning("agent %s: endpoint unknown to Asterisk (%s); skipped", agent, exc)
+            return False
+        reachable = endpoint.get("state") != "offline"
+        busy = bool(endpoint.get("channel_ids"))
+        self.board.device(agent, reachable=reachable, busy=busy)
+        return reachable and not busy
+
+    async def _offer(self, caller: Caller, agent: str) -> None:
+        channel_id = f"{caller.call_id}-agent-{next(self._ids)}"
+        offer = Offer(channel_id, caller.call_id, agent)
+        self.board.offered(agent)
+        self.offers[channel_id] = offer
+        caller.offers.add(channel_id)
+        log.info("call %s: offered to agent %s (%s)", caller.call_id, agent, caller.node.strategy)
+        try:
+            await self.rest.call_agent(f"PJSIP/agent-{agent}", self.app,
+                                       f"{AGENT_LEG},{caller.call_id},{agent}", channel_id,
+                                       caller.call_id, f"{caller.campaign} <{caller.call_id[:20]}>",
+                                       int(caller.node.ring_timeout))
+        except (AriError, OSError) as exc:
+            log.warning("call %s: cannot ring agent %s: %s", caller.call_id, agent, exc)
+            self._gone(offer, f"originate failed: {exc}")
+
+    async def _answered(self, offer: Offer) -> None:
+        caller = self.callers.get(offer.call_id)
+        if caller is None or caller.agent_leg is not None or offer.withdrawn:
+            await self._hang_up(offer.channel_id)
+            return
+        offer.answered = True
+        caller.offers.discard(offer.channel_id)
+        caller.agent_leg = offer
+        self.board.answered(offer.agent)
+        for other in list(caller.offers):
+            self._withdraw(self.offers[other])
+        bridge = f"{caller.call_id}-bridge"
+        caller.bridge = bridge
+        try:
+            for name, value in caller.variables:
+                await self.rest.set_variable(offer.channel_id, name, value)
+            await self.rest.create_bridge(bridge)
+            await self.rest.add_to_bridge(bridge, [caller.call_id, offer.channel_id])
+        except (AriError, OSError) as exc:
+            log.warning("call %s: could not bridge agent %s: %s", caller.call_id, offer.agent, exc)
+            return
+        log.info("call %s: bridged with agent %s", caller.call_id, offer.agent)
+        self.post(caller.call_id, AgentConnected(offer.agent))
+
+    def _gone(self, offer: Offer, why: str) -> None:
+        if self.offers.pop(offer.channel_id, None) is None:
+            return
+        caller = self.callers.get(offer.call_id)
+        if offer.answered:
+            if caller is not None and caller.agent_leg is offer:
+                self.post(caller.call_id, AgentHungUp(offer.agent))
+                self._end_talk(caller, offer, hang_up_agent=False)
+            return
+        if caller is not None:
+            caller.offers.discard(offer.channel_id)
+        if not offer.withdrawn:
+            log.info("call %s: agent %s did not answer (%s)", offer.call_id, offer.agent, why)
+            self.board.not_answered(offer.agent)
+            if caller is not None:
+                caller.waiting.skipped.add(offer.agent)
+                if not caller.offers and self._nobody_left(caller):
+                    caller.waiting.skipped.clear()
+        self._spawn(self.match())
+
+    def _nobody_left(self, caller: Caller) -> bool:
+        """Every member tried once: start over rather than leave the caller unserved."""
+        return not candidates(caller.node.strategy, caller.node.agents, self.board,
+                              frozenset(caller.waiting.skipped))
+
+    def _withdraw(self, offer: Offer) -> None:
+        offer.withdrawn = True
+        status = self.board.status(offer.agent)
+        if status.state is State.RINGING:
+            self.board.withdrawn(offer.agent)
+        self._spawn(self._hang_up(offer.channel_id))
+
+    def _end_talk(self, caller: Caller, offer: Offer, hang_up_agent: bool) -> None:
+        caller.agent_leg = None
+        self.offers.pop(offer.channel_id, None)
+        wrap_up = caller.node.wrap_up
+        self.board.call_ended(offer.agent, wrap_up)
+        if wrap_up > 0:
+            asyncio.get_running_loop().call_later(wrap_up, self._wrapped_up, offer.agent)
+        if hang_up_agent:
+            self._spawn(self._hang_up(offer.channel_id))
+        if caller.bridge is not None:
+            self._spawn(self._destroy(caller.bridge))
+            caller.bridge = None
+
+    def _wrapped_up(self, agent: str) -> None:
+        if self.board.status(agent).state is State.WRAP_UP:
+            self.board.ready(agent)
+            self._spawn(self.match())
+
+    async def _hang_up(self, channel_id: str) -> None:
+        try:
+            await self.rest.hangup(channel_id)
+        except (NotFound, AriError, OSError):
+            pass
+
+    async def _destroy(self, bridge: str) -> None:
+        try:
+            await self.rest.destroy_bridge(bridge)
+        except (NotFound, AriError, OSError):
+            pass
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
