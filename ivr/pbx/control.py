@@ -43,7 +43,8 @@ def running_pid(instance: Instance) -> int | None:
 
 
 def up(settings: Settings, log_dir: Path) -> Instance:
-    """Build the root if needed, render the configuration, start Asterisk, wait for ARI."""
+    """Build the root if needed, render the configuration, start Asterisk, wait for ARI.
+    A running instance gets the configuration rendered again and reloaded (new agents, say)."""
     instance = instance_for(settings)
     log_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -51,6 +52,10 @@ def up(settings: Settings, log_dir: Path) -> Instance:
     except RootError as exc:
         raise PbxError(str(exc)) from exc
     if running_pid(instance) is not None:
+        write_config(settings, instance)
+        code, output = cli(settings, "core reload")
+        if code != 0:
+            raise PbxError(f"the running PBX did not reload its configuration: {output.strip()}")
         wait_for_ari(settings, instance)
         return instance
     _refuse_taken_ports(settings)

@@ -1,0 +1,88 @@
+"""Agents as real SIP user agents: SIPp in server mode at a fixed address, one call each, that
+answers, refuses (486 Busy Here) or rings until Asterisk gives up (CANCEL)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+from pathlib import Path
+from typing import Literal
+
+from tests.ports import free_port
+
+Behaviour = Literal["answer", "busy", "ring"]
+
+HEAD = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="agent that {behaviour}s">
+  <recv request="INVITE">
+    <action><ereg regexp="([0-9]+)" search_in="hdr" header="CSeq:" assign_to="cseq"/></action>
+  </recv>
+"""
+REPLY = """  <send><![CDATA[
+      SIP/2.0 {status}
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      {cseq}
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+{body}  ]]></send>
+"""
+SDP = """      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=agent 1 1 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+"""
+NO_BODY = "      Content-Length: 0\n"
+INVITE_CSEQ = "CSeq: [$cseq] INVITE"
+SAME_CSEQ = "[last_CSeq:]"
+
+SCENARIOS: dict[str, str] = {
+    "answer": (REPLY.format(status="180 Ringing", cseq=SAME_CSEQ, body=NO_BODY)
+               + REPLY.format(status="200 OK", cseq=SAME_CSEQ, body=SDP)
+               + '  <recv request="ACK"/>\n  <recv request="BYE"/>\n'
+               + REPLY.format(status="200 OK", cseq=SAME_CSEQ, body=NO_BODY)),
+    "busy": (REPLY.format(status="486 Busy Here", cseq=SAME_CSEQ, body=NO_BODY)
+             + '  <recv request="ACK"/>\n'),
+    "ring": (REPLY.format(status="180 Ringing", cseq=SAME_CSEQ, body=NO_BODY)
+             + '  <recv request="CANCEL"/>\n'
+             + REPLY.format(status="200 OK", cseq=SAME_CSEQ, body=NO_BODY)
+             + REPLY.format(status="487 Request Terminated", cseq=INVITE_CSEQ, body=NO_BODY)
+             + '  <recv request="ACK"/>\n'),
+}
+
+
+class SipAgent:
+    """``sip:<name>@127.0.0.1:<port>``, the phone of one agent in the flow file."""
+
+    def __init__(self, name: str, behaviour: Behaviour, folder: Path) -> None:
+        self.name = name
+        self.port = free_port(socket.SOCK_DGRAM)
+        self.folder = folder
+        script = folder / f"agent-{name}.xml"
+        script.write_text(HEAD.format(behaviour=behaviour) + SCENARIOS[behaviour]
+                          + '  <ResponseTimeRepartition value="10"/>\n</scenario>\n')
+        self.process = subprocess.Popen(
+            ["sipp", "-sf", str(script), "-i", "127.0.0.1", "-p", str(self.port), "-m", "1",
+             "-mi", "127.0.0.1", "-mp", str(free_port(socket.SOCK_DGRAM)), "-rtp_echo",
+             "-timeout", "60s", "-nostdin", "-trace_err", "-error_file", str(folder / f"{name}-errors.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=folder)
+
+    @property
+    def phone(self) -> str:
+        return f"sip:{self.name}@127.0.0.1:{self.port}"
+
+    def calls_received(self) -> int:
+        """Finished (1) or not yet called (0), from SIPp's exit."""
+        return 1 if self.process.poll() is not None else 0
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.communicate(timeout=10)

@@ -1,0 +1,84 @@
+"""App-run campaigns against the real Asterisk, with agents that are real SIP user agents
+(SIPp in server mode) answering, refusing or ringing out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.harness import App, Pbx
+from tests.integration.sip_agents import Behaviour, SipAgent
+
+FLOW = """
+[entry]
+"500" = "campaign:sales"
+
+[campaign.sales]
+id = 1
+agents = ["ana", "bo"]
+strategy = "{strategy}"
+ring_timeout = 3.0
+max_wait = {max_wait}
+on_max_wait = "message:sorry"
+
+[message.sorry]
+prompt = ["sound:beep"]
+
+[agent.ana]
+phone = "{ana}"
+
+[agent.bo]
+phone = "{bo}"
+"""
+
+
+class Setup:
+    def __init__(self, pbx: Pbx, folder: Path, ana: Behaviour, bo: Behaviour, strategy: str = "ordered",
+                 max_wait: float = 20.0) -> None:
+        self.agents = {"ana": SipAgent("ana", ana, folder), "bo": SipAgent("bo", bo, folder)}
+        flow = FLOW.format(strategy=strategy, max_wait=max_wait, ana=self.agents["ana"].phone,
+                           bo=self.agents["bo"].phone)
+        self.config = pbx.configured(folder, flow)
+        result = pbx.ivr("pbx", "up", config=self.config)
+        assert result.returncode == 0, result.stderr
+        self.app = App(pbx, folder / "app.log", config=self.config)
+        self.app.wait_connected(1)
+
+    def close(self) -> None:
+        self.app.stop()
+        for agent in self.agents.values():
+            agent.stop()
+
+
+@pytest.fixture
+def setup(pbx: Pbx, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Setup]:
+    created = Setup(pbx, tmp_path, *request.param)
+    try:
+        yield created
+    finally:
+        created.close()
+
+
+@pytest.mark.parametrize("setup", [("busy", "answer"), ("ring", "answer")], indirect=True,
+                         ids=["first-agent-busy", "first-agent-rings-out"])
+def test_ordered_offers_the_next_agent_when_the_first_does_not_answer(pbx: Pbx, setup: Setup) -> None:
+    report = pbx.call("500", "--timeout", "12", config=setup.config)
+
+    log = setup.app.text()
+    assert report["variables"]["IVR_AGENT"] == "bo", log
+    assert report["connected_to"], report
+    assert log.index("offered to agent ana") < log.index("agent ana did not answer") < log.index(
+        "offered to agent bo") < log.index("bridged with agent bo")
+
+
+def test_a_caller_nobody_answers_goes_on_after_the_longest_wait(pbx: Pbx, tmp_path: Path) -> None:
+    setup = Setup(pbx, tmp_path, "busy", "busy", max_wait=5.0)
+    try:
+        report = pbx.call("500", "--timeout", "20", config=setup.config)
+    finally:
+        setup.close()
+
+    assert report["prompts"] == ["sound:beep"]
+    assert "IVR_AGENT" not in report["variables"]

@@ -1,0 +1,98 @@
+"""A caller in an app-run campaign, as the pure core sees it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ivr.core.call_flow import CallFlow
+from ivr.core.campaign import MAX_WAIT
+from ivr.core.commands import (
+    Answer,
+    CancelTimer,
+    Finished,
+    Hangup,
+    JoinCampaign,
+    LeaveCampaign,
+    Play,
+    SetVariable,
+    StartMoh,
+    StartTimer,
+    StopMoh,
+)
+from ivr.core.events import AgentConnected, AgentHungUp, CallStarted, HungUp, Resumed, TimerFired
+from ivr.flow_file import load_flow
+from tests.unit.test_call_flow import NOW
+
+FLOW = """
+[entry]
+default = "campaign:sales"
+
+[campaign.sales]
+agents = ["ana"]
+max_wait = 60
+on_max_wait = "message:sorry"
+music = "sales"
+
+[message.sorry]
+prompt = ["sound:ivr/sorry"]
+
+[agent.ana]
+phone = "sip:ana@127.0.0.1:5070"
+"""
+
+
+def started(tmp_path: Path) -> tuple[CallFlow, list[object]]:
+    path = tmp_path / "flows.toml"
+    path.write_text(FLOW)
+    call = CallFlow("c1", load_flow(path), lambda: NOW)
+    return call, list(call.handle(CallStarted("600", "100", "inbound")))
+
+
+def test_the_caller_waits_with_music_in_the_line(tmp_path: Path) -> None:
+    _, commands = started(tmp_path)
+
+    assert commands == [Answer(), SetVariable("IVR_ENTRY", "campaign:sales"),
+                        SetVariable("__IVR_CAMPAIGN", "sales"), StartMoh("sales"),
+                        JoinCampaign("sales", 5, (("IVR_CAMPAIGN", "sales"), ("IVR_CALLER", "600"))),
+                        StartTimer(MAX_WAIT, 60.0)]
+
+
+def test_an_agent_answering_stops_the_music_and_the_clock(tmp_path: Path) -> None:
+    call, _ = started(tmp_path)
+
+    assert call.handle(AgentConnected("ana")) == [CancelTimer(MAX_WAIT), StopMoh(), SetVariable("IVR_AGENT", "ana")]
+    assert call.facts.agent == "ana"
+
+
+def test_the_agent_hanging_up_first_ends_the_call_and_says_so(tmp_path: Path) -> None:
+    call, _ = started(tmp_path)
+    call.handle(AgentConnected("ana"))
+
+    commands = call.handle(AgentHungUp("ana"))
+
+    assert commands == [Hangup("normal"), Finished("hung up by the flow", call.facts)]
+    assert call.facts.notes == ["campaign sales: agent ana hung up first"]
+
+
+def test_the_caller_hanging_up_while_waiting_is_noted(tmp_path: Path) -> None:
+    call, _ = started(tmp_path)
+
+    commands = call.handle(HungUp("16"))
+
+    assert commands == [Finished("caller hung up (16)", call.facts)]
+    assert call.facts.notes == ["campaign sales: the caller hung up while waiting"]
+
+
+def test_no_agent_within_the_longest_wait_sends_the_caller_on(tmp_path: Path) -> None:
+    call, _ = started(tmp_path)
+
+    commands = call.handle(TimerFired(MAX_WAIT))
+
+    assert commands == [LeaveCampaign("sales"), StopMoh(), Play("c1-1", ("sound:ivr/sorry",))]
+    assert call.facts.nodes == ["campaign:sales", "message:sorry"]
+
+
+def test_a_reconnect_restarts_the_music_while_waiting(tmp_path: Path) -> None:
+    call, _ = started(tmp_path)
+
+    assert call.handle(Resumed()) == [StartMoh("sales")]
