@@ -14,7 +14,9 @@ Behaviour = Literal["answer", "busy", "ring"]
 
 HEAD = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="agent that {behaviour}s">
-  <recv request="INVITE">
+"""
+INVITE = '  <recv request="INVITE"/>\n'
+INVITE_KEEPING_CSEQ = """  <recv request="INVITE">
     <action><ereg regexp="([0-9]+)" search_in="hdr" header="CSeq:" assign_to="cseq"/></action>
   </recv>
 """
@@ -44,13 +46,13 @@ INVITE_CSEQ = "CSeq: [$cseq] INVITE"
 SAME_CSEQ = "[last_CSeq:]"
 
 SCENARIOS: dict[str, str] = {
-    "answer": (REPLY.format(status="180 Ringing", cseq=SAME_CSEQ, body=NO_BODY)
+    "answer": (INVITE + REPLY.format(status="180 Ringing", cseq=SAME_CSEQ, body=NO_BODY)
                + REPLY.format(status="200 OK", cseq=SAME_CSEQ, body=SDP)
                + '  <recv request="ACK"/>\n  <recv request="BYE"/>\n'
                + REPLY.format(status="200 OK", cseq=SAME_CSEQ, body=NO_BODY)),
-    "busy": (REPLY.format(status="486 Busy Here", cseq=SAME_CSEQ, body=NO_BODY)
+    "busy": (INVITE + REPLY.format(status="486 Busy Here", cseq=SAME_CSEQ, body=NO_BODY)
              + '  <recv request="ACK"/>\n'),
-    "ring": (REPLY.format(status="180 Ringing", cseq=SAME_CSEQ, body=NO_BODY)
+    "ring": (INVITE_KEEPING_CSEQ + REPLY.format(status="180 Ringing", cseq=SAME_CSEQ, body=NO_BODY)
              + '  <recv request="CANCEL"/>\n'
              + REPLY.format(status="200 OK", cseq=SAME_CSEQ, body=NO_BODY)
              + REPLY.format(status="487 Request Terminated", cseq=INVITE_CSEQ, body=NO_BODY)
