@@ -25,6 +25,7 @@ from ivr.core.waiting import Waiting, WaitingLine
 
 log = logging.getLogger("ivr.campaigns")
 
+RETRY_SECONDS = 2.0
 AGENT_LEG = "agent"
 """First Stasis argument of an agent's leg: ``agent,<caller channel>,<agent>``."""
 
@@ -64,6 +65,7 @@ class Campaigns:
         self.offers: dict[str, Offer] = {}
         self._ids = itertools.count(1)
         self._matching = asyncio.Lock()
+        self._ticker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     def join(self, call_id: str, campaign: str, priority: int,
@@ -76,6 +78,18 @@ class Campaigns:
         log.info("call %s: waiting in campaign %s (priority %d, position %s)", call_id, campaign,
                  priority, self.lines[campaign].position(call_id))
         self._spawn(self.match())
+        if self._ticker is None or self._ticker.done():
+            self._ticker = asyncio.get_running_loop().create_task(self._tick())
+
+    async def _tick(self) -> None:
+        """Phones come online and finish other calls without telling us: look again now and
+        then while anyone waits."""
+        while self.callers:
+            await asyncio.sleep(RETRY_SECONDS)
+            try:
+                await self.match()
+            except Exception:
+                log.exception("campaigns: matching callers and agents failed; trying again")
 
     def leave(self, call_id: str) -> None:
         """The caller left (hung up, gave up waiting, or the call ended): release everything."""
@@ -136,6 +150,8 @@ class Campaigns:
         reachable = endpoint.get("state") != "offline"
         busy = bool(endpoint.get("channel_ids"))
         self.board.device(agent, reachable=reachable, busy=busy)
+        if not reachable or busy:
+            log.info("agent %s: phone %s; not offered now", agent, "offline" if not reachable else "busy")
         return reachable and not busy
 
     async def _offer(self, caller: Caller, agent: str) -> None:
@@ -243,4 +259,9 @@ class Campaigns:
     def _spawn(self, work: Any) -> None:
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("campaigns: %s", error, exc_info=error)

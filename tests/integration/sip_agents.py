@@ -1,4 +1,4 @@
-"""Agents as real SIP user agents: SIPp in server mode at a fixed address, one call each, that
+"""Agents as real SIP user agents: SIPp in server mode at a fixed address, for a few calls, that
 answers, refuses (486 Busy Here) or rings until Asterisk gives up (CANCEL)."""
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ SCENARIOS: dict[str, str] = {
 class SipAgent:
     """``sip:<name>@127.0.0.1:<port>``, the phone of one agent in the flow file."""
 
-    def __init__(self, name: str, behaviour: Behaviour, folder: Path) -> None:
+    def __init__(self, name: str, behaviour: Behaviour, folder: Path, calls: int = 1) -> None:
         self.name = name
         self.port = free_port(socket.SOCK_DGRAM)
         self.folder = folder
@@ -71,7 +71,7 @@ class SipAgent:
         script.write_text(HEAD.format(behaviour=behaviour) + SCENARIOS[behaviour]
                           + '  <ResponseTimeRepartition value="10"/>\n</scenario>\n')
         self.process = subprocess.Popen(
-            ["sipp", "-sf", str(script), "-i", "127.0.0.1", "-p", str(self.port), "-m", "1",
+            ["sipp", "-sf", str(script), "-i", "127.0.0.1", "-p", str(self.port), "-m", str(calls),
              "-mi", "127.0.0.1", "-mp", str(free_port(socket.SOCK_DGRAM)), "-rtp_echo",
              "-timeout", "60s", "-nostdin", "-trace_err", "-error_file", str(folder / f"{name}-errors.log")],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=folder)
@@ -79,10 +79,6 @@ class SipAgent:
     @property
     def phone(self) -> str:
         return f"sip:{self.name}@127.0.0.1:{self.port}"
-
-    def calls_received(self) -> int:
-        """Finished (1) or not yet called (0), from SIPp's exit."""
-        return 1 if self.process.poll() is not None else 0
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,7 @@ FLOW = """
 id = 1
 agents = ["ana", "bo"]
 strategy = "{strategy}"
+skills = {{ billing = 2 }}
 ring_timeout = 3.0
 max_wait = {max_wait}
 on_max_wait = "message:sorry"
@@ -28,16 +30,22 @@ prompt = ["sound:beep"]
 
 [agent.ana]
 phone = "{ana}"
+cost = 30.0
+weight = 1
+skills = {{ billing = 1 }}
 
 [agent.bo]
 phone = "{bo}"
+cost = 10.0
+weight = 1000
+skills = {{ billing = 3 }}
 """
 
 
 class Setup:
     def __init__(self, pbx: Pbx, folder: Path, ana: Behaviour, bo: Behaviour, strategy: str = "ordered",
-                 max_wait: float = 20.0) -> None:
-        self.agents = {"ana": SipAgent("ana", ana, folder), "bo": SipAgent("bo", bo, folder)}
+                 max_wait: float = 20.0, calls: int = 1) -> None:
+        self.agents = {"ana": SipAgent("ana", ana, folder, calls), "bo": SipAgent("bo", bo, folder, calls)}
         flow = FLOW.format(strategy=strategy, max_wait=max_wait, ana=self.agents["ana"].phone,
                            bo=self.agents["bo"].phone)
         self.config = pbx.configured(folder, flow)
@@ -82,3 +90,54 @@ def test_a_caller_nobody_answers_goes_on_after_the_longest_wait(pbx: Pbx, tmp_pa
 
     assert report["prompts"] == ["sound:beep"]
     assert "IVR_AGENT" not in report["variables"]
+
+
+def offers(log: str) -> list[str]:
+    return [line.rsplit("offered to agent ", 1)[1].split()[0] for line in log.splitlines()
+            if "offered to agent" in line]
+
+
+@pytest.mark.parametrize(("strategy", "offered", "bridged"), [
+    ("ordered", ["ana"], "ana"),
+    ("lowest-cost", ["bo"], "bo"),
+    ("skills", ["bo"], "bo"),
+    ("weighted-random", ["bo"], "bo"),  # weights 1 and 1000: ana first once in 1001 calls
+])
+def test_each_strategy_offers_in_its_order(pbx: Pbx, tmp_path: Path, strategy: str, offered: list[str],
+                                           bridged: str) -> None:
+    setup = Setup(pbx, tmp_path, "answer", "answer", strategy=strategy)
+    try:
+        report = pbx.call("500", "--timeout", "6", config=setup.config)
+    finally:
+        setup.close()
+
+    assert offers(setup.app.text()) == offered
+    assert report["variables"]["IVR_AGENT"] == bridged
+
+
+def test_ring_all_offers_everyone_at_once_and_the_first_answer_wins(pbx: Pbx, tmp_path: Path) -> None:
+    setup = Setup(pbx, tmp_path, "answer", "answer", strategy="ring-all")
+    try:
+        report = pbx.call("500", "--timeout", "6", config=setup.config)
+    finally:
+        setup.close()
+    log = setup.app.text()
+
+    assert sorted(offers(log)) == ["ana", "bo"]
+    assert log.count("bridged with agent") == 1
+    assert report["variables"]["IVR_AGENT"] in ("ana", "bo")
+
+
+def test_longest_idle_gives_the_next_call_to_the_other_agent(pbx: Pbx, tmp_path: Path) -> None:
+    setup = Setup(pbx, tmp_path, "answer", "answer", strategy="longest-idle", calls=2)
+    try:
+        first = pbx.call("500", "--timeout", "5", config=setup.config)
+        second = pbx.call("500", "--timeout", "5", config=setup.config)
+        listed = pbx.ivr("calls", "--json", config=setup.config)
+    finally:
+        setup.close()
+
+    assert (first["variables"]["IVR_AGENT"], second["variables"]["IVR_AGENT"]) == ("ana", "bo")
+    record = json.loads(listed.stdout.splitlines()[0])
+    assert record["agent"] == "bo"
+    assert "campaign sales: the caller hung up first" in record["notes"]
