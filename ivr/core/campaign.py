@@ -13,7 +13,7 @@ from ivr.core.commands import (
     StopMoh,
 )
 from ivr.core.destinations import HANG_UP
-from ivr.core.events import AgentConnected, AgentHungUp, Event, TimerFired
+from ivr.core.events import AgentConnected, AgentHungUp, CampaignNote, Event, TimerFired
 from ivr.core.nodes import Campaign
 from ivr.core.step import CallContext, Goto, Out
 
@@ -38,7 +38,8 @@ class CampaignStep:
         facts = self.ctx.facts
         crm = tuple((f"IVR_CRM_{key.upper()}", value) for key, value in facts.variables.items())
         customer = (("IVR_CUSTOMER_ID", facts.customer_id),) if facts.customer_id else ()
-        return (*customer, *crm, ("IVR_CAMPAIGN", self.name), ("IVR_CALLER", self.ctx.caller))
+        return (*customer, *crm, ("IVR_CAMPAIGN", self.name), ("IVR_CALLER", self.ctx.caller),
+                ("IVR_DID", self.ctx.did))
 
     def _priority(self) -> int:
         given = self.ctx.facts.variables.get("priority", "")
@@ -54,6 +55,8 @@ class CampaignStep:
                 self.state = "done"
                 self.ctx.facts.notes.append(f"campaign {self.name}: agent {agent} hung up first")
                 return [Goto(HANG_UP)]
+            case CampaignNote(text=text):
+                self.ctx.facts.notes.append(f"campaign {self.name}: {text}")
             case TimerFired(name=name) if name == MAX_WAIT and self.state == "waiting":
                 self.state = "done"
                 self.ctx.facts.notes.append(f"campaign {self.name}: no agent within {self.node.max_wait:g} s")

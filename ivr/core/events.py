@@ -56,5 +56,12 @@ class AgentHungUp:
     agent: str
 
 
+@dataclass(frozen=True)
+class CampaignNote:
+    """Something the distribution did for this call that its record should keep."""
+
+    text: str
+
+
 Event = (CallStarted | DigitPressed | PlaybackFinished | TimerFired | Resumed | HungUp | CrmAnswered
-         | AgentConnected | AgentHungUp)
+         | AgentConnected | AgentHungUp | CampaignNote)

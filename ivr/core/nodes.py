@@ -190,6 +190,16 @@ class Campaign(Coded):
     on_max_wait: Dest = Field(default_factory=lambda: parse_destination("hangup"))
     wrap_up: float = Field(0.0, ge=0, le=600)
     music: str = Field("ivr", pattern=DIALPLAN_NAME)
+    team_url: str = Field("", description="dynamic team: asked at each call which agents, in order")
+    team_deadline: float = Field(2.0, gt=0, le=8)
+    prefer_crm_agent: bool = Field(True, description="offer the CRM's `agent` variable first")
+
+    @field_validator("team_url")
+    @classmethod
+    def _team_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
+        return value
 
     @property
     def runs_in_app(self) -> bool:

@@ -14,14 +14,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+
 from ivr.ari.rest import AriError, AriRest, NotFound
 from ivr.core.agents import AgentBoard, State
 from ivr.core.destinations import Destination
-from ivr.core.events import AgentConnected, AgentHungUp, Event
+from ivr.core.events import AgentConnected, AgentHungUp, CampaignNote, Event
 from ivr.core.flow import Flow
 from ivr.core.nodes import Campaign
 from ivr.core.strategies import SkillNeed, candidates
 from ivr.core.waiting import Waiting, WaitingLine
+from ivr.crm.team import ask_team
 
 log = logging.getLogger("ivr.campaigns")
 
@@ -49,12 +52,21 @@ class Caller:
     offers: set[str] = field(default_factory=set)
     bridge: str | None = None
     agent_leg: Offer | None = None
+    team: tuple[str, ...] | None = None
+    asking_team: bool = False
+
+    @property
+    def preferred(self) -> str:
+        """The customer's own agent, as the CRM named it (``agent`` variable)."""
+        return dict(self.variables).get("IVR_CRM_AGENT", "") if self.node.prefer_crm_agent else ""
 
 
 class Campaigns:
     def __init__(self, rest: AriRest, app: str, board: AgentBoard, flow: Callable[[], Flow],
-                 post: Callable[[str, Event], None], clock: Callable[[], float]) -> None:
+                 post: Callable[[str, Event], None], clock: Callable[[], float],
+                 http: httpx.AsyncClient | None = None) -> None:
         self.rest = rest
+        self.http = http
         self.app = app
         self.board = board
         self.flow = flow
@@ -74,9 +86,13 @@ class Campaigns:
         if not isinstance(node, Campaign) or call_id in self.callers:
             return
         waiting = self.lines.setdefault(campaign, WaitingLine()).join(call_id, priority, self.clock())
-        self.callers[call_id] = Caller(call_id, campaign, node, waiting, variables)
+        caller = Caller(call_id, campaign, node, waiting, variables)
+        self.callers[call_id] = caller
         log.info("call %s: waiting in campaign %s (priority %d, position %s)", call_id, campaign,
                  priority, self.lines[campaign].position(call_id))
+        if node.team_url and self.http is not None:
+            caller.asking_team = True
+            self._spawn(self._ask_team(caller, self.http))
         self._spawn(self.match())
         if self._ticker is None or self._ticker.done():
             self._ticker = asyncio.get_running_loop().create_task(self._tick())
@@ -129,15 +145,54 @@ class Campaigns:
                         continue
                     await self._offer_next(caller)
 
-    async def _offer_next(self, caller: Caller) -> None:
-        node = caller.node
+    async def _ask_team(self, caller: Caller, http: httpx.AsyncClient) -> None:
+        flow = self.flow()
+        known = {**{a: a for a in flow.agents}, **{agent.email: name for name, agent in flow.agents.items()
+                                                   if agent.email}}
+        variables = dict(caller.variables)
+        call = {"call": caller.call_id, "campaign": caller.campaign,
+                "caller": variables.get("IVR_CALLER", ""), "did": variables.get("IVR_DID", ""),
+                "customer_id": variables.get("IVR_CUSTOMER_ID", ""),
+                "variables": {k.removeprefix("IVR_CRM_").lower(): v for k, v in caller.variables
+                              if k.startswith("IVR_CRM_")}}
+        answer = await ask_team(http, caller.node.team_url, caller.node.team_deadline, call, known)
+        caller.asking_team = False
+        if answer.agents is None:
+            note = f"dynamic team unavailable ({answer.reason}); the campaign's strategy is used"
+            log.warning("call %s: %s", caller.call_id, note)
+        else:
+            caller.team = answer.agents
+            note = f"dynamic team: {', '.join(answer.agents) or 'nobody'}"
+            if answer.reason:
+                log.warning("call %s: dynamic team: %s", caller.call_id, answer.reason)
+                note += f" ({answer.reason})"
+        self.post(caller.call_id, CampaignNote(note))
+        await self.match()
+
+    def _order(self, caller: Caller) -> list[str]:
+        """Who to offer the call to: the customer's own agent first, then the dynamic team's
+        list in its order, or else the campaign's strategy."""
+        node, skipped = caller.node, frozenset(caller.waiting.skipped)
+        preferred = caller.preferred
+        if preferred and preferred in self.board.agents and preferred not in skipped:
+            if self.board.available(preferred):
+                return [preferred]
+            caller.waiting.skipped.add(preferred)
+            self.post(caller.call_id, CampaignNote(f"own agent {preferred} not available"))
+        if caller.team is not None:
+            return [a for a in self.board.available_among(caller.team) if a not in skipped]
         needs = [SkillNeed(skill, level) for skill, level in node.skills.items()]
-        order = candidates(node.strategy, node.agents, self.board, frozenset(caller.waiting.skipped), needs)
-        for agent in order:
+        return candidates(node.strategy, node.agents, self.board, skipped, needs)
+
+    async def _offer_next(self, caller: Caller) -> None:
+        if caller.asking_team:
+            return
+        ring_all = caller.node.strategy == "ring-all" and caller.team is None
+        for agent in self._order(caller):
             if not await self._device_free(agent):
                 continue
             await self._offer(caller, agent)
-            if node.strategy != "ring-all":
+            if not ring_all:
                 return
 
     async def _device_free(self, agent: str) -> bool:
@@ -216,8 +271,7 @@ class Campaigns:
 
     def _nobody_left(self, caller: Caller) -> bool:
         """Every member tried once: start over rather than leave the caller unserved."""
-        return not candidates(caller.node.strategy, caller.node.agents, self.board,
-                              frozenset(caller.waiting.skipped))
+        return not self._order(caller)
 
     def _withdraw(self, offer: Offer) -> None:
         offer.withdrawn = True

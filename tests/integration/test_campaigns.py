@@ -11,10 +11,18 @@ import pytest
 
 from tests.integration.harness import App, Pbx
 from tests.integration.sip_agents import Behaviour, SipAgent
+from tests.unit.fake_crm import CrmHandler, FakeCrm
 
 FLOW = """
 [entry]
 "500" = "campaign:sales"
+"501" = "identification:who"
+
+[identification.who]
+expected_length = 4
+interaction = "destination"
+url = "{crm}/dest"
+on_not_identified = "campaign:sales"
 
 [campaign.sales]
 id = 1
@@ -24,6 +32,7 @@ skills = {{ billing = 2 }}
 ring_timeout = 3.0
 max_wait = {max_wait}
 on_max_wait = "message:sorry"
+{team}
 
 [message.sorry]
 prompt = ["sound:beep"]
@@ -36,6 +45,7 @@ skills = {{ billing = 1 }}
 
 [agent.bo]
 phone = "{bo}"
+email = "bo@example.com"
 cost = 10.0
 weight = 1000
 skills = {{ billing = 3 }}
@@ -44,10 +54,12 @@ skills = {{ billing = 3 }}
 
 class Setup:
     def __init__(self, pbx: Pbx, folder: Path, ana: Behaviour, bo: Behaviour, strategy: str = "ordered",
-                 max_wait: float = 20.0, calls: int = 1) -> None:
+                 max_wait: float = 20.0, calls: int = 1, team: str = "") -> None:
         self.agents = {"ana": SipAgent("ana", ana, folder, calls), "bo": SipAgent("bo", bo, folder, calls)}
+        self.crm = FakeCrm()
         flow = FLOW.format(strategy=strategy, max_wait=max_wait, ana=self.agents["ana"].phone,
-                           bo=self.agents["bo"].phone)
+                           bo=self.agents["bo"].phone, crm=self.crm.url,
+                           team=f'team_url = "{self.crm.url}{team}"' if team else "")
         self.config = pbx.configured(folder, flow)
         result = pbx.ivr("pbx", "up", config=self.config)
         assert result.returncode == 0, result.stderr
@@ -56,6 +68,7 @@ class Setup:
 
     def close(self) -> None:
         self.app.stop()
+        self.crm.close()
         for agent in self.agents.values():
             agent.stop()
 
@@ -141,3 +154,48 @@ def test_longest_idle_gives_the_next_call_to_the_other_agent(pbx: Pbx, tmp_path:
     record = json.loads(listed.stdout.splitlines()[0])
     assert record["agent"] == "bo"
     assert "campaign sales: the caller hung up first" in record["notes"]
+
+
+def test_a_dynamic_team_sets_who_is_offered_the_call_and_in_what_order(pbx: Pbx, tmp_path: Path) -> None:
+    CrmHandler.seen.clear()
+    setup = Setup(pbx, tmp_path, "answer", "answer", strategy="ordered", team="/team")
+    try:
+        report = pbx.call("500", "--timeout", "6", config=setup.config)
+        listed = pbx.ivr("calls", "--json", config=setup.config)
+    finally:
+        setup.close()
+
+    assert offers(setup.app.text()) == ["bo"]
+    assert report["variables"]["IVR_AGENT"] == "bo"
+    (body,) = [seen[2] for seen in CrmHandler.seen if seen[0] == "/team"]
+    assert json.loads(body) == {"call": json.loads(body)["call"], "campaign": "sales", "caller": "100",
+                                "did": "500", "customer_id": "", "variables": {}}
+    assert "dynamic team: bo, ana" in json.loads(listed.stdout.splitlines()[0])["notes"]
+
+
+def test_a_bad_team_answer_falls_back_to_the_strategy_and_the_record_says_so(pbx: Pbx, tmp_path: Path) -> None:
+    setup = Setup(pbx, tmp_path, "answer", "answer", strategy="ordered", team="/team-garbage")
+    try:
+        pbx.call("500", "--timeout", "6", config=setup.config)
+        listed = pbx.ivr("calls", "--json", config=setup.config)
+    finally:
+        setup.close()
+
+    assert offers(setup.app.text()) == ["ana"]
+    notes = json.loads(listed.stdout.splitlines()[0])["notes"]
+    assert "dynamic team unavailable (agents must be a list of strings)" in notes
+
+
+@pytest.mark.parametrize(("bo", "offered", "bridged"), [("answer", ["bo"], "bo"), ("busy", ["bo", "ana"], "ana")])
+def test_the_customers_own_agent_comes_first_when_free(pbx: Pbx, tmp_path: Path, bo: Behaviour,
+                                                        offered: list[str], bridged: str) -> None:
+    setup = Setup(pbx, tmp_path, "answer", bo, strategy="ordered")
+    try:
+        report = pbx.call("501", "--dtmf", "2468", "--send-at", "prompt-start", "--timeout", "8",
+                          config=setup.config)
+    finally:
+        setup.close()
+
+    assert report["variables"]["IVR_CRM_AGENT"] == "bo"
+    assert offers(setup.app.text()) == offered
+    assert report["variables"]["IVR_AGENT"] == bridged

@@ -16,6 +16,7 @@ DESTINATIONS = {
     "5555": '"5,1"',  # hang-up node
     "6666": '"7,1"',  # no such type
     "1357": '"1,1"',  # campaign gold, keys that SIPp's captures can send (no repeats)
+    "2468": '"1,1", "variables": {"agent": "bo", "priority": "1"}',  # with the customer's own agent
 }
 
 
@@ -36,6 +37,8 @@ class CrmHandler(BaseHTTPRequestHandler):
             "/error": (503, b"down for maintenance"),
             "/garbage": (200, b"<html>not json</html>"),
             "/fail": (200, b'{"status": "fail", "destination": "1,1"}'),
+            "/team": (200, b'{"agents": ["bo@example.com", "ana"]}'),
+            "/team-garbage": (200, b'{"agents": "everyone"}'),
             "/huge": (200, b'{"status": "ok", "destination": "' + b"x" * 70_000 + b'"}'),
         }
         customer = parse_qs(body.decode()).get("idContact", [""])[0]

@@ -53,7 +53,8 @@ def test_the_caller_waits_with_music_in_the_line(tmp_path: Path) -> None:
 
     assert commands == [Answer(), SetVariable("IVR_ENTRY", "campaign:sales"),
                         SetVariable("__IVR_CAMPAIGN", "sales"), StartMoh("sales"),
-                        JoinCampaign("sales", 5, (("IVR_CAMPAIGN", "sales"), ("IVR_CALLER", "600"))),
+                        JoinCampaign("sales", 5, (("IVR_CAMPAIGN", "sales"), ("IVR_CALLER", "600"),
+                                                           ("IVR_DID", "100"))),
                         StartTimer(MAX_WAIT, 60.0)]
 
 
