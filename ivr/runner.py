@@ -10,6 +10,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ivr.api.server import Api, tokens
+from ivr.api.server import start as start_api
 from ivr.ari.events import EventStream
 from ivr.ari.rest import AriRest
 from ivr.config_file import ConfigError
@@ -70,8 +72,9 @@ async def serve(settings: Settings) -> None:
     rest = AriRest(settings.ari_url, settings.ari.user, password, settings.ari.request_timeout)
     crm = CrmService()
     board = AgentBoard(agent_profiles(flows.current), time.monotonic)
-    for agent in board.agents:
-        board.log_in(agent)
+    for name, agent in flows.current.agents.items():
+        if agent.ready_at_start:
+            board.log_in(name)
     stream: EventStream
     app: StasisApp
     campaigns = Campaigns(rest, settings.ari.app, board, lambda: flows.current,
@@ -84,6 +87,8 @@ async def serve(settings: Settings) -> None:
                          on_event=app.on_event, on_connected=app.reconcile,
                          ping_interval=settings.ari.ping_interval,
                          startup_timeout=settings.ari.startup_timeout)
+    api = Api(board, campaigns, tokens(settings.state_path / "api", list(board.agents)), time.monotonic)
+    api_runner = await start_api(api, settings.api.bind, settings.api.port)
     reader = asyncio.create_task(stream.run(), name="ari-events")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -107,6 +112,7 @@ async def serve(settings: Settings) -> None:
             pid_file.unlink()
         for task in (reader, stopping):
             task.cancel()
+        await api_runner.cleanup()
         await records.drain()
         await crm.aclose()
         await rest.aclose()

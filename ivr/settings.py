@@ -101,6 +101,13 @@ class RecordSettings(Section):
     keep_last: int = Field(2, ge=0, le=8, description="with digits = mask: digits left visible")
 
 
+class ApiSettings(Section):
+    """The agents' and supervisors' API (tokens generated into <state_dir>/api/)."""
+
+    bind: str = "127.0.0.1"
+    port: Port = 8090
+
+
 class AgiSettings(Section):
     """`ivr agi`: the identification node for classic dialplans, over FastAGI."""
 
@@ -130,6 +137,7 @@ class Settings(Section):
     flows: FlowSettings = FlowSettings()
     records: RecordSettings = RecordSettings()
     agi: AgiSettings = AgiSettings()
+    api: ApiSettings = ApiSettings()
     database: DatabaseSettings = DatabaseSettings()
     log: LogSettings = LogSettings()
     base_dir: str = Field("", exclude=True, description="where relative paths start")

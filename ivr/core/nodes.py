@@ -217,6 +217,7 @@ class Agent(Node):
         default_factory=dict)
     cost: float = Field(0.0, ge=0, description="per hour, for strategy = lowest-cost")
     weight: int = Field(1, ge=1, le=1000, description="for strategy = weighted-random")
+    ready_at_start: bool = Field(False, description="logged in and ready when `ivr run` starts")
 
 
 class Voicemail(Node):

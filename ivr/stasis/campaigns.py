@@ -55,6 +55,14 @@ class Caller:
     team: tuple[str, ...] | None = None
     asking_team: bool = False
 
+    def call_data(self) -> dict[str, Any]:
+        """What the dynamic team service and the agents' screen pop are told of the call."""
+        variables = dict(self.variables)
+        return {"call": self.call_id, "campaign": self.campaign, "caller": variables.get("IVR_CALLER", ""),
+                "did": variables.get("IVR_DID", ""), "customer_id": variables.get("IVR_CUSTOMER_ID", ""),
+                "variables": {k.removeprefix("IVR_CRM_").lower(): v for k, v in self.variables
+                              if k.startswith("IVR_CRM_")}}
+
     @property
     def preferred(self) -> str:
         """The customer's own agent, as the CRM named it (``agent`` variable)."""
@@ -78,6 +86,7 @@ class Campaigns:
         self._ids = itertools.count(1)
         self._matching = asyncio.Lock()
         self._ticker: asyncio.Task[None] | None = None
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
     def join(self, call_id: str, campaign: str, priority: int,
@@ -149,13 +158,8 @@ class Campaigns:
         flow = self.flow()
         known = {**{a: a for a in flow.agents}, **{agent.email: name for name, agent in flow.agents.items()
                                                    if agent.email}}
-        variables = dict(caller.variables)
-        call = {"call": caller.call_id, "campaign": caller.campaign,
-                "caller": variables.get("IVR_CALLER", ""), "did": variables.get("IVR_DID", ""),
-                "customer_id": variables.get("IVR_CUSTOMER_ID", ""),
-                "variables": {k.removeprefix("IVR_CRM_").lower(): v for k, v in caller.variables
-                              if k.startswith("IVR_CRM_")}}
-        answer = await ask_team(http, caller.node.team_url, caller.node.team_deadline, call, known)
+        answer = await ask_team(http, caller.node.team_url, caller.node.team_deadline, caller.call_data(),
+                                known)
         caller.asking_team = False
         if answer.agents is None:
             note = f"dynamic team unavailable ({answer.reason}); the campaign's strategy is used"
@@ -216,6 +220,7 @@ class Campaigns:
         self.offers[channel_id] = offer
         caller.offers.add(channel_id)
         log.info("call %s: offered to agent %s (%s)", caller.call_id, agent, caller.node.strategy)
+        self._publish({"type": "offer", "agent": agent, **caller.call_data()})
         try:
             await self.rest.call_agent(f"PJSIP/agent-{agent}", self.app,
                                        f"{AGENT_LEG},{caller.call_id},{agent}", channel_id,
@@ -297,6 +302,10 @@ class Campaigns:
         if self.board.status(agent).state is State.WRAP_UP:
             self.board.ready(agent)
             self._spawn(self.match())
+
+    def _publish(self, event: dict[str, Any]) -> None:
+        for listener in self.listeners:
+            listener(event)
 
     async def _hang_up(self, channel_id: str) -> None:
         try:

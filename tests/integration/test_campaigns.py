@@ -4,13 +4,18 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
-from tests.integration.harness import App, Pbx
+from tests.integration.harness import REPO, App, Pbx
 from tests.integration.sip_agents import Behaviour, SipAgent
+from tests.ports import free_port
 from tests.unit.fake_crm import CrmHandler, FakeCrm
 
 FLOW = """
@@ -60,11 +65,20 @@ class Setup:
         flow = FLOW.format(strategy=strategy, max_wait=max_wait, ana=self.agents["ana"].phone,
                            bo=self.agents["bo"].phone, crm=self.crm.url,
                            team=f'team_url = "{self.crm.url}{team}"' if team else "")
-        self.config = pbx.configured(folder, flow)
+        port = free_port()
+        self.api = f"http://127.0.0.1:{port}/api"
+        self.config = pbx.configured(folder, flow, f"\n[api]\nport = {port}\n")
         result = pbx.ivr("pbx", "up", config=self.config)
         assert result.returncode == 0, result.stderr
         self.app = App(pbx, folder / "app.log", config=self.config)
         self.app.wait_connected(1)
+        self.token = (pbx.state_dir / "api" / "supervisor-token").read_text().strip()
+        for agent in self.agents:
+            self.request("POST", f"/agents/{agent}/login").raise_for_status()
+
+    def request(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.token if token is None else token}"}
+        return httpx.request(method, self.api + path, headers=headers, timeout=5, **kwargs)
 
     def close(self) -> None:
         self.app.stop()
@@ -199,3 +213,43 @@ def test_the_customers_own_agent_comes_first_when_free(pbx: Pbx, tmp_path: Path,
     assert report["variables"]["IVR_CRM_AGENT"] == "bo"
     assert offers(setup.app.text()) == offered
     assert report["variables"]["IVR_AGENT"] == bridged
+
+
+def test_the_api_logs_agents_in_and_out_and_pushes_the_offer(pbx: Pbx, tmp_path: Path) -> None:
+    setup = Setup(pbx, tmp_path, "answer", "answer", strategy="ordered")
+    stream: list[str] = []
+    try:
+        ana_token = (pbx.state_dir / "api" / "agent-ana-token").read_text().strip()
+        refused = [setup.request("GET", "/agents", token="wrong").status_code,
+                   setup.request("POST", "/agents/bo/pause", token=ana_token, json={"reason": "x"}).status_code,
+                   setup.request("POST", "/agents/ana/pause", token=ana_token, json={}).status_code,
+                   setup.request("POST", "/agents/ana/login", token=ana_token).status_code]
+        paused = setup.request("POST", "/agents/ana/pause", token=ana_token, json={"reason": "coffee"}).json()
+        with httpx.stream("GET", setup.api + "/events", headers={"Authorization": f"Bearer {setup.token}"},
+                          timeout=15) as events:
+            call = _in_background(pbx, setup)
+            for line in events.iter_lines():
+                stream.append(line)
+                if line.startswith("data:") and '"offer"' in line:
+                    break
+            waiting = setup.request("GET", "/campaigns").json()
+        report = json.loads(call.communicate(timeout=30)[0])
+        agents = {a["id"]: a for a in setup.request("GET", "/agents").json()["agents"]}
+        ana_sees = [a["id"] for a in setup.request("GET", "/agents", token=ana_token).json()["agents"]]
+    finally:
+        setup.close()
+
+    assert refused == [401, 403, 400, 409]
+    assert paused["state"] == "paused" and paused["reason"] == "coffee"
+    offer = json.loads(next(line for line in stream if '"offer"' in line).removeprefix("data: "))
+    assert (offer["agent"], offer["campaign"], offer["caller"], offer["did"]) == ("bo", "sales", "100", "500")
+    assert report["variables"]["IVR_AGENT"] == "bo"
+    assert [w["position"] for w in waiting["campaigns"][0]["waiting"]] in ([1], [])
+    assert agents["bo"]["offers"] == 1 and agents["bo"]["answers"] == 1
+    assert agents["ana"]["state"] == "paused" and ana_sees == ["ana"]
+
+
+def _in_background(pbx: Pbx, setup: Setup) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "ivr", "--config", str(setup.config), "call", "500",
+                             "--json", "--timeout", "6"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=REPO)

@@ -1,0 +1,165 @@
+"""The agents' and supervisors' API: JSON over HTTP, bearer tokens, and a server-sent events
+stream of call offers (the screen pop) and agent state changes.
+
+Tokens are generated on first start into the state folder (mode 0600): ``api/supervisor-token``
+acts on every agent, ``api/agent-<name>-token`` on that agent only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from ivr.core.agents import AgentBoard, TransitionError
+from ivr.secrets import ensure_secret
+from ivr.stasis.campaigns import Campaigns
+
+log = logging.getLogger("ivr.api")
+
+SUPERVISOR = "*"
+STREAM_QUEUE = 100
+
+
+def tokens(folder: Path, agents: list[str]) -> dict[str, str]:
+    """Token -> who it is: an agent's name, or ``*`` for the supervisor."""
+    found = {ensure_secret(folder / "supervisor-token"): SUPERVISOR}
+    for agent in agents:
+        found[ensure_secret(folder / f"agent-{agent}-token")] = agent
+    return found
+
+
+class Api:
+    def __init__(self, board: AgentBoard, campaigns: Campaigns, tokens: dict[str, str],
+                 clock: Callable[[], float]) -> None:
+        self.board = board
+        self.campaigns = campaigns
+        self.tokens = tokens
+        self.clock = clock
+        self.streams: set[asyncio.Queue[dict[str, Any]]] = set()
+        campaigns.listeners.append(self.publish)
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self._authenticate])
+        app.router.add_get("/api/agents", self.agents)
+        app.router.add_post("/api/agents/{agent}/{action:login|logout|ready|pause}", self.act)
+        app.router.add_get("/api/campaigns", self.queues)
+        app.router.add_get("/api/events", self.events)
+        return app
+
+    @web.middleware
+    async def _authenticate(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        header = request.headers.get("Authorization", "")
+        given = header.removeprefix("Bearer ") if header.startswith("Bearer ") else ""
+        who = next((name for token, name in self.tokens.items()
+                    if given and hmac.compare_digest(token, given)), None)
+        if who is None:
+            return _error(401, "a valid 'Authorization: Bearer <token>' header is required")
+        request["who"] = who
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    async def agents(self, request: web.Request) -> web.Response:
+        return web.json_response({"agents": [self._agent(name) for name in self.board.agents
+                                             if request["who"] in (SUPERVISOR, name)]})
+
+    def _agent(self, name: str) -> dict[str, Any]:
+        profile, status = self.board.agents[name], self.board.status(name)
+        mean = status.mean_answer_seconds
+        return {"id": name, "name": profile.name, "email": profile.email, "state": status.state.value,
+                "reason": status.reason, "since_seconds": round(self.clock() - status.since, 1),
+                "phone_reachable": status.reachable, "phone_busy": status.device_busy,
+                "offers": status.offers, "answers": status.answers, "no_answers": status.no_answers,
+                "no_answers_in_a_row": status.no_answers_in_a_row,
+                "mean_answer_seconds": None if mean is None else round(mean, 2)}
+
+    async def act(self, request: web.Request) -> web.Response:
+        agent, action = request.match_info["agent"], request.match_info["action"]
+        if agent not in self.board.agents:
+            return _error(404, f"no agent {agent!r}")
+        if request["who"] not in (SUPERVISOR, agent):
+            return _error(403, f"this token acts for {request['who']!r} only")
+        reason = ""
+        if action == "pause":
+            body = await _json(request)
+            reason = str(body.get("reason", "")) if isinstance(body, dict) else ""
+            if not reason or len(reason) > 80 or not reason.isprintable():
+                return _error(400, 'pause needs {"reason": "..."} (printable, at most 80 characters)')
+        try:
+            match action:
+                case "login":
+                    self.board.log_in(agent)
+                case "logout":
+                    self.board.log_out(agent)
+                case "ready":
+                    self.board.ready(agent)
+                case "pause":
+                    self.board.pause(agent, reason)
+        except TransitionError as exc:
+            return _error(409, str(exc))
+        log.info("agent %s: %s by %s", agent, action, request["who"])
+        self.publish({"type": "agent", **self._agent(agent)})
+        await self.campaigns.match()
+        return web.json_response(self._agent(agent))
+
+    async def queues(self, request: web.Request) -> web.Response:
+        now = self.clock()
+        result = []
+        for name, line in sorted(self.campaigns.lines.items()):
+            result.append({"campaign": name, "waiting": [
+                {"call": w.call_id, "position": index, "priority": w.priority,
+                 "waited_seconds": round(now - w.joined_at, 1)}
+                for index, w in enumerate(line.in_order(), start=1)]})
+        return web.json_response({"campaigns": result})
+
+    async def events(self, request: web.Request) -> web.StreamResponse:
+        """Server-sent events: offers (screen pop) and agent changes; an agent sees its own."""
+        who = request["who"]
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(STREAM_QUEUE)
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
+                                               "Cache-Control": "no-cache"})
+        await response.prepare(request)
+        await response.write(b": connected\n\n")
+        self.streams.add(queue)
+        try:
+            while True:
+                event = await queue.get()
+                if who in (SUPERVISOR, event.get("agent"), event.get("id")):
+                    await response.write(f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode())
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            self.streams.discard(queue)
+        return response
+
+    def publish(self, event: dict[str, Any]) -> None:
+        for queue in list(self.streams):
+            if queue.full():
+                log.warning("API: an event stream reads too slowly; dropping its oldest event")
+                queue.get_nowait()
+            queue.put_nowait(event)
+
+
+async def _json(request: web.Request) -> Any:
+    try:
+        return await request.json()
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+async def start(api: Api, bind: str, port: int) -> web.AppRunner:
+    runner = web.AppRunner(api.app(), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, bind, port).start()
+    log.info("API: listening on http://%s:%d/api", bind, port)
+    return runner
