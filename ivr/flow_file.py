@@ -245,3 +245,5 @@ def _destinations(node: Node) -> Iterator[tuple[Loc, Destination]]:
             yield ("then",), node.then
         case Campaign():
             yield ("on_max_wait",), node.on_max_wait
+            if node.on_exit is not None:
+                yield ("on_exit",), node.on_exit

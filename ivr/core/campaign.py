@@ -4,6 +4,7 @@ or sent on after the longest wait the campaign allows."""
 from __future__ import annotations
 
 from ivr.core.commands import (
+    AskPosition,
     CancelTimer,
     JoinCampaign,
     LeaveCampaign,
@@ -13,11 +14,21 @@ from ivr.core.commands import (
     StopMoh,
 )
 from ivr.core.destinations import HANG_UP
-from ivr.core.events import AgentConnected, AgentHungUp, CampaignNote, Event, TimerFired
+from ivr.core.events import (
+    AgentConnected,
+    AgentHungUp,
+    CampaignNote,
+    DigitPressed,
+    Event,
+    PlaybackFinished,
+    QueuePosition,
+    TimerFired,
+)
 from ivr.core.nodes import Campaign
 from ivr.core.step import CallContext, Goto, Out
 
 MAX_WAIT = "max-wait"
+ANNOUNCE = "announce"
 DEFAULT_PRIORITY = 5
 """Callers without a CRM ``priority`` (1 most urgent .. 9)."""
 
@@ -32,7 +43,10 @@ class CampaignStep:
     def start(self) -> list[Out]:
         return [SetVariable("__IVR_CAMPAIGN", self.name), StartMoh(self.node.music),
                 JoinCampaign(self.name, self._priority(), self._agent_variables()),
-                StartTimer(MAX_WAIT, self.node.max_wait)]
+                StartTimer(MAX_WAIT, self.node.max_wait), *self._next_announcement()]
+
+    def _next_announcement(self) -> list[Out]:
+        return [StartTimer(ANNOUNCE, self.node.announce_every)] if self.node.announce_every else []
 
     def _agent_variables(self) -> tuple[tuple[str, str], ...]:
         facts = self.ctx.facts
@@ -47,10 +61,25 @@ class CampaignStep:
 
     def handle(self, event: Event) -> list[Out]:
         match event:
+            case DigitPressed(digit=digit) if self.state == "waiting" and digit == self.node.exit_key:
+                self.state = "done"
+                self.ctx.facts.notes.append(f"campaign {self.name}: the caller pressed {digit} to leave")
+                assert self.node.on_exit is not None
+                return [*self.ctx.player.stop(), CancelTimer(MAX_WAIT), CancelTimer(ANNOUNCE),
+                        LeaveCampaign(self.name), StopMoh(), Goto(self.node.on_exit)]
+            case TimerFired(name=name) if name == ANNOUNCE and self.state == "waiting":
+                return [AskPosition(self.name)]
+            case QueuePosition() if self.state == "waiting":
+                return [StopMoh(), *self.ctx.player.play(announcement(event))]
+            case PlaybackFinished(playback_id=pid) if self.ctx.player.finished(pid):
+                if self.state != "waiting":
+                    return []
+                return [StartMoh(self.node.music), *self._next_announcement()]
             case AgentConnected(agent=agent) if self.state == "waiting":
                 self.state = "talking"
                 self.ctx.facts.agent = agent
-                return [CancelTimer(MAX_WAIT), StopMoh(), SetVariable("IVR_AGENT", agent)]
+                return [*self.ctx.player.stop(), CancelTimer(MAX_WAIT), CancelTimer(ANNOUNCE), StopMoh(),
+                        SetVariable("IVR_AGENT", agent)]
             case AgentHungUp(agent=agent) if self.state == "talking":
                 self.state = "done"
                 self.ctx.facts.notes.append(f"campaign {self.name}: agent {agent} hung up first")
@@ -60,7 +89,8 @@ class CampaignStep:
             case TimerFired(name=name) if name == MAX_WAIT and self.state == "waiting":
                 self.state = "done"
                 self.ctx.facts.notes.append(f"campaign {self.name}: no agent within {self.node.max_wait:g} s")
-                return [LeaveCampaign(self.name), StopMoh(), Goto(self.node.on_max_wait)]
+                return [*self.ctx.player.stop(), CancelTimer(ANNOUNCE), LeaveCampaign(self.name), StopMoh(),
+                        Goto(self.node.on_max_wait)]
         return []
 
     def resume(self) -> list[Out]:
@@ -70,3 +100,21 @@ class CampaignStep:
         if self.state in ("waiting", "talking"):
             when = "while waiting" if self.state == "waiting" else "first"
             self.ctx.facts.notes.append(f"campaign {self.name}: the caller hung up {when}")
+
+
+def announcement(where: QueuePosition) -> tuple[str, ...]:
+    """Asterisk's own queue prompts: "you are next in line", or "there are N calls waiting",
+    then "the estimated hold time is currently N minutes" when it is known.
+
+    >>> announcement(QueuePosition(3, 4))[:3]
+    ('sound:queue-thereare', 'number:2', 'sound:queue-callswaiting')
+    >>> announcement(QueuePosition(1, 4))[1:]
+    ('sound:queue-holdtime', 'number:4', 'sound:queue-minutes')
+    """
+    if where.position <= 1:
+        media: tuple[str, ...] = ("sound:queue-youarenext",)
+    else:
+        media = ("sound:queue-thereare", f"number:{where.position - 1}", "sound:queue-callswaiting")
+    if where.wait_minutes:
+        media += ("sound:queue-holdtime", f"number:{where.wait_minutes}", "sound:queue-minutes")
+    return media

@@ -94,6 +94,13 @@ class LeaveCampaign:
 
 
 @dataclass(frozen=True)
+class AskPosition:
+    """Where is this caller in the line? The answer is a ``QueuePosition`` event."""
+
+    campaign: str
+
+
+@dataclass(frozen=True)
 class Warn:
     """Something the admin should see in the log, about this call."""
 
@@ -109,4 +116,5 @@ class Finished:
 
 
 Command = (Answer | Play | StopPlayback | StartTimer | CancelTimer | SetVariable | StartMoh | StopMoh
-           | AskCrm | JoinCampaign | LeaveCampaign | Warn | ContinueInDialplan | Hangup | Finished)
+           | AskCrm | JoinCampaign | LeaveCampaign | AskPosition | Warn | ContinueInDialplan | Hangup
+           | Finished)

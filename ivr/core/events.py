@@ -57,6 +57,13 @@ class AgentHungUp:
 
 
 @dataclass(frozen=True)
+class QueuePosition:
+    position: int
+    wait_minutes: int | None
+    """Estimated from the last callers served; None until there are some."""
+
+
+@dataclass(frozen=True)
 class CampaignNote:
     """Something the distribution did for this call that its record should keep."""
 
@@ -64,4 +71,4 @@ class CampaignNote:
 
 
 Event = (CallStarted | DigitPressed | PlaybackFinished | TimerFired | Resumed | HungUp | CrmAnswered
-         | AgentConnected | AgentHungUp | CampaignNote)
+         | AgentConnected | AgentHungUp | CampaignNote | QueuePosition)

@@ -190,6 +190,9 @@ class Campaign(Coded):
     on_max_wait: Dest = Field(default_factory=lambda: parse_destination("hangup"))
     wrap_up: float = Field(0.0, ge=0, le=600)
     music: str = Field("ivr", pattern=DIALPLAN_NAME)
+    announce_every: float = Field(0.0, ge=0, le=600, description="position and wait, every N s; 0: never")
+    exit_key: str = Field("", pattern=r"^[0-9*#]?$", description="a key that leaves the line")
+    on_exit: Dest | None = None
     team_url: str = Field("", description="dynamic team: asked at each call which agents, in order")
     team_deadline: float = Field(2.0, gt=0, le=8)
     prefer_crm_agent: bool = Field(True, description="offer the CRM's `agent` variable first")
@@ -200,6 +203,12 @@ class Campaign(Coded):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("expected an http:// or https:// URL")
         return value
+
+    @model_validator(mode="after")
+    def _exit(self) -> Campaign:
+        if self.exit_key and self.on_exit is None:
+            raise ValueError("exit_key needs on_exit, the destination of callers who press it")
+        return self
 
     @property
     def runs_in_app(self) -> bool:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import math
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +21,7 @@ import httpx
 from ivr.ari.rest import AriError, AriRest, NotFound
 from ivr.core.agents import AgentBoard, State
 from ivr.core.destinations import Destination
-from ivr.core.events import AgentConnected, AgentHungUp, CampaignNote, Event
+from ivr.core.events import AgentConnected, AgentHungUp, CampaignNote, Event, QueuePosition
 from ivr.core.flow import Flow
 from ivr.core.nodes import Campaign
 from ivr.core.strategies import SkillNeed, candidates
@@ -29,6 +31,7 @@ from ivr.crm.team import ask_team
 log = logging.getLogger("ivr.campaigns")
 
 RETRY_SECONDS = 2.0
+WAITS_KEPT = 20
 AGENT_LEG = "agent"
 """First Stasis argument of an agent's leg: ``agent,<caller channel>,<agent>``."""
 
@@ -87,6 +90,8 @@ class Campaigns:
         self._matching = asyncio.Lock()
         self._ticker: asyncio.Task[None] | None = None
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        self.waits: dict[str, deque[float]] = {}
+        """Per campaign, how long the last callers served waited (for the estimate)."""
         self._tasks: set[asyncio.Task[None]] = set()
 
     def join(self, call_id: str, campaign: str, priority: int,
@@ -127,6 +132,15 @@ class Campaigns:
         if caller.agent_leg is not None:
             self._end_talk(caller, caller.agent_leg, hang_up_agent=True)
         self._spawn(self.match())
+
+    def position(self, call_id: str) -> QueuePosition | None:
+        caller = self.callers.get(call_id)
+        if caller is None:
+            return None
+        position = self.lines[caller.campaign].position(call_id) or 1
+        waits = self.waits.get(caller.campaign)
+        minutes = math.ceil(sum(waits) / len(waits) * position / 60) if waits else None
+        return QueuePosition(position, minutes)
 
     def owns(self, channel_id: str) -> bool:
         return channel_id in self.offers
@@ -236,6 +250,8 @@ class Campaigns:
             await self._hang_up(offer.channel_id)
             return
         offer.answered = True
+        self.waits.setdefault(caller.campaign, deque(maxlen=WAITS_KEPT)).append(
+            self.clock() - caller.waiting.joined_at)
         caller.offers.discard(offer.channel_id)
         caller.agent_leg = offer
         self.board.answered(offer.agent)

@@ -15,6 +15,7 @@ from ivr.ari.rest import AriError, AriRest, NotFound
 from ivr.core.commands import (
     Answer,
     AskCrm,
+    AskPosition,
     CancelTimer,
     Command,
     ContinueInDialplan,
@@ -30,7 +31,7 @@ from ivr.core.commands import (
     StopPlayback,
     Warn,
 )
-from ivr.core.events import CallStarted, CrmAnswered, Event, HungUp, TimerFired
+from ivr.core.events import CallStarted, CrmAnswered, Event, HungUp, QueuePosition, TimerFired
 from ivr.core.facts import CallFacts
 from ivr.crm.client import CrmResult
 from ivr.crm.protocol import Unavailable
@@ -53,6 +54,8 @@ class Queues(Protocol):
 
     def leave(self, call_id: str) -> None: ...
 
+    def position(self, call_id: str) -> QueuePosition | None: ...
+
 
 class _NoQueues:
     def join(self, call_id: str, campaign: str, priority: int,
@@ -60,6 +63,9 @@ class _NoQueues:
         raise RuntimeError("this app runs no campaigns")
 
     def leave(self, call_id: str) -> None:
+        return None
+
+    def position(self, call_id: str) -> QueuePosition | None:
         return None
 
 
@@ -176,6 +182,9 @@ class CallSession:
                 self.queues.join(channel, campaign, priority, variables)
             case LeaveCampaign():
                 self.queues.leave(channel)
+            case AskPosition():
+                if (where := self.queues.position(channel)) is not None:
+                    self.post(where)
             case Warn(message=message):
                 log.warning("call %s: %s", channel, message)
             case Hangup(reason=reason):

@@ -37,7 +37,7 @@ skills = {{ billing = 2 }}
 ring_timeout = 3.0
 max_wait = {max_wait}
 on_max_wait = "message:sorry"
-{team}
+{campaign_extra}
 
 [message.sorry]
 prompt = ["sound:beep"]
@@ -59,12 +59,12 @@ skills = {{ billing = 3 }}
 
 class Setup:
     def __init__(self, pbx: Pbx, folder: Path, ana: Behaviour, bo: Behaviour, strategy: str = "ordered",
-                 max_wait: float = 20.0, calls: int = 1, team: str = "") -> None:
+                 max_wait: float = 20.0, calls: int = 1, team: str = "", campaign_extra: str = "") -> None:
         self.agents = {"ana": SipAgent("ana", ana, folder, calls), "bo": SipAgent("bo", bo, folder, calls)}
         self.crm = FakeCrm()
         flow = FLOW.format(strategy=strategy, max_wait=max_wait, ana=self.agents["ana"].phone,
                            bo=self.agents["bo"].phone, crm=self.crm.url,
-                           team=f'team_url = "{self.crm.url}{team}"' if team else "")
+                           campaign_extra=(f'team_url = "{self.crm.url}{team}"\n' if team else "") + campaign_extra)
         port = free_port()
         self.api = f"http://127.0.0.1:{port}/api"
         self.config = pbx.configured(folder, flow, f"\n[api]\nport = {port}\n")
@@ -253,3 +253,21 @@ def _in_background(pbx: Pbx, setup: Setup) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "ivr", "--config", str(setup.config), "call", "500",
                              "--json", "--timeout", "6"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, cwd=REPO)
+
+
+def test_callers_hear_their_position_and_may_leave_with_the_exit_key(pbx: Pbx, tmp_path: Path) -> None:
+    extra = 'announce_every = 1.0\nexit_key = "0"\non_exit = "message:sorry"\n'
+    setup = Setup(pbx, tmp_path, "busy", "busy", campaign_extra=extra)
+    try:
+        report = pbx.call("500", "--dtmf", "0", "--send-at", "prompt-start", "--timeout", "20",
+                          config=setup.config)
+        listed = pbx.ivr("calls", "--json", config=setup.config)
+    finally:
+        setup.close()
+
+    assert report["prompts"][0] == "sound:queue-youarenext"
+    assert report["prompts"][-1] == "sound:beep"
+    assert report["hangup_cause"] == 16 and not report["timed_out"]
+    record = json.loads(listed.stdout.splitlines()[0])
+    assert "the caller pressed 0 to leave" in record["notes"]
+    assert record["nodes"] == "campaign:sales > message:sorry > hangup"

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from ivr.core.call_flow import CallFlow
-from ivr.core.campaign import MAX_WAIT
+from ivr.core.campaign import ANNOUNCE, MAX_WAIT
 from ivr.core.commands import (
     Answer,
+    AskPosition,
     CancelTimer,
+    ContinueInDialplan,
     Finished,
     Hangup,
     JoinCampaign,
@@ -18,8 +20,19 @@ from ivr.core.commands import (
     StartMoh,
     StartTimer,
     StopMoh,
+    StopPlayback,
 )
-from ivr.core.events import AgentConnected, AgentHungUp, CallStarted, HungUp, Resumed, TimerFired
+from ivr.core.events import (
+    AgentConnected,
+    AgentHungUp,
+    CallStarted,
+    DigitPressed,
+    HungUp,
+    PlaybackFinished,
+    QueuePosition,
+    Resumed,
+    TimerFired,
+)
 from ivr.flow_file import load_flow
 from tests.unit.test_call_flow import NOW
 
@@ -32,6 +45,12 @@ agents = ["ana"]
 max_wait = 60
 on_max_wait = "message:sorry"
 music = "sales"
+announce_every = 30
+exit_key = "0"
+on_exit = "voicemail:box"
+
+[voicemail.box]
+box = "100@ivr"
 
 [message.sorry]
 prompt = ["sound:ivr/sorry"]
@@ -55,13 +74,14 @@ def test_the_caller_waits_with_music_in_the_line(tmp_path: Path) -> None:
                         SetVariable("__IVR_CAMPAIGN", "sales"), StartMoh("sales"),
                         JoinCampaign("sales", 5, (("IVR_CAMPAIGN", "sales"), ("IVR_CALLER", "600"),
                                                            ("IVR_DID", "100"))),
-                        StartTimer(MAX_WAIT, 60.0)]
+                        StartTimer(MAX_WAIT, 60.0), StartTimer(ANNOUNCE, 30.0)]
 
 
 def test_an_agent_answering_stops_the_music_and_the_clock(tmp_path: Path) -> None:
     call, _ = started(tmp_path)
 
-    assert call.handle(AgentConnected("ana")) == [CancelTimer(MAX_WAIT), StopMoh(), SetVariable("IVR_AGENT", "ana")]
+    assert call.handle(AgentConnected("ana")) == [CancelTimer(MAX_WAIT), CancelTimer(ANNOUNCE), StopMoh(),
+                                                  SetVariable("IVR_AGENT", "ana")]
     assert call.facts.agent == "ana"
 
 
@@ -89,7 +109,7 @@ def test_no_agent_within_the_longest_wait_sends_the_caller_on(tmp_path: Path) ->
 
     commands = call.handle(TimerFired(MAX_WAIT))
 
-    assert commands == [LeaveCampaign("sales"), StopMoh(), Play("c1-1", ("sound:ivr/sorry",))]
+    assert commands == [CancelTimer(ANNOUNCE), LeaveCampaign("sales"), StopMoh(), Play("c1-1", ("sound:ivr/sorry",))]
     assert call.facts.nodes == ["campaign:sales", "message:sorry"]
 
 
@@ -97,3 +117,31 @@ def test_a_reconnect_restarts_the_music_while_waiting(tmp_path: Path) -> None:
     call, _ = started(tmp_path)
 
     assert call.handle(Resumed()) == [StartMoh("sales")]
+
+
+def test_the_position_and_wait_are_announced_over_the_music_then_it_resumes(tmp_path: Path) -> None:
+    call, _ = started(tmp_path)
+
+    assert call.handle(TimerFired(ANNOUNCE)) == [AskPosition("sales")]
+    assert call.handle(QueuePosition(2, 3)) == [StopMoh(), Play("c1-1", (
+        "sound:queue-thereare", "number:1", "sound:queue-callswaiting", "sound:queue-holdtime", "number:3",
+        "sound:queue-minutes"))]
+    assert call.handle(PlaybackFinished("c1-1")) == [StartMoh("sales"), StartTimer(ANNOUNCE, 30.0)]
+
+
+def test_the_exit_key_leaves_the_line_even_during_an_announcement(tmp_path: Path) -> None:
+    call, _ = started(tmp_path)
+    call.handle(QueuePosition(1, None))
+
+    commands = call.handle(DigitPressed("0"))
+
+    assert commands[:5] == [StopPlayback("c1-1"), CancelTimer(MAX_WAIT), CancelTimer(ANNOUNCE),
+                            LeaveCampaign("sales"), StopMoh()]
+    assert ContinueInDialplan("ivr-voicemail", "s", 1) in commands
+    assert call.facts.notes == ["campaign sales: the caller pressed 0 to leave"]
+
+
+def test_other_keys_are_ignored_while_waiting(tmp_path: Path) -> None:
+    call, _ = started(tmp_path)
+
+    assert call.handle(DigitPressed("5")) == []
