@@ -15,7 +15,7 @@ from ivr.api.server import start as start_api
 from ivr.ari.events import EventStream
 from ivr.ari.rest import AriRest
 from ivr.config_file import ConfigError
-from ivr.core.agents import AgentBoard, AgentProfile
+from ivr.core.agents import AgentBoard, AgentProfile, AutoPause
 from ivr.core.call_flow import CallFlow
 from ivr.core.flow import Flow
 from ivr.crm.service import CrmService
@@ -71,7 +71,8 @@ async def serve(settings: Settings) -> None:
     records = CallLogWriter(CallLog(engine), settings.records.digits, settings.records.keep_last)
     rest = AriRest(settings.ari_url, settings.ari.user, password, settings.ari.request_timeout)
     crm = CrmService()
-    board = AgentBoard(agent_profiles(flows.current), time.monotonic)
+    board = AgentBoard(agent_profiles(flows.current), time.monotonic,
+                       AutoPause(settings.agents.auto_pause_after, settings.agents.auto_pause_seconds))
     for name, agent in flows.current.agents.items():
         if agent.ready_at_start:
             board.log_in(name)

@@ -101,6 +101,13 @@ class RecordSettings(Section):
     keep_last: int = Field(2, ge=0, le=8, description="with digits = mask: digits left visible")
 
 
+class AgentSettings(Section):
+    """N offers in a row not answered pause the agent for a while (after = 0: never)."""
+
+    auto_pause_after: int = Field(3, ge=0, le=100)
+    auto_pause_seconds: Seconds = 300.0
+
+
 class ApiSettings(Section):
     """The agents' and supervisors' API (tokens generated into <state_dir>/api/)."""
 
@@ -138,6 +145,7 @@ class Settings(Section):
     records: RecordSettings = RecordSettings()
     agi: AgiSettings = AgiSettings()
     api: ApiSettings = ApiSettings()
+    agents: AgentSettings = AgentSettings()
     database: DatabaseSettings = DatabaseSettings()
     log: LogSettings = LogSettings()
     base_dir: str = Field("", exclude=True, description="where relative paths start")

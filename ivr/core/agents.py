@@ -129,8 +129,8 @@ class AgentBoard:
         status.no_answers_in_a_row += 1
         rule = self.auto_pause
         if rule.after and status.no_answers_in_a_row >= rule.after:
-            self._set(agent_id, State.PAUSED, reason=f"auto: {status.no_answers_in_a_row} calls not answered",
-                      allowed={State.RINGING})
+            self._set(agent_id, State.PAUSED, allowed={State.RINGING},
+                      reason=f"auto: {status.no_answers_in_a_row} offer(s) in a row not answered")
             return
         self._set(agent_id, State.READY, allowed={State.RINGING}, keep_idle=True)
 

@@ -205,27 +205,32 @@ class Campaigns:
     async def _offer_next(self, caller: Caller) -> None:
         if caller.asking_team:
             return
+        members = caller.team if caller.team is not None else caller.node.agents
+        await self._look_at_phones([caller.preferred, *members])
         ring_all = caller.node.strategy == "ring-all" and caller.team is None
         for agent in self._order(caller):
-            if not await self._device_free(agent):
-                continue
             await self._offer(caller, agent)
             if not ring_all:
                 return
 
-    async def _device_free(self, agent: str) -> bool:
-        """Asterisk's view: an offline phone, or one already in a call, is not offered one."""
-        try:
-            endpoint = await self.rest.endpoint("PJSIP", f"agent-{agent}")
-        except (AriError, OSError) as exc:
-            log.warning("agent %s: endpoint unknown to Asterisk (%s); skipped", agent, exc)
-            return False
-        reachable = endpoint.get("state") != "offline"
-        busy = bool(endpoint.get("channel_ids"))
-        self.board.device(agent, reachable=reachable, busy=busy)
-        if not reachable or busy:
-            log.info("agent %s: phone %s; not offered now", agent, "offline" if not reachable else "busy")
-        return reachable and not busy
+    async def _look_at_phones(self, agents: list[str]) -> None:
+        """Asterisk's view of each ready agent's phone: offline, or already in a call, means
+        no offer now (asked at each match, so a phone back online is offered the next call)."""
+        for agent in dict.fromkeys(agents):
+            if agent not in self.board.agents or self.board.status(agent).state is not State.READY:
+                continue
+            try:
+                endpoint = await self.rest.endpoint("PJSIP", f"agent-{agent}")
+            except (AriError, OSError) as exc:
+                log.warning("agent %s: endpoint unknown to Asterisk (%s); not offered now", agent, exc)
+                self.board.device(agent, reachable=False)
+                continue
+            reachable = endpoint.get("state") != "offline"
+            busy = bool(endpoint.get("channel_ids"))
+            status = self.board.status(agent)
+            if (reachable, busy) != (status.reachable, status.device_busy) and (not reachable or busy):
+                log.info("agent %s: phone %s; not offered now", agent, "offline" if not reachable else "busy")
+            self.board.device(agent, reachable=reachable, busy=busy)
 
     async def _offer(self, caller: Caller, agent: str) -> None:
         channel_id = f"{caller.call_id}-agent-{next(self._ids)}"

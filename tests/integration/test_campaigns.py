@@ -59,15 +59,16 @@ skills = {{ billing = 3 }}
 
 class Setup:
     def __init__(self, pbx: Pbx, folder: Path, ana: Behaviour, bo: Behaviour, strategy: str = "ordered",
-                 max_wait: float = 20.0, calls: int = 1, team: str = "", campaign_extra: str = "") -> None:
+                 max_wait: float = 20.0, calls: int = 1, team: str = "", campaign_extra: str = "",
+                 settings: str = "", ana_phone: str = "") -> None:
         self.agents = {"ana": SipAgent("ana", ana, folder, calls), "bo": SipAgent("bo", bo, folder, calls)}
         self.crm = FakeCrm()
-        flow = FLOW.format(strategy=strategy, max_wait=max_wait, ana=self.agents["ana"].phone,
+        flow = FLOW.format(strategy=strategy, max_wait=max_wait, ana=ana_phone or self.agents["ana"].phone,
                            bo=self.agents["bo"].phone, crm=self.crm.url,
                            campaign_extra=(f'team_url = "{self.crm.url}{team}"\n' if team else "") + campaign_extra)
         port = free_port()
         self.api = f"http://127.0.0.1:{port}/api"
-        self.config = pbx.configured(folder, flow, f"\n[api]\nport = {port}\n")
+        self.config = pbx.configured(folder, flow, f"\n[api]\nport = {port}\n{settings}")
         result = pbx.ivr("pbx", "up", config=self.config)
         assert result.returncode == 0, result.stderr
         self.app = App(pbx, folder / "app.log", config=self.config)
@@ -271,3 +272,44 @@ def test_callers_hear_their_position_and_may_leave_with_the_exit_key(pbx: Pbx, t
     record = json.loads(listed.stdout.splitlines()[0])
     assert "the caller pressed 0 to leave" in record["notes"]
     assert record["nodes"] == "campaign:sales > message:sorry > hangup"
+
+
+def test_an_agent_who_misses_offers_in_a_row_is_paused(pbx: Pbx, tmp_path: Path) -> None:
+    setup = Setup(pbx, tmp_path, "ring", "answer", settings="\n[agents]\nauto_pause_after = 1\n")
+    try:
+        report = pbx.call("500", "--timeout", "8", config=setup.config)
+        ana = setup.request("GET", "/agents").json()["agents"][0]
+    finally:
+        setup.close()
+
+    assert report["variables"]["IVR_AGENT"] == "bo"
+    assert (ana["id"], ana["state"], ana["reason"]) == ("ana", "paused", "auto: 1 offer(s) in a row not answered")
+    assert (ana["offers"], ana["no_answers"]) == (1, 1)
+
+
+def test_a_caller_who_hangs_up_while_waiting_leaves_the_line(pbx: Pbx, tmp_path: Path) -> None:
+    setup = Setup(pbx, tmp_path, "busy", "busy", max_wait=60.0)
+    try:
+        report = pbx.call("500", "--timeout", "4", config=setup.config)
+        waiting = setup.request("GET", "/campaigns").json()["campaigns"]
+        listed = pbx.ivr("calls", "--json", config=setup.config)
+    finally:
+        setup.close()
+
+    assert report["timed_out"]
+    assert waiting == [{"campaign": "sales", "waiting": []}]
+    record = json.loads(listed.stdout.splitlines()[0])
+    assert record["outcome"].startswith("caller hung up")
+    assert "the caller hung up while waiting" in record["notes"]
+
+
+def test_an_agent_whose_softphone_is_not_registered_is_skipped(pbx: Pbx, tmp_path: Path) -> None:
+    setup = Setup(pbx, tmp_path, "answer", "answer", ana_phone="register")
+    try:
+        report = pbx.call("500", "--timeout", "6", config=setup.config)
+    finally:
+        setup.close()
+
+    assert offers(setup.app.text()) == ["bo"]
+    assert "agent ana: phone offline; not offered now" in setup.app.text()
+    assert report["variables"]["IVR_AGENT"] == "bo"

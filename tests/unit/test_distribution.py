@@ -81,7 +81,7 @@ def test_no_answers_in_a_row_pause_the_agent_for_a_while() -> None:
     agents.not_answered("ana")
 
     status = agents.status("ana")
-    assert status.state is State.PAUSED and status.reason == "auto: 2 calls not answered"
+    assert status.state is State.PAUSED and status.reason == "auto: 2 offer(s) in a row not answered"
     assert status.no_answers == 2
     clock.now += 59
     assert not agents.available("ana")
