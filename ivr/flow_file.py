@@ -92,10 +92,11 @@ class _Reader:
         for destination, node in nodes.items():
             if not isinstance(node, Campaign):
                 continue
-            for index, agent in enumerate(node.agents):
-                if agent not in agents:
-                    self.problem((destination.kind, destination.name, "agents", str(index)),
-                                 f"no agent {agent!r} ([agent.{agent}])")
+            for field in ("agents", "overflow_agents"):
+                for index, agent in enumerate(getattr(node, field)):
+                    if agent not in agents:
+                        self.problem((destination.kind, destination.name, field, str(index)),
+                                     f"no agent {agent!r} ([agent.{agent}])")
             if node.strategy == "skills" and not node.skills:
                 self.problem((destination.kind, destination.name, "strategy"),
                              "strategy 'skills' needs 'skills', e.g. { billing = 2 }")
@@ -186,6 +187,9 @@ class _Reader:
                 ids[(destination.kind, node.id)] = destination.name
             if isinstance(node, TimeCondition):
                 self._time(node, loc, timegroups, zones)
+            if isinstance(node, Campaign) and node.overflow_hours:
+                self._zone(node.overflow_timezone, (*loc, "overflow_timezone"), zones)
+                self._groups(node.overflow_hours, (*loc, "overflow_hours"), timegroups)
             if isinstance(node, External):
                 self._external(node, loc, trunks)
             if isinstance(node, Identification) and node.authorization_env:
@@ -196,14 +200,21 @@ class _Reader:
 
     def _time(self, node: TimeCondition, loc: Loc, timegroups: Mapping[str, tuple[TimeRule, ...]],
               zones: dict[str, ZoneInfo]) -> None:
+        self._zone(node.timezone, (*loc, "timezone"), zones)
+        self._groups(node.open, (*loc, "open"), timegroups)
+        self._groups(node.closed, (*loc, "closed"), timegroups)
+
+    def _zone(self, name: str, loc: Loc, zones: dict[str, ZoneInfo]) -> None:
         try:
-            zones[node.timezone] = ZoneInfo(node.timezone)
+            zones[name] = ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
-            self.problem((*loc, "timezone"), f"unknown time zone {node.timezone!r} (e.g. Europe/Madrid)")
-        for field in ("open", "closed"):
-            for group in getattr(node, field):
-                if group not in timegroups:
-                    self.problem((*loc, field), f"no time group {group!r} ([[timegroup.{group}]])")
+            self.problem(loc, f"unknown time zone {name!r} (e.g. Europe/Madrid)")
+
+    def _groups(self, groups: tuple[str, ...], loc: Loc,
+                timegroups: Mapping[str, tuple[TimeRule, ...]]) -> None:
+        for group in groups:
+            if group not in timegroups:
+                self.problem(loc, f"no time group {group!r} ([[timegroup.{group}]])")
 
     def _external(self, node: External, loc: Loc, trunks: Mapping[str, Trunk]) -> None:
         trunk = trunks.get(node.trunk)

@@ -42,9 +42,10 @@ class Flow:
 
     def is_open(self, condition: TimeCondition, moment: datetime) -> bool:
         """Whether the moment (aware, any zone) is in an ``open`` group and in no ``closed`` one."""
-        local = moment.astimezone(self.zones[condition.timezone])
+        return (self.within(condition.open, condition.timezone, moment)
+                and not self.within(condition.closed, condition.timezone, moment))
 
-        def within(groups: tuple[str, ...]) -> bool:
-            return any(rule.matches(local) for group in groups for rule in self.timegroups[group])
-
-        return within(condition.open) and not within(condition.closed)
+    def within(self, groups: tuple[str, ...], timezone: str, moment: datetime) -> bool:
+        """Whether the moment falls in any of the time groups, on the zone's wall clock."""
+        local = moment.astimezone(self.zones[timezone])
+        return any(rule.matches(local) for group in groups for rule in self.timegroups[group])

@@ -193,6 +193,12 @@ class Campaign(Coded):
     announce_every: float = Field(0.0, ge=0, le=600, description="position and wait, every N s; 0: never")
     exit_key: str = Field("", pattern=r"^[0-9*#]?$", description="a key that leaves the line")
     on_exit: Dest | None = None
+    overflow_after: float = Field(0.0, ge=0, le=3600, description="seconds before spares are offered")
+    overflow_agents: tuple[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,39}$")], ...] = ()
+    overflow_hours: tuple[Annotated[str, Field(pattern=DIALPLAN_NAME)], ...] = Field(
+        (), description="time groups when spares may be called; empty: any time")
+    overflow_timezone: str = "UTC"
+    overflow_daily_limit: int = Field(0, ge=0, le=10_000, description="calls per spare a day; 0: no limit")
     team_url: str = Field("", description="dynamic team: asked at each call which agents, in order")
     team_deadline: float = Field(2.0, gt=0, le=8)
     prefer_crm_agent: bool = Field(True, description="offer the CRM's `agent` variable first")
@@ -208,6 +214,8 @@ class Campaign(Coded):
     def _exit(self) -> Campaign:
         if self.exit_key and self.on_exit is None:
             raise ValueError("exit_key needs on_exit, the destination of callers who press it")
+        if bool(self.overflow_after) != bool(self.overflow_agents):
+            raise ValueError("overflow needs both overflow_after (seconds) and overflow_agents")
         return self
 
     @property

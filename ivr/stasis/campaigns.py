@@ -14,6 +14,7 @@ import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
@@ -75,8 +76,11 @@ class Caller:
 class Campaigns:
     def __init__(self, rest: AriRest, app: str, board: AgentBoard, flow: Callable[[], Flow],
                  post: Callable[[str, Event], None], clock: Callable[[], float],
-                 http: httpx.AsyncClient | None = None) -> None:
+                 http: httpx.AsyncClient | None = None,
+                 wall: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.rest = rest
+        self.wall = wall
+        self.spare_calls: dict[tuple[str, date], int] = {}
         self.http = http
         self.app = app
         self.board = board
@@ -198,15 +202,30 @@ class Campaigns:
             caller.waiting.skipped.add(preferred)
             self.post(caller.call_id, CampaignNote(f"own agent {preferred} not available"))
         if caller.team is not None:
-            return [a for a in self.board.available_among(caller.team) if a not in skipped]
-        needs = [SkillNeed(skill, level) for skill, level in node.skills.items()]
-        return candidates(node.strategy, node.agents, self.board, skipped, needs)
+            order = [a for a in self.board.available_among(caller.team) if a not in skipped]
+        else:
+            needs = [SkillNeed(skill, level) for skill, level in node.skills.items()]
+            order = candidates(node.strategy, node.agents, self.board, skipped, needs)
+        return order or self._spares(caller, skipped)
+
+    def _spares(self, caller: Caller, skipped: frozenset[str]) -> list[str]:
+        """Overflow: once a caller has waited long enough with no agent free, the spare
+        numbers, in their order, within their hours and their daily limit."""
+        node = caller.node
+        if not node.overflow_after or self.clock() - caller.waiting.joined_at < node.overflow_after:
+            return []
+        now = self.wall()
+        if node.overflow_hours and not self.flow().within(node.overflow_hours, node.overflow_timezone, now):
+            return []
+        limit = node.overflow_daily_limit
+        return [a for a in self.board.available_among(node.overflow_agents) if a not in skipped
+                and not (limit and self.spare_calls.get((a, now.date()), 0) >= limit)]
 
     async def _offer_next(self, caller: Caller) -> None:
         if caller.asking_team:
             return
         members = caller.team if caller.team is not None else caller.node.agents
-        await self._look_at_phones([caller.preferred, *members])
+        await self._look_at_phones([caller.preferred, *members, *caller.node.overflow_agents])
         ring_all = caller.node.strategy == "ring-all" and caller.team is None
         for agent in self._order(caller):
             await self._offer(caller, agent)
@@ -255,6 +274,10 @@ class Campaigns:
             await self._hang_up(offer.channel_id)
             return
         offer.answered = True
+        if offer.agent in caller.node.overflow_agents and offer.agent not in caller.node.agents:
+            day = (offer.agent, self.wall().date())
+            self.spare_calls[day] = self.spare_calls.get(day, 0) + 1
+            self.post(caller.call_id, CampaignNote(f"overflow: answered by spare {offer.agent}"))
         self.waits.setdefault(caller.campaign, deque(maxlen=WAITS_KEPT)).append(
             self.clock() - caller.waiting.joined_at)
         caller.offers.discard(offer.channel_id)

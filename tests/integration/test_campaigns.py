@@ -51,20 +51,31 @@ skills = {{ billing = 1 }}
 [agent.bo]
 phone = "{bo}"
 email = "bo@example.com"
+{spare}
 cost = 10.0
 weight = 1000
 skills = {{ billing = 3 }}
+"""
+
+SPARE = """
+[agent.cy]
+phone = "{phone}"
+ready_at_start = true
 """
 
 
 class Setup:
     def __init__(self, pbx: Pbx, folder: Path, ana: Behaviour, bo: Behaviour, strategy: str = "ordered",
                  max_wait: float = 20.0, calls: int = 1, team: str = "", campaign_extra: str = "",
-                 settings: str = "", ana_phone: str = "") -> None:
+                 settings: str = "", ana_phone: str = "", spare: Behaviour | None = None) -> None:
         self.agents = {"ana": SipAgent("ana", ana, folder, calls), "bo": SipAgent("bo", bo, folder, calls)}
+        spare_agent = ""
+        if spare is not None:
+            self.agents["cy"] = SipAgent("cy", spare, folder, calls)
+            spare_agent = SPARE.format(phone=self.agents["cy"].phone)
         self.crm = FakeCrm()
         flow = FLOW.format(strategy=strategy, max_wait=max_wait, ana=ana_phone or self.agents["ana"].phone,
-                           bo=self.agents["bo"].phone, crm=self.crm.url,
+                           bo=self.agents["bo"].phone, crm=self.crm.url, spare=spare_agent,
                            campaign_extra=(f'team_url = "{self.crm.url}{team}"\n' if team else "") + campaign_extra)
         port = free_port()
         self.api = f"http://127.0.0.1:{port}/api"
@@ -74,7 +85,7 @@ class Setup:
         self.app = App(pbx, folder / "app.log", config=self.config)
         self.app.wait_connected(1)
         self.token = (pbx.state_dir / "api" / "supervisor-token").read_text().strip()
-        for agent in self.agents:
+        for agent in ("ana", "bo"):
             self.request("POST", f"/agents/{agent}/login").raise_for_status()
 
     def request(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> httpx.Response:
@@ -313,3 +324,32 @@ def test_an_agent_whose_softphone_is_not_registered_is_skipped(pbx: Pbx, tmp_pat
     assert offers(setup.app.text()) == ["bo"]
     assert "agent ana: phone offline; not offered now" in setup.app.text()
     assert report["variables"]["IVR_AGENT"] == "bo"
+
+
+OVERFLOW = 'overflow_after = 3.0\noverflow_agents = ["cy"]\n'
+
+
+def test_a_spare_number_takes_the_call_after_the_overflow_threshold(pbx: Pbx, tmp_path: Path) -> None:
+    setup = Setup(pbx, tmp_path, "busy", "busy", spare="answer", campaign_extra=OVERFLOW)
+    try:
+        report = pbx.call("500", "--timeout", "10", config=setup.config)
+        listed = pbx.ivr("calls", "--json", config=setup.config)
+    finally:
+        setup.close()
+
+    assert report["variables"]["IVR_AGENT"] == "cy"
+    assert offers(setup.app.text())[:2] == ["ana", "bo"]
+    assert "overflow: answered by spare cy" in json.loads(listed.stdout.splitlines()[0])["notes"]
+
+
+def test_no_spare_is_called_outside_its_hours(pbx: Pbx, tmp_path: Path) -> None:
+    hours = OVERFLOW + 'overflow_hours = ["long-ago"]\n\n[[timegroup.long-ago]]\ndates = ["2020-01-01"]\n'
+    setup = Setup(pbx, tmp_path, "busy", "busy", spare="answer", campaign_extra=hours, max_wait=6.0)
+    try:
+        report = pbx.call("500", "--timeout", "15", config=setup.config)
+    finally:
+        setup.close()
+
+    assert "cy" not in offers(setup.app.text())
+    assert "IVR_AGENT" not in report["variables"]
+    assert report["prompts"] == ["sound:beep"]
