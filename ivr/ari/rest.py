@@ -69,6 +69,10 @@ class AriRest:
     async def stop_moh(self, channel_id: str) -> None:
         await self.request("DELETE", f"/channels/{channel_id}/moh")
 
+    async def get_variable(self, channel_id: str, name: str) -> str:
+        result = await self.request("GET", f"/channels/{channel_id}/variable", {"variable": name})
+        return str((result or {}).get("value", ""))
+
     async def set_variable(self, channel_id: str, name: str, value: str) -> None:
         await self.request("POST", f"/channels/{channel_id}/variable",
                            params={"variable": name, "value": value})

@@ -49,6 +49,7 @@ class AgentStatus:
     offered_at: float | None = None
     reachable: bool = True
     device_busy: bool = False
+    auto_paused: bool = False
 
     @property
     def mean_answer_seconds(self) -> float | None:
@@ -99,6 +100,7 @@ class AgentBoard:
 
     def ready(self, agent_id: str) -> None:
         self._set(agent_id, State.READY, allowed={State.PAUSED, State.WRAP_UP, State.READY})
+        self.status(agent_id).no_answers_in_a_row = 0
 
     def pause(self, agent_id: str, reason: str) -> None:
         self._set(agent_id, State.PAUSED, reason=reason,
@@ -111,8 +113,9 @@ class AgentBoard:
         status.offered_at = self.clock()
 
     def answered(self, agent_id: str) -> None:
+        """Also from paused: an agent who paused while the phone rang, then answered, is on the call."""
         status = self.status(agent_id)
-        self._set(agent_id, State.ON_CALL, allowed={State.RINGING})
+        self._set(agent_id, State.ON_CALL, allowed={State.RINGING, State.PAUSED})
         status.answers += 1
         status.no_answers_in_a_row = 0
         if status.offered_at is not None:
@@ -131,6 +134,7 @@ class AgentBoard:
         if rule.after and status.no_answers_in_a_row >= rule.after:
             self._set(agent_id, State.PAUSED, allowed={State.RINGING},
                       reason=f"auto: {status.no_answers_in_a_row} offer(s) in a row not answered")
+            status.auto_paused = True
             return
         self._set(agent_id, State.READY, allowed={State.RINGING}, keep_idle=True)
 
@@ -151,7 +155,7 @@ class AgentBoard:
             status.device_busy = busy
 
     def _end_auto_pause(self, agent_id: str, status: AgentStatus) -> None:
-        if (status.state is State.PAUSED and status.reason.startswith("auto:")
+        if (status.state is State.PAUSED and status.auto_paused
                 and self.clock() - status.since >= self.auto_pause.seconds):
             status.no_answers_in_a_row = 0
             self._set(agent_id, State.READY, allowed={State.PAUSED})
@@ -165,3 +169,4 @@ class AgentBoard:
         if state is State.READY and not keep_idle and status.state is not State.READY:
             status.idle_since = now
         status.state, status.reason, status.since = state, reason, now
+        status.auto_paused = False

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from ivr.core.campaign import CampaignStep
+from ivr.core.campaign import CampaignStep, Waiting
 from ivr.core.commands import Answer, Command, ContinueInDialplan, Finished, Hangup, SetVariable, Warn
 from ivr.core.destinations import HANG_UP, Destination
 from ivr.core.events import CallStarted, DigitPressed, Event, HungUp, PlaybackFinished, Resumed
@@ -30,6 +30,8 @@ from ivr.core.player import Player
 from ivr.core.step import CallContext, Goto, Out, Step
 
 MAX_HOPS = 30
+REQUEUE = "requeue"
+"""The route of a caller coming back from the dialplan's requeue loop (``[ivr-requeue]``)."""
 CAMPAIGN_CONTEXT = "ivr-campaign"
 VOICEMAIL = ("ivr-voicemail", "s", 1)
 DIAL = ("ivr-dial", "s", 1)
@@ -62,7 +64,7 @@ class CallFlow:
     def __init__(self, call_id: str, flow: Flow, now: Callable[[], datetime]) -> None:
         self.flow = flow
         self.now = now
-        self.ctx = CallContext(call_id, flow, Player(call_id), CallFacts())
+        self.ctx = CallContext(call_id, flow, Player(call_id), CallFacts(), now=now)
         self.step: Step | None = None
         self.hops = 0
         self.done = False
@@ -91,12 +93,27 @@ class CallFlow:
 
     def _start(self, event: CallStarted) -> list[Command]:
         self.ctx.caller, self.ctx.did = event.caller, event.exten
+        if (rejoin := self._rejoin(event)) is not None:
+            return rejoin
         entry = self.flow.entry(event.exten)
         if entry is None:
             return self._end(f"no entry node for {event.exten!r}",
                              [Warn(f"no entry node for number {event.exten!r} in {self.flow.source}"),
                               Hangup("unallocated")])
         return [Answer(), SetVariable("IVR_ENTRY", str(entry)), *self._follow([Goto(entry)])]
+
+    def _rejoin(self, event: CallStarted) -> list[Command] | None:
+        """A caller of an earlier process who was waiting in a campaign keeps its place."""
+        waiting = Waiting.parse(event.waiting) if event.resumed or event.route == REQUEUE else None
+        node = self.flow.nodes.get(Destination("campaign", waiting.campaign)) if waiting else None
+        if waiting is None or not isinstance(node, Campaign) or not node.runs_in_app:
+            return None
+        self.ctx.facts.customer_id = event.customer_id
+        self.facts.nodes.append(f"campaign:{waiting.campaign}")
+        self.facts.notes.append(f"campaign {waiting.campaign}: taken back after an app restart")
+        step = CampaignStep(waiting.campaign, node, self.ctx, waiting)
+        self.step = step
+        return self._follow(step.start())
 
     def _follow(self, outs: list[Out]) -> list[Command]:
         commands: list[Command] = []

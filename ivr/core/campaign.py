@@ -3,6 +3,8 @@ or sent on after the longest wait the campaign allows."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ivr.core.commands import (
     AskPosition,
     CancelTimer,
@@ -33,17 +35,47 @@ DEFAULT_PRIORITY = 5
 """Callers without a CRM ``priority`` (1 most urgent .. 9)."""
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """Kept on the caller's channel (IVR_WAITING) while it waits, so that a restarted app takes
+    the caller back into the line at its place."""
+
+    campaign: str
+    priority: int
+    since: float
+    """Unix time the caller joined the line."""
+
+    def __str__(self) -> str:
+        return f"{self.campaign}:{self.priority}:{self.since:.0f}"
+
+    @classmethod
+    def parse(cls, text: str) -> Waiting | None:
+        """
+        >>> Waiting.parse("sales:5:1795295425")
+        Waiting(campaign='sales', priority=5, since=1795295425.0)
+        >>> Waiting.parse("sales:x:1") is None
+        True
+        """
+        parts = text.split(":")
+        if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+            return None
+        return cls(parts[0], int(parts[1]), float(parts[2]))
+
+
 class CampaignStep:
-    def __init__(self, name: str, node: Campaign, ctx: CallContext) -> None:
+    def __init__(self, name: str, node: Campaign, ctx: CallContext, rejoin: Waiting | None = None) -> None:
         self.name = name
         self.node = node
         self.ctx = ctx
         self.state = "waiting"
+        self.waiting = rejoin or Waiting(name, self._priority(), ctx.now().timestamp())
 
     def start(self) -> list[Out]:
-        return [SetVariable("__IVR_CAMPAIGN", self.name), StartMoh(self.node.music),
-                JoinCampaign(self.name, self._priority(), self._agent_variables()),
-                StartTimer(MAX_WAIT, self.node.max_wait), *self._next_announcement()]
+        waited = max(0.0, self.ctx.now().timestamp() - self.waiting.since)
+        return [SetVariable("__IVR_CAMPAIGN", self.name), SetVariable("IVR_WAITING", str(self.waiting)),
+                StartMoh(self.node.music),
+                JoinCampaign(self.name, self.waiting.priority, self._agent_variables(), waited),
+                StartTimer(MAX_WAIT, max(1.0, self.node.max_wait - waited)), *self._next_announcement()]
 
     def _next_announcement(self) -> list[Out]:
         return [StartTimer(ANNOUNCE, self.node.announce_every)] if self.node.announce_every else []
@@ -66,7 +98,8 @@ class CampaignStep:
                 self.ctx.facts.notes.append(f"campaign {self.name}: the caller pressed {digit} to leave")
                 assert self.node.on_exit is not None
                 return [*self.ctx.player.stop(), CancelTimer(MAX_WAIT), CancelTimer(ANNOUNCE),
-                        LeaveCampaign(self.name), StopMoh(), Goto(self.node.on_exit)]
+                        LeaveCampaign(self.name), StopMoh(), SetVariable("IVR_WAITING", ""),
+                        Goto(self.node.on_exit)]
             case TimerFired(name=name) if name == ANNOUNCE and self.state == "waiting":
                 return [AskPosition(self.name)]
             case QueuePosition() if self.state == "waiting":
@@ -79,7 +112,7 @@ class CampaignStep:
                 self.state = "talking"
                 self.ctx.facts.agent = agent
                 return [*self.ctx.player.stop(), CancelTimer(MAX_WAIT), CancelTimer(ANNOUNCE), StopMoh(),
-                        SetVariable("IVR_AGENT", agent)]
+                        SetVariable("IVR_WAITING", ""), SetVariable("IVR_AGENT", agent)]
             case AgentHungUp(agent=agent) if self.state == "talking":
                 self.state = "done"
                 self.ctx.facts.notes.append(f"campaign {self.name}: agent {agent} hung up first")
@@ -90,7 +123,7 @@ class CampaignStep:
                 self.state = "done"
                 self.ctx.facts.notes.append(f"campaign {self.name}: no agent within {self.node.max_wait:g} s")
                 return [*self.ctx.player.stop(), CancelTimer(ANNOUNCE), LeaveCampaign(self.name), StopMoh(),
-                        Goto(self.node.on_max_wait)]
+                        SetVariable("IVR_WAITING", ""), Goto(self.node.on_max_wait)]
         return []
 
     def resume(self) -> list[Out]:

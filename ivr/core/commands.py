@@ -86,6 +86,8 @@ class JoinCampaign:
     priority: int
     variables: tuple[tuple[str, str], ...] = ()
     """Set on the agent's channel: the customer id and the CRM's variables."""
+    waited: float = 0.0
+    """Seconds already waited (a caller taken back after a restart keeps its place)."""
 
 
 @dataclass(frozen=True)

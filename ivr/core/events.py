@@ -13,6 +13,9 @@ class CallStarted:
     exten: str
     route: str
     resumed: bool = False
+    waiting: str = ""
+    """Taken back from an earlier process while waiting in a campaign: its IVR_WAITING."""
+    customer_id: str = ""
 
 
 @dataclass(frozen=True)

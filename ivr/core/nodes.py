@@ -227,7 +227,8 @@ class Agent(Node):
     """Someone who takes calls: their phone is a SIP URI the PBX calls (a fixed address), or
     ``register`` for a softphone that registers to the bundled PBX with a generated password."""
 
-    name: str = Field("", max_length=80)
+    name: str = Field("", max_length=80, pattern=r'^[^\x00-\x1f<>"]*$',
+                      description="shown as the caller id of calls the agent makes")
     email: str = Field("", pattern=r"^([^@\s]+@[^@\s]+)?$")
     phone: str = Field(pattern=r"^(register|sip:[A-Za-z0-9._+\-]+@[A-Za-z0-9.\-]+(:[0-9]{1,5})?)$")
     skills: dict[Annotated[str, Field(pattern=SKILL)], Annotated[int, Field(ge=1, le=10)]] = Field(

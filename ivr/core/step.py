@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
 from ivr.core.commands import Command
@@ -31,6 +33,7 @@ class CallContext:
     facts: CallFacts
     caller: str = ""
     did: str = ""
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
 
 class Step(Protocol):

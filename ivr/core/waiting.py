@@ -20,8 +20,8 @@ class Waiting:
     """Agents who declined or missed this call: not offered it again at once."""
 
     @property
-    def rank(self) -> tuple[int, int]:
-        return (self.priority, self.sequence)
+    def rank(self) -> tuple[int, float, int]:
+        return (self.priority, self.joined_at, self.sequence)
 
 
 class WaitingLine:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from ivr.ari.rest import AriError, AriRest, NotFound
@@ -18,6 +19,7 @@ log = logging.getLogger("ivr.app")
 
 FlowFactory = Callable[[str], CallHandler]
 FALLBACK = ("ivr-fallback", "s", 1)
+REQUEUE = ("ivr-requeue", "s", 1)
 
 
 class StasisApp:
@@ -84,34 +86,58 @@ class StasisApp:
         log.info("reconcile: %d live call(s) in app %s", len(live), self.app)
 
     async def _adopt(self, channel_id: str) -> None:
-        """A call left in the app by an earlier process: start its flow again from the top."""
+        """A call left in the app by an earlier process: back to its place in a campaign, or its
+        flow again from the top; a conversation with an agent is left to go on."""
         try:
             channel = await self.rest.channel(channel_id)
         except NotFound:
             return
         args = stasis_args(channel)
         if args[:1] == [AGENT_LEG]:
-            log.info("reconcile: hanging up agent leg %s of an earlier process", channel_id)
-            await self.rest.hangup(channel_id)
+            if channel.get("state") != "Up":
+                log.info("reconcile: hanging up agent leg %s of an earlier process", channel_id)
+                await self.rest.hangup(channel_id)
             return
         if not args:
             return
+        if agent := await self._variable(channel_id, "IVR_AGENT"):
+            log.info("reconcile: call %s talks with agent %s; left as it is", channel_id, agent)
+            return
         log.info("reconcile: taking back call %s (%s)", channel_id, ",".join(args))
-        self._open(channel_id).post(call_started(channel, args, resumed=True))
+        waiting = await self._variable(channel_id, "IVR_WAITING")
+        customer = await self._variable(channel_id, "IVR_CUSTOMER_ID")
+        self._open(channel_id).post(replace(call_started(channel, args, resumed=True),
+                                            waiting=waiting, customer_id=customer))
+
+    async def _variable(self, channel_id: str, name: str) -> str:
+        try:
+            return await self.rest.get_variable(channel_id, name)
+        except (AriError, OSError):
+            return ""
 
     def post(self, channel_id: str, event: Event) -> None:
         if (session := self.sessions.get(channel_id)) is not None:
             session.post(event)
 
     async def hand_over(self) -> None:
-        """On shutdown, no caller stays in a dead app: send each call to the dialplan fallback."""
+        """On shutdown, no caller stays in a dead app: callers waiting in a campaign go to the
+        dialplan's requeue loop (music, and back to the app when it is up again, in their place),
+        every other call to the dialplan fallback."""
         for channel_id, session in list(self.sessions.items()):
+            if self.campaigns is not None and self.campaigns.is_talking(channel_id):
+                session.stop_reason = "app stopped while the caller talked with an agent (left bridged)"
+                log.info("call %s: left talking with its agent", channel_id)
+                continue
+            waiting = self.campaigns is not None and self.campaigns.is_waiting(channel_id)
+            where, what = (REQUEUE, "the requeue loop") if waiting else (FALLBACK, "the dialplan fallback")
             try:
-                await self.rest.continue_in_dialplan(channel_id, *FALLBACK)
-                session.stop_reason = "handed to the dialplan fallback: app stopping"
-                log.info("call %s: handed to the dialplan fallback on shutdown", channel_id)
+                await self.rest.continue_in_dialplan(channel_id, *where)
+                session.stop_reason = f"handed to {what}: app stopping"
+                log.info("call %s: handed to %s on shutdown", channel_id, what)
             except (AriError, OSError) as exc:
                 log.warning("call %s: could not hand over: %s", channel_id, exc)
+        if self.campaigns is not None:
+            self.campaigns.stopping = True
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -94,16 +94,19 @@ class Campaigns:
         self._matching = asyncio.Lock()
         self._ticker: asyncio.Task[None] | None = None
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        self.stopping = False
+        """Set when the app stops: conversations with agents are left bridged, not torn down."""
         self.waits: dict[str, deque[float]] = {}
         """Per campaign, how long the last callers served waited (for the estimate)."""
         self._tasks: set[asyncio.Task[None]] = set()
 
     def join(self, call_id: str, campaign: str, priority: int,
-             variables: tuple[tuple[str, str], ...]) -> None:
+             variables: tuple[tuple[str, str], ...], waited: float = 0.0) -> None:
         node = self.flow().nodes.get(Destination("campaign", campaign))
         if not isinstance(node, Campaign) or call_id in self.callers:
             return
-        waiting = self.lines.setdefault(campaign, WaitingLine()).join(call_id, priority, self.clock())
+        line = self.lines.setdefault(campaign, WaitingLine())
+        waiting = line.join(call_id, priority, self.clock() - waited)
         caller = Caller(call_id, campaign, node, waiting, variables)
         self.callers[call_id] = caller
         log.info("call %s: waiting in campaign %s (priority %d, position %s)", call_id, campaign,
@@ -127,9 +130,10 @@ class Campaigns:
 
     def leave(self, call_id: str) -> None:
         """The caller left (hung up, gave up waiting, or the call ended): release everything."""
-        caller = self.callers.pop(call_id, None)
-        if caller is None:
+        caller = self.callers.get(call_id)
+        if caller is None or (self.stopping and caller.agent_leg is not None):
             return
+        del self.callers[call_id]
         self.lines[caller.campaign].leave(call_id)
         for channel_id in list(caller.offers):
             self._withdraw(self.offers[channel_id])
@@ -145,6 +149,14 @@ class Campaigns:
         waits = self.waits.get(caller.campaign)
         minutes = math.ceil(sum(waits) / len(waits) * position / 60) if waits else None
         return QueuePosition(position, minutes)
+
+    def is_talking(self, call_id: str) -> bool:
+        caller = self.callers.get(call_id)
+        return caller is not None and caller.agent_leg is not None
+
+    def is_waiting(self, call_id: str) -> bool:
+        caller = self.callers.get(call_id)
+        return caller is not None and caller.agent_leg is None
 
     def owns(self, channel_id: str) -> bool:
         return channel_id in self.offers
@@ -165,12 +177,13 @@ class Campaigns:
     async def match(self) -> None:
         """Offer each waiting caller without a pending offer to the next agents in line."""
         async with self._matching:
-            for line in self.lines.values():
-                for waiting in line.in_order():
-                    caller = self.callers.get(waiting.call_id)
-                    if caller is None or caller.offers or caller.agent_leg is not None:
-                        continue
-                    await self._offer_next(caller)
+            everyone = (w for line in self.lines.values() for w in line.in_order())
+            waiting = sorted(everyone, key=lambda w: w.rank)
+            for next_caller in waiting:
+                caller = self.callers.get(next_caller.call_id)
+                if caller is None or caller.offers or caller.agent_leg is not None:
+                    continue
+                await self._offer_next(caller)
 
     async def _ask_team(self, caller: Caller, http: httpx.AsyncClient) -> None:
         flow = self.flow()
@@ -244,7 +257,11 @@ class Campaigns:
                 log.warning("agent %s: endpoint unknown to Asterisk (%s); not offered now", agent, exc)
                 self.board.device(agent, reachable=False)
                 continue
-            reachable = endpoint.get("state") != "offline"
+            # Only a registration tells whether a phone is reachable: a fixed-address phone
+            # (not qualified) may be reported offline after a reload while it answers fine.
+            config = self.flow().agents.get(agent)
+            registers = config is not None and config.phone == "register"
+            reachable = not registers or endpoint.get("state") != "offline"
             busy = bool(endpoint.get("channel_ids"))
             status = self.board.status(agent)
             if (reachable, busy) != (status.reachable, status.device_busy) and (not reachable or busy):
@@ -262,8 +279,8 @@ class Campaigns:
         try:
             await self.rest.call_agent(f"PJSIP/agent-{agent}", self.app,
                                        f"{AGENT_LEG},{caller.call_id},{agent}", channel_id,
-                                       caller.call_id, f"{caller.campaign} <{caller.call_id[:20]}>",
-                                       int(caller.node.ring_timeout))
+                                       caller.call_id, f"{caller.campaign} <{caller.call_data()['caller']}>",
+                                       max(1, round(caller.node.ring_timeout)))
         except (AriError, OSError) as exc:
             log.warning("call %s: cannot ring agent %s: %s", caller.call_id, agent, exc)
             self._gone(offer, f"originate failed: {exc}")
@@ -274,6 +291,7 @@ class Campaigns:
             await self._hang_up(offer.channel_id)
             return
         offer.answered = True
+        self.lines[caller.campaign].leave(caller.call_id)
         if offer.agent in caller.node.overflow_agents and offer.agent not in caller.node.agents:
             day = (offer.agent, self.wall().date())
             self.spare_calls[day] = self.spare_calls.get(day, 0) + 1

@@ -41,6 +41,9 @@ log = logging.getLogger("ivr.call")
 
 
 class CallHandler(Protocol):
+    @property
+    def facts(self) -> CallFacts: ...
+
     def handle(self, event: Event) -> list[Command]: ...
 
 
@@ -50,7 +53,7 @@ class Crm(Protocol):
 
 class Queues(Protocol):
     def join(self, call_id: str, campaign: str, priority: int,
-             variables: tuple[tuple[str, str], ...]) -> None: ...
+             variables: tuple[tuple[str, str], ...], waited: float) -> None: ...
 
     def leave(self, call_id: str) -> None: ...
 
@@ -59,7 +62,7 @@ class Queues(Protocol):
 
 class _NoQueues:
     def join(self, call_id: str, campaign: str, priority: int,
-             variables: tuple[tuple[str, str], ...]) -> None:
+             variables: tuple[tuple[str, str], ...], waited: float) -> None:
         raise RuntimeError("this app runs no campaigns")
 
     def leave(self, call_id: str) -> None:
@@ -121,7 +124,7 @@ class CallSession:
             self.queues.leave(self.channel_id)
             if self.outcome is None:
                 self.outcome = self.stop_reason
-                self.on_record(self._record(self.outcome, CallFacts()))
+                self.on_record(self._record(self.outcome, self.flow.facts))
 
     def _current_timer(self, item: tuple[str, int]) -> Event | None:
         """A timer that was restarted or cancelled after it fired is stale: drop it."""
@@ -178,8 +181,8 @@ class CallSession:
                 await self.rest.stop_moh(channel)
             case AskCrm():
                 self._start_lookup(command)
-            case JoinCampaign(campaign=campaign, priority=priority, variables=variables):
-                self.queues.join(channel, campaign, priority, variables)
+            case JoinCampaign(campaign=campaign, priority=priority, variables=variables, waited=waited):
+                self.queues.join(channel, campaign, priority, variables, waited)
             case LeaveCampaign():
                 self.queues.leave(channel)
             case AskPosition():

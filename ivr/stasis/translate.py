@@ -21,14 +21,18 @@ def channel_of(event: dict[str, Any]) -> str | None:
 
 
 def call_started(channel: dict[str, Any], args: list[str], resumed: bool = False) -> CallStarted:
-    """From ``Stasis(app,<route>,<exten>)``: the route first, as the shipped dialplan passes it."""
+    """From ``Stasis(app,<route>,<exten>)``: the route first, as the shipped dialplan passes it;
+    the requeue loop adds the caller's place in its campaign and its customer id."""
     dialplan = channel.get("dialplan") or {}
     caller = channel.get("caller") or {}
+    route = args[0] if args else ""
     return CallStarted(
         caller=str(caller.get("number", "")),
         exten=args[1] if len(args) > 1 else str(dialplan.get("exten", "")),
-        route=args[0] if args else "",
+        route=route,
         resumed=resumed,
+        waiting=args[2] if route == "requeue" and len(args) > 2 else "",
+        customer_id=args[3] if route == "requeue" and len(args) > 3 else "",
     )
 
 

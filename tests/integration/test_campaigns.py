@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.harness import REPO, App, Pbx
+from tests.integration.harness import REPO, App, Pbx, until
 from tests.integration.sip_agents import Behaviour, SipAgent
 from tests.ports import free_port
 from tests.unit.fake_crm import CrmHandler, FakeCrm
@@ -261,9 +261,9 @@ def test_the_api_logs_agents_in_and_out_and_pushes_the_offer(pbx: Pbx, tmp_path:
     assert agents["ana"]["state"] == "paused" and ana_sees == ["ana"]
 
 
-def _in_background(pbx: Pbx, setup: Setup) -> subprocess.Popen[str]:
+def _in_background(pbx: Pbx, setup: Setup, timeout: int = 6) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "ivr", "--config", str(setup.config), "call", "500",
-                             "--json", "--timeout", "6"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             "--json", "--timeout", str(timeout)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, cwd=REPO)
 
 
@@ -353,3 +353,32 @@ def test_no_spare_is_called_outside_its_hours(pbx: Pbx, tmp_path: Path) -> None:
     assert "cy" not in offers(setup.app.text())
     assert "IVR_AGENT" not in report["variables"]
     assert report["prompts"] == ["sound:beep"]
+
+
+def test_callers_waiting_when_the_app_restarts_keep_their_place(pbx: Pbx, tmp_path: Path) -> None:
+    setup = Setup(pbx, tmp_path, "answer", "answer")
+    second = None
+    try:
+        for agent in ("ana", "bo"):
+            setup.request("POST", f"/agents/{agent}/logout").raise_for_status()
+        call = _in_background(pbx, setup, timeout=20)
+        until(lambda: "waiting in campaign sales" in setup.app.text(), 15, "the caller to wait")
+        setup.app.stop()
+        second = App(pbx, tmp_path / "second.log", config=setup.config)
+        second.wait_connected(1)
+        until(lambda: "waiting in campaign sales" in second.text(), 15, "the caller back in the line")
+        setup.request("POST", "/agents/bo/login").raise_for_status()
+        until(lambda: "bridged with agent bo" in second.text(), 15, "the caller bridged")
+        report = json.loads(call.communicate(timeout=30)[0])
+        until(lambda: "finished: caller hung up" in second.text(), 10, "the call's end")
+        listed = pbx.ivr("calls", "--json", config=setup.config)
+    finally:
+        if second is not None:
+            second.stop()
+        setup.close()
+
+    assert "handed to the requeue loop" in setup.app.text()
+    assert any(step.startswith("ivr-requeue,s,") for step in report["dialplan"])
+    assert report["variables"]["IVR_AGENT"] == "bo"
+    notes = [json.loads(line)["notes"] for line in listed.stdout.splitlines()]
+    assert any("taken back after an app restart" in n for n in notes)

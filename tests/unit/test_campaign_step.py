@@ -60,6 +60,9 @@ phone = "sip:ana@127.0.0.1:5070"
 """
 
 
+SINCE = int(NOW.timestamp())
+
+
 def started(tmp_path: Path) -> tuple[CallFlow, list[object]]:
     path = tmp_path / "flows.toml"
     path.write_text(FLOW)
@@ -71,9 +74,10 @@ def test_the_caller_waits_with_music_in_the_line(tmp_path: Path) -> None:
     _, commands = started(tmp_path)
 
     assert commands == [Answer(), SetVariable("IVR_ENTRY", "campaign:sales"),
-                        SetVariable("__IVR_CAMPAIGN", "sales"), StartMoh("sales"),
+                        SetVariable("__IVR_CAMPAIGN", "sales"), SetVariable("IVR_WAITING", f"sales:5:{SINCE}"),
+                        StartMoh("sales"),
                         JoinCampaign("sales", 5, (("IVR_CAMPAIGN", "sales"), ("IVR_CALLER", "600"),
-                                                           ("IVR_DID", "100"))),
+                                                           ("IVR_DID", "100")), 0.0),
                         StartTimer(MAX_WAIT, 60.0), StartTimer(ANNOUNCE, 30.0)]
 
 
@@ -81,7 +85,7 @@ def test_an_agent_answering_stops_the_music_and_the_clock(tmp_path: Path) -> Non
     call, _ = started(tmp_path)
 
     assert call.handle(AgentConnected("ana")) == [CancelTimer(MAX_WAIT), CancelTimer(ANNOUNCE), StopMoh(),
-                                                  SetVariable("IVR_AGENT", "ana")]
+                                                  SetVariable("IVR_WAITING", ""), SetVariable("IVR_AGENT", "ana")]
     assert call.facts.agent == "ana"
 
 
@@ -109,7 +113,8 @@ def test_no_agent_within_the_longest_wait_sends_the_caller_on(tmp_path: Path) ->
 
     commands = call.handle(TimerFired(MAX_WAIT))
 
-    assert commands == [CancelTimer(ANNOUNCE), LeaveCampaign("sales"), StopMoh(), Play("c1-1", ("sound:ivr/sorry",))]
+    assert commands == [CancelTimer(ANNOUNCE), LeaveCampaign("sales"), StopMoh(), SetVariable("IVR_WAITING", ""),
+                        Play("c1-1", ("sound:ivr/sorry",))]
     assert call.facts.nodes == ["campaign:sales", "message:sorry"]
 
 
@@ -145,3 +150,27 @@ def test_other_keys_are_ignored_while_waiting(tmp_path: Path) -> None:
     call, _ = started(tmp_path)
 
     assert call.handle(DigitPressed("5")) == []
+
+
+def test_a_caller_taken_back_after_a_restart_keeps_its_place_and_its_wait(tmp_path: Path) -> None:
+    path = tmp_path / "flows.toml"
+    path.write_text(FLOW)
+    call = CallFlow("c1", load_flow(path), lambda: NOW)
+
+    commands = call.handle(CallStarted("600", "100", "inbound", resumed=True,
+                                       waiting=f"sales:2:{SINCE - 20}", customer_id="1234"))
+
+    assert JoinCampaign("sales", 2, (("IVR_CUSTOMER_ID", "1234"), ("IVR_CAMPAIGN", "sales"),
+                                     ("IVR_CALLER", "600"), ("IVR_DID", "100")), 20.0) in commands
+    assert StartTimer(MAX_WAIT, 40.0) in commands
+    assert call.facts.notes == ["campaign sales: taken back after an app restart"]
+
+
+def test_a_restart_with_no_campaign_wait_starts_the_flow_again(tmp_path: Path) -> None:
+    path = tmp_path / "flows.toml"
+    path.write_text(FLOW)
+    call = CallFlow("c1", load_flow(path), lambda: NOW)
+
+    commands = call.handle(CallStarted("600", "100", "inbound", resumed=True, waiting=""))
+
+    assert commands[:2] == [Answer(), SetVariable("IVR_ENTRY", "campaign:sales")]

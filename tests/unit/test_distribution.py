@@ -179,3 +179,38 @@ def test_the_waiting_line_orders_by_priority_then_arrival() -> None:
     assert line.position("b") == 3
     line.leave("vip")
     assert line.position("b") == 2 and "vip" not in line and len(line) == 2
+
+
+def test_an_agent_who_pauses_while_ringing_and_answers_is_on_the_call() -> None:
+    clock = Clock()
+    agents = board(clock)
+    agents.offered("ana")
+    agents.pause("ana", "coffee")
+
+    agents.answered("ana")
+
+    assert agents.status("ana").state is State.ON_CALL
+
+
+def test_ready_by_hand_after_an_auto_pause_forgets_the_missed_offers() -> None:
+    clock = Clock()
+    agents = board(clock)
+    for _ in range(2):
+        agents.offered("ana")
+        agents.not_answered("ana")
+
+    agents.ready("ana")
+    agents.offered("ana")
+    agents.not_answered("ana")
+
+    assert agents.status("ana").state is State.READY
+
+
+def test_a_pause_reason_that_looks_automatic_does_not_end_by_itself() -> None:
+    clock = Clock()
+    agents = board(clock)
+    agents.pause("ana", "auto: my own words")
+
+    clock.now += 3600
+
+    assert not agents.available("ana")

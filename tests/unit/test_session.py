@@ -9,6 +9,7 @@ import httpx
 from ivr.ari.rest import AriRest
 from ivr.core.commands import Answer, CancelTimer, Command, Finished, Hangup, Play, SetVariable, StartTimer
 from ivr.core.events import CallStarted, Event, HungUp, TimerFired
+from ivr.core.facts import CallFacts
 from ivr.stasis.session import CallSession
 
 
@@ -28,6 +29,7 @@ class Scripted:
     def __init__(self, script: dict[type, list[Command]]) -> None:
         self.script = script
         self.seen: list[Event] = []
+        self.facts = CallFacts()
 
     def handle(self, event: Event) -> list[Command]:
         self.seen.append(event)

@@ -45,3 +45,11 @@ def test_events_of_no_interest_give_nothing() -> None:
 def test_stasis_args_of_a_listed_channel() -> None:
     assert stasis_args(CHANNEL) == ["inbound", "100"]
     assert stasis_args({**CHANNEL, "dialplan": {"app_name": "Playback", "app_data": "x"}}) == []
+
+
+def test_a_caller_back_from_the_requeue_loop_brings_its_place() -> None:
+    event = {"type": "StasisStart", "args": ["requeue", "500", "sales:5:1795295425", "1234"],
+             "channel": {"id": "c1", "caller": {"number": "600"}}}
+
+    assert translate(event) == CallStarted("600", "500", "requeue", waiting="sales:5:1795295425",
+                                           customer_id="1234")
