@@ -35,14 +35,29 @@ def test_next_call_is_served_after_asterisk_restarts(pbx: Pbx, app: App) -> None
     assert app.process.poll() is None
 
 
+LONG_PROMPT = """
+[entry]
+default = "identification:long-prompt"
+
+[identification.long-prompt]
+prompt = ["sound:ivr/enter-customer-id", "sound:ivr/please-hold", "sound:ivr/please-hold",
+          "sound:ivr/please-hold"]
+attempts = 1
+timeout = 2.0
+on_identified = "hangup"
+on_not_identified = "hangup"
+"""
+
+
 def test_calls_are_reconciled_after_the_event_socket_drops(pbx: Pbx, tmp_path: Path) -> None:
     proxy = TcpProxy(pbx.http_port)
-    app = App(pbx, tmp_path / "app.log", env={"IVR_ARI__URL": f"http://127.0.0.1:{proxy.port}"})
+    app = App(pbx, tmp_path / "app.log", env={"IVR_ARI__URL": f"http://127.0.0.1:{proxy.port}"},
+              config=pbx.configured(tmp_path, LONG_PROMPT))
     try:
         app.wait_connected(1)
         call = _call_in_background(pbx)
         until(lambda: _calls_in_app(pbx), 10, "the call to enter the app")
-        # The prompt ends while the socket is down: its PlaybackFinished is never delivered.
+        # The socket drops during a 7 s prompt: events are lost, the call is picked up again.
         proxy.cut(refuse_for=5.0)
         app.wait_connected(2)
         out, err = call.communicate(timeout=40)
