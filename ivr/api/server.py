@@ -44,6 +44,7 @@ class Api:
         self.clock = clock
         self.streams: set[asyncio.Queue[dict[str, Any]]] = set()
         campaigns.listeners.append(self.publish)
+        board.listeners.append(lambda agent: self.publish({"type": "agent", **self._agent(agent)}))
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._authenticate])
@@ -104,7 +105,6 @@ class Api:
         except TransitionError as exc:
             return _error(409, str(exc))
         log.info("agent %s: %s by %s", agent, action, request["who"])
-        self.publish({"type": "agent", **self._agent(agent)})
         await self.campaigns.match()
         return web.json_response(self._agent(agent))
 

@@ -74,6 +74,8 @@ class AgentBoard:
     clock: Callable[[], float]
     auto_pause: AutoPause = AutoPause()
     statuses: dict[str, AgentStatus] = field(default_factory=dict)
+    listeners: list[Callable[[str], None]] = field(default_factory=list)
+    """Told the agent's id after each change of state."""
 
     def __post_init__(self) -> None:
         for agent_id in self.agents:
@@ -168,5 +170,9 @@ class AgentBoard:
         now = self.clock()
         if state is State.READY and not keep_idle and status.state is not State.READY:
             status.idle_since = now
+        changed = (status.state, status.reason) != (state, reason)
         status.state, status.reason, status.since = state, reason, now
         status.auto_paused = False
+        if changed:
+            for listener in self.listeners:
+                listener(agent_id)

@@ -214,3 +214,19 @@ def test_a_pause_reason_that_looks_automatic_does_not_end_by_itself() -> None:
     clock.now += 3600
 
     assert not agents.available("ana")
+
+
+def test_listeners_hear_each_change_of_state() -> None:
+    clock = Clock()
+    agents = board(clock)
+    heard: list[tuple[str, State]] = []
+    agents.listeners.append(lambda agent: heard.append((agent, agents.status(agent).state)))
+
+    agents.offered("ana")
+    agents.answered("ana")
+    agents.call_ended("ana", wrap_up=5)
+    agents.ready("ana")
+    agents.ready("ana")
+
+    assert heard == [("ana", State.RINGING), ("ana", State.ON_CALL), ("ana", State.WRAP_UP),
+                     ("ana", State.READY)]
