@@ -22,7 +22,12 @@ Media = tuple[Annotated[str, Field(pattern=MEDIA)], ...]
 DIALPLAN_NAME = r"^[A-Za-z0-9_\-]+$"
 DTMF_KEY = r"^[0-9*#]$"
 SKILL = r"^[a-z][a-z0-9_\-]{0,30}$"
+PHONE = r"^(register|sip:[A-Za-z0-9._+\-]+@[A-Za-z0-9.\-]+(:[0-9]{1,5})?)$"
+AGENT_NAME = r"^[a-z0-9][a-z0-9_\-]{0,39}$"
 PATTERN_HELP = {
+    SKILL: "expected a skill name: a-z first, then a-z 0-9 _ - (at most 31)",
+    PHONE: 'expected "register" (a softphone) or a SIP address such as sip:ana@192.0.2.10:5060',
+    AGENT_NAME: "expected an agent name: 1-40 of a-z 0-9 _ - (lower case)",
     MEDIA: "expected a media URI such as sound:ivr/welcome, sound:/srv/prompts/hello or digits:123, "
            "without commas or spaces",
     DTMF_KEY: "expected one key: 0-9, * or #",
@@ -181,7 +186,7 @@ class Campaign(Coded):
     Without, the call is handed to the dialplan context ``ivr-campaign`` (extension: the
     campaign's name), where an admin can Queue() it."""
 
-    agents: tuple[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,39}$")], ...] = ()
+    agents: tuple[Annotated[str, Field(pattern=AGENT_NAME)], ...] = ()
     strategy: Strategy = "longest-idle"
     skills: dict[Annotated[str, Field(pattern=SKILL)], Annotated[int, Field(ge=1, le=10)]] = Field(
         default_factory=dict, description="skill -> minimum level, for strategy = skills")
@@ -194,7 +199,7 @@ class Campaign(Coded):
     exit_key: str = Field("", pattern=r"^[0-9*#]?$", description="a key that leaves the line")
     on_exit: Dest | None = None
     overflow_after: float = Field(0.0, ge=0, le=3600, description="seconds before spares are offered")
-    overflow_agents: tuple[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,39}$")], ...] = ()
+    overflow_agents: tuple[Annotated[str, Field(pattern=AGENT_NAME)], ...] = ()
     overflow_hours: tuple[Annotated[str, Field(pattern=DIALPLAN_NAME)], ...] = Field(
         (), description="time groups when spares may be called; empty: any time")
     overflow_timezone: str = "UTC"
@@ -230,7 +235,7 @@ class Agent(Node):
     name: str = Field("", max_length=80, pattern=r'^[^\x00-\x1f<>"]*$',
                       description="shown as the caller id of calls the agent makes")
     email: str = Field("", pattern=r"^([^@\s]+@[^@\s]+)?$")
-    phone: str = Field(pattern=r"^(register|sip:[A-Za-z0-9._+\-]+@[A-Za-z0-9.\-]+(:[0-9]{1,5})?)$")
+    phone: str = Field(pattern=PHONE)
     skills: dict[Annotated[str, Field(pattern=SKILL)], Annotated[int, Field(ge=1, le=10)]] = Field(
         default_factory=dict)
     cost: float = Field(0.0, ge=0, description="per hour, for strategy = lowest-cost")

@@ -12,7 +12,7 @@ import itertools
 import logging
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -24,7 +24,7 @@ from ivr.core.agents import AgentBoard, State
 from ivr.core.destinations import Destination
 from ivr.core.events import AgentConnected, AgentHungUp, CampaignNote, Event, QueuePosition
 from ivr.core.flow import Flow
-from ivr.core.nodes import Campaign
+from ivr.core.nodes import Agent, Campaign
 from ivr.core.strategies import SkillNeed, candidates
 from ivr.core.waiting import Waiting, WaitingLine
 from ivr.crm.team import ask_team
@@ -67,10 +67,11 @@ class Caller:
                 "variables": {k.removeprefix("IVR_CRM_").lower(): v for k, v in self.variables
                               if k.startswith("IVR_CRM_")}}
 
-    @property
-    def preferred(self) -> str:
-        """The customer's own agent, as the CRM named it (``agent`` variable)."""
-        return dict(self.variables).get("IVR_CRM_AGENT", "") if self.node.prefer_crm_agent else ""
+    def preferred(self, agents: Mapping[str, Agent]) -> str:
+        """The customer's own agent, as the CRM named it (``agent`` variable: id or email)."""
+        named = dict(self.variables).get("IVR_CRM_AGENT", "") if self.node.prefer_crm_agent else ""
+        by_email = {agent.email: name for name, agent in agents.items() if agent.email}
+        return by_email.get(named, named)
 
 
 class Campaigns:
@@ -208,7 +209,7 @@ class Campaigns:
         """Who to offer the call to: the customer's own agent first, then the dynamic team's
         list in its order, or else the campaign's strategy."""
         node, skipped = caller.node, frozenset(caller.waiting.skipped)
-        preferred = caller.preferred
+        preferred = caller.preferred(self.flow().agents)
         if preferred and preferred in self.board.agents and preferred not in skipped:
             if self.board.available(preferred):
                 return [preferred]
@@ -238,7 +239,8 @@ class Campaigns:
         if caller.asking_team:
             return
         members = caller.team if caller.team is not None else caller.node.agents
-        await self._look_at_phones([caller.preferred, *members, *caller.node.overflow_agents])
+        own = caller.preferred(self.flow().agents)
+        await self._look_at_phones([own, *members, *caller.node.overflow_agents])
         ring_all = caller.node.strategy == "ring-all" and caller.team is None
         for agent in self._order(caller):
             await self._offer(caller, agent)

@@ -651,3 +651,17 @@ on_failure = "hangup"
         "flows.toml:6: [identification.customer] attempts: Input should be greater than or equal to 1 (got 0)",
         "flows.toml:15: [menu.main] options.1: no node campaign:support in this file",
     ]
+
+
+def test_agents_with_a_bad_phone_or_skill_are_told_what_is_expected(tmp_path: Path) -> None:
+    path = tmp_path / "flows.toml"
+    path.write_text('[entry]\ndefault = "hangup"\n\n[agent.ana]\nphone = "ana@pbx"\nskills = { Billing = 2 }\n')
+
+    with pytest.raises(ConfigError) as raised:
+        load_flow(path, {})
+
+    assert [str(p) for p in raised.value.problems] == [
+        f'{path}:5: [agent.ana] phone: expected "register" (a softphone) or a SIP address such as '
+        'sip:ana@192.0.2.10:5060 (got \'ana@pbx\')',
+        f"{path}:6: [agent.ana] skills.Billing: expected a skill name: a-z first, then a-z 0-9 _ - (at most 31) "
+        "(got 'Billing')"]
