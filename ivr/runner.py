@@ -25,6 +25,7 @@ from ivr.settings import Settings
 from ivr.stasis.app import StasisApp
 from ivr.stasis.campaigns import Campaigns
 from ivr.stasis.session import CallHandler
+from ivr.store.agents import AgentStateWriter, AgentStore, restore
 from ivr.store.call_log import CallLog, CallLogWriter
 from ivr.store.engine import database_url, open_engine
 from ivr.store.migrations import upgrade
@@ -76,6 +77,10 @@ async def serve(settings: Settings) -> None:
     for name, agent in flows.current.agents.items():
         if agent.ready_at_start:
             board.log_in(name)
+    agent_store = AgentStore(engine)
+    await restore(board, agent_store)
+    agent_states = AgentStateWriter(agent_store, board)
+    board.listeners.append(agent_states)
     stream: EventStream
     app: StasisApp
     campaigns = Campaigns(rest, settings.ari.app, board, lambda: flows.current,
@@ -115,6 +120,7 @@ async def serve(settings: Settings) -> None:
             task.cancel()
         await api_runner.cleanup()
         await records.drain()
+        await agent_states.drain()
         await crm.aclose()
         await rest.aclose()
         await engine.dispose()

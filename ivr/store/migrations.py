@@ -36,9 +36,14 @@ def _v2_call_flow(connection: Connection) -> None:
         connection.execute(text(f"ALTER TABLE {schema.calls.name} ADD COLUMN {ddl}"))
 
 
+def _v3_agents(connection: Connection) -> None:
+    schema.agents.create(connection)
+
+
 MIGRATIONS: list[tuple[int, str, Step]] = [
     (1, "call log", _v1_call_log),
     (2, "call flow facts: nodes, customer, CRM, destination, hang-up", _v2_call_flow),
+    (3, "agents' states", _v3_agents),
 ]
 
 

@@ -45,3 +45,11 @@ def call_flow_columns() -> list[Column[object]]:
 
 
 calls = Table("ivr_calls", metadata, *call_log_columns(), *call_flow_columns())
+
+agents = Table(
+    "ivr_agents", metadata,
+    Column("name", String(40), primary_key=True),
+    Column("state", String(20), nullable=False),
+    Column("reason", String(80), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)

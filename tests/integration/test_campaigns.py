@@ -79,7 +79,8 @@ class Setup:
                            campaign_extra=(f'team_url = "{self.crm.url}{team}"\n' if team else "") + campaign_extra)
         port = free_port()
         self.api = f"http://127.0.0.1:{port}/api"
-        self.config = pbx.configured(folder, flow, f"\n[api]\nport = {port}\n{settings}")
+        own_database = f'\n[database]\nurl = "sqlite:///{folder / "ivr.sqlite3"}"\n'
+        self.config = pbx.configured(folder, flow, f"\n[api]\nport = {port}\n{own_database}{settings}")
         result = pbx.ivr("pbx", "up", config=self.config)
         assert result.returncode == 0, result.stderr
         self.app = App(pbx, folder / "app.log", config=self.config)
@@ -355,18 +356,19 @@ def test_no_spare_is_called_outside_its_hours(pbx: Pbx, tmp_path: Path) -> None:
     assert report["prompts"] == ["sound:beep"]
 
 
-def test_callers_waiting_when_the_app_restarts_keep_their_place(pbx: Pbx, tmp_path: Path) -> None:
+def test_callers_waiting_and_agents_states_outlive_an_app_restart(pbx: Pbx, tmp_path: Path) -> None:
     setup = Setup(pbx, tmp_path, "answer", "answer")
     second = None
     try:
-        for agent in ("ana", "bo"):
-            setup.request("POST", f"/agents/{agent}/logout").raise_for_status()
+        setup.request("POST", "/agents/ana/pause", json={"reason": "lunch"}).raise_for_status()
+        setup.request("POST", "/agents/bo/logout").raise_for_status()
         call = _in_background(pbx, setup, timeout=20)
         until(lambda: "waiting in campaign sales" in setup.app.text(), 15, "the caller to wait")
         setup.app.stop()
         second = App(pbx, tmp_path / "second.log", config=setup.config)
         second.wait_connected(1)
         until(lambda: "waiting in campaign sales" in second.text(), 15, "the caller back in the line")
+        ana = setup.request("GET", "/agents").json()["agents"][0]
         setup.request("POST", "/agents/bo/login").raise_for_status()
         until(lambda: "bridged with agent bo" in second.text(), 15, "the caller bridged")
         report = json.loads(call.communicate(timeout=30)[0])
@@ -377,6 +379,7 @@ def test_callers_waiting_when_the_app_restarts_keep_their_place(pbx: Pbx, tmp_pa
             second.stop()
         setup.close()
 
+    assert (ana["id"], ana["state"], ana["reason"]) == ("ana", "paused", "lunch")
     assert "handed to the requeue loop" in setup.app.text()
     assert any(step.startswith("ivr-requeue,s,") for step in report["dialplan"])
     assert report["variables"]["IVR_AGENT"] == "bo"

@@ -13,7 +13,9 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ivr.core.agents import AgentBoard, AgentProfile, AutoPause, State
 from ivr.settings import load_settings
+from ivr.store.agents import AgentStateWriter, AgentStore, restore
 from ivr.store.call_log import CallLog, CallLogWriter, CallRecord
 from ivr.store.engine import database_url, open_engine
 from ivr.store.migrations import MIGRATIONS, StoreUnavailable, upgrade
@@ -117,3 +119,27 @@ async def test_migration_2_keeps_the_records_of_version_1(engine: AsyncEngine) -
     (found,) = await CallLog(engine).recent()
 
     assert (found.channel_id, found.digits, found.nodes, found.variables) == ("old", "1234", "", {})
+
+
+async def test_agents_come_back_as_they_were_saved(engine: AsyncEngine) -> None:
+    await upgrade(engine)
+    store = AgentStore(engine)
+    before = AgentBoard({n: AgentProfile(n) for n in ("ana", "bo", "cy", "di", "ed")}, lambda: 0.0,
+                        AutoPause(after=1, seconds=60))
+    writer = AgentStateWriter(store, before)
+    before.listeners.append(writer)
+    for name in ("ana", "bo", "cy", "di"):
+        before.log_in(name)
+    before.pause("bo", "lunch")
+    before.offered("cy")
+    before.answered("cy")
+    before.offered("di")
+    before.not_answered("di")
+    await writer.drain()
+
+    after = AgentBoard({n: AgentProfile(n) for n in ("ana", "bo", "cy", "di", "ed")}, lambda: 0.0)
+    await restore(after, store)
+
+    states = {n: (after.status(n).state, after.status(n).reason) for n in after.agents}
+    assert states == {"ana": (State.READY, ""), "bo": (State.PAUSED, "lunch"), "cy": (State.READY, ""),
+                      "di": (State.READY, ""), "ed": (State.LOGGED_OUT, "")}
