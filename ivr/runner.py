@@ -34,8 +34,8 @@ log = logging.getLogger("ivr.run")
 
 
 def agent_profiles(flow: Flow) -> dict[str, AgentProfile]:
-    return {name: AgentProfile(name, agent.name, agent.email, f"PJSIP/agent-{name}",
-                               tuple(agent.skills.items()), agent.cost, agent.weight)
+    return {name: AgentProfile(name, agent.name, agent.email, tuple(agent.skills.items()), agent.cost,
+                               agent.weight)
             for name, agent in flow.agents.items()}
 
 

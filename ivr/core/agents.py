@@ -26,7 +26,6 @@ class AgentProfile:
     id: str
     name: str = ""
     email: str = ""
-    endpoint: str = ""
     skills: tuple[tuple[str, int], ...] = ()
     cost: float = 0.0
     weight: int = 1

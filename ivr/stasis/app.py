@@ -81,7 +81,8 @@ class StasisApp:
                 session.post(HungUp("gone while the event connection was down"))
             elif session.epoch < connection:
                 session.post(Resumed())
-        for channel_id in live - set(self.sessions):
+        ours = set(self.sessions) | (set(self.campaigns.offers) if self.campaigns is not None else set())
+        for channel_id in live - ours:
             await self._adopt(channel_id)
         log.info("reconcile: %d live call(s) in app %s", len(live), self.app)
 
