@@ -178,12 +178,15 @@ class Campaigns:
     async def match(self) -> None:
         """Offer each waiting caller without a pending offer to the next agents in line."""
         async with self._matching:
-            everyone = (w for line in self.lines.values() for w in line.in_order())
-            waiting = sorted(everyone, key=lambda w: w.rank)
-            for next_caller in waiting:
-                caller = self.callers.get(next_caller.call_id)
-                if caller is None or caller.offers or caller.agent_leg is not None:
-                    continue
+            everyone = sorted((w for line in self.lines.values() for w in line.in_order()),
+                              key=lambda w: w.rank)
+            callers = [c for w in everyone if (c := self.callers.get(w.call_id)) is not None
+                       and not c.offers and c.agent_leg is None and not c.asking_team]
+            agents = self.flow().agents
+            await self._look_at_phones([a for c in callers for a in (
+                c.preferred(agents), *(c.team if c.team is not None else c.node.agents),
+                *c.node.overflow_agents)])
+            for caller in callers:
                 await self._offer_next(caller)
 
     async def _ask_team(self, caller: Caller, http: httpx.AsyncClient) -> None:
@@ -236,11 +239,6 @@ class Campaigns:
                 and not (limit and self.spare_calls.get((a, now.date()), 0) >= limit)]
 
     async def _offer_next(self, caller: Caller) -> None:
-        if caller.asking_team:
-            return
-        members = caller.team if caller.team is not None else caller.node.agents
-        own = caller.preferred(self.flow().agents)
-        await self._look_at_phones([own, *members, *caller.node.overflow_agents])
         ring_all = caller.node.strategy == "ring-all" and caller.team is None
         for agent in self._order(caller):
             await self._offer(caller, agent)
@@ -248,27 +246,30 @@ class Campaigns:
                 return
 
     async def _look_at_phones(self, agents: list[str]) -> None:
-        """Asterisk's view of each ready agent's phone: offline, or already in a call, means
-        no offer now (asked at each match, so a phone back online is offered the next call)."""
-        for agent in dict.fromkeys(agents):
-            if agent not in self.board.agents or self.board.status(agent).state is not State.READY:
-                continue
-            try:
-                endpoint = await self.rest.endpoint("PJSIP", f"agent-{agent}")
-            except (AriError, OSError) as exc:
-                log.warning("agent %s: endpoint unknown to Asterisk (%s); not offered now", agent, exc)
-                self.board.device(agent, reachable=False)
-                continue
-            # Only a registration tells whether a phone is reachable: a fixed-address phone
-            # (not qualified) may be reported offline after a reload while it answers fine.
-            config = self.flow().agents.get(agent)
-            registers = config is not None and config.phone == "register"
-            reachable = not registers or endpoint.get("state") != "offline"
-            busy = bool(endpoint.get("channel_ids"))
-            status = self.board.status(agent)
-            if (reachable, busy) != (status.reachable, status.device_busy) and (not reachable or busy):
-                log.info("agent %s: phone %s; not offered now", agent, "offline" if not reachable else "busy")
-            self.board.device(agent, reachable=reachable, busy=busy)
+        """Asterisk's view of each ready agent's phone, asked once per match for all the callers
+        it serves: offline, or already in a call, means no offer now (a phone back online is
+        offered the next call)."""
+        ready = [a for a in dict.fromkeys(agents)
+                 if a in self.board.agents and self.board.status(a).state is State.READY]
+        await asyncio.gather(*(self._look_at_phone(agent) for agent in ready))
+
+    async def _look_at_phone(self, agent: str) -> None:
+        try:
+            endpoint = await self.rest.endpoint("PJSIP", f"agent-{agent}")
+        except (AriError, OSError) as exc:
+            log.warning("agent %s: endpoint unknown to Asterisk (%s); not offered now", agent, exc)
+            self.board.device(agent, reachable=False)
+            return
+        # Only a registration tells whether a phone is reachable: a fixed-address phone
+        # (not qualified) may be reported offline after a reload while it answers fine.
+        config = self.flow().agents.get(agent)
+        registers = config is not None and config.phone == "register"
+        reachable = not registers or endpoint.get("state") != "offline"
+        busy = bool(endpoint.get("channel_ids"))
+        status = self.board.status(agent)
+        if (reachable, busy) != (status.reachable, status.device_busy) and (not reachable or busy):
+            log.info("agent %s: phone %s; not offered now", agent, "offline" if not reachable else "busy")
+        self.board.device(agent, reachable=reachable, busy=busy)
 
     async def _offer(self, caller: Caller, agent: str) -> None:
         channel_id = f"{caller.call_id}-agent-{next(self._ids)}"
