@@ -27,6 +27,7 @@ from ivr.stasis.campaigns import Campaigns
 from ivr.stasis.session import CallHandler
 from ivr.store.agents import AgentStateWriter, AgentStore, restore
 from ivr.store.call_log import CallLog, CallLogWriter
+from ivr.store.claims import AgentClaims, keep_renewing
 from ivr.store.engine import database_url, open_engine
 from ivr.store.migrations import upgrade
 
@@ -77,7 +78,9 @@ async def serve(settings: Settings) -> None:
     for name, agent in flows.current.agents.items():
         if agent.ready_at_start:
             board.log_in(name)
-    agent_store = AgentStore(engine)
+    agent_store = AgentStore(engine, settings.ari.app)
+    claims = AgentClaims(engine, settings.ari.app)
+    await claims.release_all()
     await restore(board, agent_store)
     agent_states = AgentStateWriter(agent_store, board)
     board.listeners.append(agent_states)
@@ -85,7 +88,7 @@ async def serve(settings: Settings) -> None:
     app: StasisApp
     campaigns = Campaigns(rest, settings.ari.app, board, lambda: flows.current,
                           post=lambda call, event: app.post(call, event), clock=time.monotonic,
-                          http=crm.http)
+                          claims=claims, http=crm.http)
     app = StasisApp(settings.ari.app, rest, flows.new_call, connection=lambda: stream.connections,
                     flow_name=settings.flow_path.stem[:40], on_record=records, crm=crm,
                     campaigns=campaigns)
@@ -96,6 +99,7 @@ async def serve(settings: Settings) -> None:
     api = Api(board, campaigns, tokens(settings.state_path / "api", list(board.agents)), time.monotonic)
     api_runner = await start_api(api, settings.api.bind, settings.api.port)
     reader = asyncio.create_task(stream.run(), name="ari-events")
+    renewing = asyncio.create_task(keep_renewing(claims), name="agent-claims")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -116,7 +120,7 @@ async def serve(settings: Settings) -> None:
     finally:
         if pid_file.read_text().strip() == str(os.getpid()):
             pid_file.unlink()
-        for task in (reader, stopping):
+        for task in (reader, stopping, renewing):
             task.cancel()
         await api_runner.cleanup()
         await records.drain()

@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
+from sqlalchemy.exc import SQLAlchemyError
 
 from ivr.ari.rest import AriError, AriRest, NotFound
 from ivr.core.agents import AgentBoard, State
@@ -28,11 +29,14 @@ from ivr.core.nodes import Agent, Campaign
 from ivr.core.strategies import SkillNeed, candidates
 from ivr.core.waiting import Waiting, WaitingLine
 from ivr.crm.team import ask_team
+from ivr.store.claims import AgentClaims
 
 log = logging.getLogger("ivr.campaigns")
 
 RETRY_SECONDS = 2.0
 WAITS_KEPT = 20
+HOLDING = frozenset({State.RINGING, State.ON_CALL, State.WRAP_UP})
+"""The states in which this node holds its claim on the agent."""
 AGENT_LEG = "agent"
 """First Stasis argument of an agent's leg: ``agent,<caller channel>,<agent>``."""
 
@@ -76,10 +80,14 @@ class Caller:
 
 class Campaigns:
     def __init__(self, rest: AriRest, app: str, board: AgentBoard, flow: Callable[[], Flow],
-                 post: Callable[[str, Event], None], clock: Callable[[], float],
+                 post: Callable[[str, Event], None], clock: Callable[[], float], claims: AgentClaims,
                  http: httpx.AsyncClient | None = None,
                  wall: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.rest = rest
+        self.claims = claims
+        self.claimed: dict[str, str] = {}
+        """Agent -> the offer this node holds the agent's claim for."""
+        board.listeners.append(self._agent_changed)
         self.wall = wall
         self.spare_calls: dict[tuple[str, date], int] = {}
         self.http = http
@@ -241,8 +249,7 @@ class Campaigns:
     async def _offer_next(self, caller: Caller) -> None:
         ring_all = caller.node.strategy == "ring-all" and caller.team is None
         for agent in self._order(caller):
-            await self._offer(caller, agent)
-            if not ring_all:
+            if await self._offer(caller, agent) and not ring_all:
                 return
 
     async def _look_at_phones(self, agents: list[str]) -> None:
@@ -271,8 +278,38 @@ class Campaigns:
             log.info("agent %s: phone %s; not offered now", agent, "offline" if not reachable else "busy")
         self.board.device(agent, reachable=reachable, busy=busy)
 
-    async def _offer(self, caller: Caller, agent: str) -> None:
+    async def _claim(self, agent: str, token: str) -> bool:
+        """Whether no other app node holds the agent. A database that cannot tell is logged
+        and the local view decides: better a rare double offer than callers nobody serves."""
+        try:
+            won = await self.claims.claim(agent, token)
+        except (SQLAlchemyError, OSError) as exc:
+            log.error("agent %s: claim not stored (%s); offering on this node's view alone", agent, exc)
+            return True
+        if not won:
+            log.info("agent %s: held by another app node; not offered now", agent)
+        return won
+
+    async def _release(self, agent: str, token: str) -> None:
+        try:
+            await self.claims.release(agent, token)
+        except (SQLAlchemyError, OSError) as exc:
+            log.error("agent %s: claim not released (%s); it expires by itself", agent, exc)
+
+    def _agent_changed(self, agent: str) -> None:
+        if self.board.status(agent).state not in HOLDING and (token := self.claimed.pop(agent, None)):
+            self._spawn(self._release(agent, token))
+
+    async def _offer(self, caller: Caller, agent: str) -> bool:
+        """Ring the agent for the caller; False when the agent was not free after all."""
         channel_id = f"{caller.call_id}-agent-{next(self._ids)}"
+        if not await self._claim(agent, channel_id):
+            return False
+        if self.callers.get(caller.call_id) is not caller or caller.agent_leg is not None \
+                or not self.board.available(agent):
+            self._spawn(self._release(agent, channel_id))
+            return False
+        self.claimed[agent] = channel_id
         offer = Offer(channel_id, caller.call_id, agent)
         self.board.offered(agent)
         self.offers[channel_id] = offer
@@ -287,6 +324,7 @@ class Campaigns:
         except (AriError, OSError) as exc:
             log.warning("call %s: cannot ring agent %s: %s", caller.call_id, agent, exc)
             self._gone(offer, f"originate failed: {exc}")
+        return True
 
     async def _answered(self, offer: Offer) -> None:
         caller = self.callers.get(offer.call_id)

@@ -17,11 +17,12 @@ from ivr.store.schema import agents
 log = logging.getLogger("ivr.store")
 
 class AgentStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, node: str) -> None:
         self.engine = engine
+        self.node = node
 
     async def save(self, name: str, state: State, reason: str) -> None:
-        values = {"state": state.value, "reason": reason, "updated_at": datetime.now(UTC)}
+        values = {"state": state.value, "reason": reason, "updated_at": datetime.now(UTC), "node": self.node}
         async with self.engine.begin() as connection:
             done = await connection.execute(update(agents).where(agents.c.name == name).values(**values))
             if done.rowcount == 0:

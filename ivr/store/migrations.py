@@ -10,9 +10,9 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, MetaData, Table, func, insert, select, text
+from sqlalchemy import Column, Connection, MetaData, Table, func, insert, select, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.schema import CreateColumn
 
 from ivr.store import schema
@@ -20,10 +20,18 @@ from ivr.store import schema
 log = logging.getLogger("ivr.store")
 
 Step = Callable[[Connection], None]
+MIGRATION_LOCK = 0x1F0E5C4A
+"""The PostgreSQL advisory lock key held while a migration step runs."""
 
 
 class StoreUnavailable(Exception):
     pass
+
+
+def _add_columns(connection: Connection, table: str, columns: list[Column[object]]) -> None:
+    for column in columns:
+        ddl = CreateColumn(column).compile(dialect=connection.dialect)
+        connection.execute(text(f"ALTER TABLE {table} ADD COLUMN {ddl}"))
 
 
 def _v1_call_log(connection: Connection) -> None:
@@ -31,19 +39,24 @@ def _v1_call_log(connection: Connection) -> None:
 
 
 def _v2_call_flow(connection: Connection) -> None:
-    for column in schema.call_flow_columns():
-        ddl = CreateColumn(column).compile(dialect=connection.dialect)
-        connection.execute(text(f"ALTER TABLE {schema.calls.name} ADD COLUMN {ddl}"))
+    _add_columns(connection, schema.calls.name, schema.call_flow_columns())
 
 
 def _v3_agents(connection: Connection) -> None:
-    schema.agents.create(connection)
+    Table(schema.agents.name, MetaData(), *schema.agent_columns()).create(connection)
+
+
+def _v4_nodes(connection: Connection) -> None:
+    _add_columns(connection, schema.agents.name, schema.agent_node_columns())
+    schema.agent_claims.create(connection)
+    schema.own_agents.create(connection)
 
 
 MIGRATIONS: list[tuple[int, str, Step]] = [
     (1, "call log", _v1_call_log),
     (2, "call flow facts: nodes, customer, CRM, destination, hang-up", _v2_call_flow),
     (3, "agents' states", _v3_agents),
+    (4, "several app nodes: agent claims, who wrote a state; customers' own agents", _v4_nodes),
 ]
 
 
@@ -57,17 +70,30 @@ async def upgrade(engine: AsyncEngine) -> int:
 
 
 async def _upgrade(engine: AsyncEngine) -> int:
+    current = 0
     async with engine.begin() as connection:
+        await _one_at_a_time(connection)
         await connection.run_sync(schema.schema_version.create, checkfirst=True)
-        found = (await connection.execute(select(func.max(schema.schema_version.c.version)))).scalar()
-    current = int(found or 0)
     for version, name, step in MIGRATIONS:
-        if version <= current:
-            continue
         async with engine.begin() as connection:
+            await _one_at_a_time(connection)
+            current = await _version(connection)
+            if version <= current:
+                continue
             await connection.run_sync(step)
             await connection.execute(insert(schema.schema_version).values(
                 version=version, applied_at=datetime.now(UTC)))
         log.info("database: migrated to version %d (%s)", version, name)
         current = version
     return current
+
+
+async def _version(connection: AsyncConnection) -> int:
+    return int((await connection.execute(select(func.max(schema.schema_version.c.version)))).scalar() or 0)
+
+
+async def _one_at_a_time(connection: AsyncConnection) -> None:
+    """App nodes starting together on PostgreSQL migrate one after the other (the lock ends with
+    the transaction); SQLite's writers are one at a time anyway."""
+    if connection.dialect.name == "postgresql":
+        await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})

@@ -46,10 +46,33 @@ def call_flow_columns() -> list[Column[object]]:
 
 calls = Table("ivr_calls", metadata, *call_log_columns(), *call_flow_columns())
 
-agents = Table(
-    "ivr_agents", metadata,
-    Column("name", String(40), primary_key=True),
-    Column("state", String(20), nullable=False),
-    Column("reason", String(80), nullable=False),
+def agent_columns() -> list[Column[object]]:
+    return [
+        Column("name", String(40), primary_key=True),
+        Column("state", String(20), nullable=False),
+        Column("reason", String(80), nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=False),
+    ]
+
+
+def agent_node_columns() -> list[Column[object]]:
+    """Added in version 4: which app process wrote the state last."""
+    return [Column("node", String(80), nullable=False, server_default="")]
+
+
+agents = Table("ivr_agents", metadata, *agent_columns(), *agent_node_columns())
+
+agent_claims = Table(
+    "ivr_agent_claims", metadata,
+    Column("agent", String(40), primary_key=True),
+    Column("node", String(80), nullable=True),
+    Column("token", String(160), nullable=True),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
+)
+
+own_agents = Table(
+    "ivr_own_agents", metadata,
+    Column("customer_id", String(64), primary_key=True),
+    Column("agent", String(40), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import asyncpg
 import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -19,29 +15,6 @@ from ivr.store.agents import AgentStateWriter, AgentStore, restore
 from ivr.store.call_log import CallLog, CallLogWriter, CallRecord
 from ivr.store.engine import database_url, open_engine
 from ivr.store.migrations import MIGRATIONS, StoreUnavailable, upgrade
-
-POSTGRES = "postgresql://127.0.0.1:5432/test"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    if request.param == "sqlite":
-        settings = load_settings(None, {"IVR_STATE_DIR": str(tmp_path)})
-        created = open_engine(database_url(settings))
-        yield created
-        await created.dispose()
-        return
-    name = f"ivr_test_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(POSTGRES.replace("postgresql", "postgres"))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    settings = load_settings(None, {"IVR_DATABASE__URL": f"postgresql://127.0.0.1:5432/{name}"})
-    created = open_engine(database_url(settings))
-    try:
-        yield created
-    finally:
-        await created.dispose()
-        await admin.execute(f'DROP DATABASE "{name}"')
-        await admin.close()
 
 
 def record(channel: str, minutes: int, outcome: str = "completed") -> CallRecord:
@@ -123,7 +96,7 @@ async def test_migration_2_keeps_the_records_of_version_1(engine: AsyncEngine) -
 
 async def test_agents_come_back_as_they_were_saved(engine: AsyncEngine) -> None:
     await upgrade(engine)
-    store = AgentStore(engine)
+    store = AgentStore(engine, "ivr")
     before = AgentBoard({n: AgentProfile(n) for n in ("ana", "bo", "cy", "di", "ed")}, lambda: 0.0,
                         AutoPause(after=1, seconds=60))
     writer = AgentStateWriter(store, before)
