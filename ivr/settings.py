@@ -78,6 +78,8 @@ class PbxSettings(Section):
     rtp_start: Port = 20000
     rtp_end: Port = 20999
     startup_timeout: Seconds = 30.0
+    apps: tuple[Annotated[str, Field(pattern=DIALPLAN_WORD)], ...] = Field(
+        (), description="the Stasis apps of all `ivr run` processes sharing calls; empty: ari.app")
     fallback: FallbackSettings = FallbackSettings()
 
     @model_validator(mode="after")

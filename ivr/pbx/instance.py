@@ -125,7 +125,7 @@ def template_values(settings: Settings, instance: Instance) -> dict[str, str]:
         "rtp_start": str(pbx.rtp_start),
         "rtp_end": str(pbx.rtp_end),
         "ari_user": settings.ari.user,
-        "ari_app": settings.ari.app,
+        "ari_apps": "&".join(pbx.apps or (settings.ari.app,)),
         "ari_password": ensure_secret(secrets / "ari-password"),
         "ami_password": ensure_secret(secrets / "ami-password"),
         "voicemail_pin": ensure_secret(secrets / "voicemail-pin", pin=True),

@@ -1,5 +1,6 @@
 """Agents as real SIP user agents: SIPp in server mode at a fixed address, for a few calls, that
-answers, refuses (486 Busy Here) or rings until Asterisk gives up (CANCEL)."""
+answers, refuses (486 Busy Here), rings until Asterisk gives up (CANCEL), or answers, talks
+for a moment and hangs up (BYE)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Literal
 
 from tests.ports import free_port
 
-Behaviour = Literal["answer", "busy", "ring"]
+Behaviour = Literal["answer", "busy", "ring", "brief"]
 
 HEAD = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="agent that {behaviour}s">
@@ -45,11 +46,37 @@ NO_BODY = "      Content-Length: 0\n"
 INVITE_CSEQ = "CSeq: [$cseq] INVITE"
 SAME_CSEQ = "[last_CSeq:]"
 
+ACK_KEEPING_DIALOG = """  <recv request="ACK">
+    <action>
+      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="caller"/>
+      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="agent"/>
+    </action>
+  </recv>
+"""
+HANG_UP = """  <pause milliseconds="{talk_ms}"/>
+  <send><![CDATA[
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: [$agent]
+      To: [$caller]
+      [last_Call-ID:]
+      CSeq: 2 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+  ]]></send>
+  <recv response="200"/>
+"""
+TALK_MS = 1500
+
 SCENARIOS: dict[str, str] = {
     "answer": (INVITE + REPLY.format(status="180 Ringing", cseq=SAME_CSEQ, body=NO_BODY)
                + REPLY.format(status="200 OK", cseq=SAME_CSEQ, body=SDP)
                + '  <recv request="ACK"/>\n  <recv request="BYE"/>\n'
                + REPLY.format(status="200 OK", cseq=SAME_CSEQ, body=NO_BODY)),
+    "brief": ('  <recv request="INVITE" rrs="true"/>\n'
+              + REPLY.format(status="180 Ringing", cseq=SAME_CSEQ, body=NO_BODY)
+              + REPLY.format(status="200 OK", cseq=SAME_CSEQ, body=SDP)
+              + ACK_KEEPING_DIALOG + HANG_UP.format(talk_ms=TALK_MS)),
     "busy": (INVITE + REPLY.format(status="486 Busy Here", cseq=SAME_CSEQ, body=NO_BODY)
              + '  <recv request="ACK"/>\n'),
     "ring": (INVITE_KEEPING_CSEQ + REPLY.format(status="180 Ringing", cseq=SAME_CSEQ, body=NO_BODY)
