@@ -25,7 +25,7 @@ from ivr.settings import Settings
 from ivr.stasis.app import StasisApp
 from ivr.stasis.campaigns import Campaigns
 from ivr.stasis.session import CallHandler
-from ivr.store.agents import AgentStateWriter, AgentStore, restore
+from ivr.store.agents import AgentStateWriter, AgentStore, follow_other_nodes, restore
 from ivr.store.call_log import CallLog, CallLogWriter
 from ivr.store.claims import AgentClaims, keep_renewing
 from ivr.store.engine import database_url, open_engine
@@ -100,6 +100,7 @@ async def serve(settings: Settings) -> None:
     api_runner = await start_api(api, settings.api.bind, settings.api.port)
     reader = asyncio.create_task(stream.run(), name="ari-events")
     renewing = asyncio.create_task(keep_renewing(claims), name="agent-claims")
+    following = asyncio.create_task(follow_other_nodes(board, agent_store), name="agent-presence")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -120,7 +121,7 @@ async def serve(settings: Settings) -> None:
     finally:
         if pid_file.read_text().strip() == str(os.getpid()):
             pid_file.unlink()
-        for task in (reader, stopping, renewing):
+        for task in (reader, stopping, renewing, following):
             task.cancel()
         await api_runner.cleanup()
         await records.drain()

@@ -21,6 +21,9 @@ class State(Enum):
     WRAP_UP = "wrap-up"
 
 
+PAUSABLE = frozenset({State.READY, State.WRAP_UP, State.PAUSED, State.RINGING})
+
+
 @dataclass(frozen=True)
 class AgentProfile:
     id: str
@@ -104,8 +107,7 @@ class AgentBoard:
         self.status(agent_id).no_answers_in_a_row = 0
 
     def pause(self, agent_id: str, reason: str) -> None:
-        self._set(agent_id, State.PAUSED, reason=reason,
-                  allowed={State.READY, State.WRAP_UP, State.PAUSED, State.RINGING})
+        self._set(agent_id, State.PAUSED, reason=reason, allowed=PAUSABLE)
 
     def offered(self, agent_id: str) -> None:
         status = self.status(agent_id)
@@ -147,6 +149,28 @@ class AgentBoard:
     def call_ended(self, agent_id: str, wrap_up: float) -> None:
         self._set(agent_id, State.WRAP_UP if wrap_up > 0 else State.READY, allowed={State.ON_CALL})
 
+    def presence(self, agent_id: str) -> tuple[State, str]:
+        """What the agent chose, shared with other app nodes: logged out, paused (with the
+        reason), or else ready. Calls, wrap-up and automatic pauses belong to one node."""
+        status = self.status(agent_id)
+        if status.state is State.LOGGED_OUT or (status.state is State.PAUSED and not status.auto_paused):
+            return status.state, status.reason
+        return State.READY, ""
+
+    def follow(self, agent_id: str, state: State, reason: str) -> None:
+        """Apply a presence another app node stored (the agent acted through that node's API)."""
+        status = self.status(agent_id)
+        if state is State.LOGGED_OUT:
+            if status.state in {State.READY, State.PAUSED, State.WRAP_UP}:
+                self.log_out(agent_id)
+            return
+        if status.state is State.LOGGED_OUT:
+            self.log_in(agent_id)
+        if state is State.PAUSED and status.state in PAUSABLE:
+            self.pause(agent_id, reason)
+        elif state is State.READY and status.state is State.PAUSED and not status.auto_paused:
+            self.ready(agent_id)
+
     def device(self, agent_id: str, reachable: bool | None = None, busy: bool | None = None) -> None:
         """What Asterisk says of the agent's device (endpoint state, channels on it)."""
         status = self.status(agent_id)
@@ -161,7 +185,7 @@ class AgentBoard:
             status.no_answers_in_a_row = 0
             self._set(agent_id, State.READY, allowed={State.PAUSED})
 
-    def _set(self, agent_id: str, state: State, allowed: set[State], reason: str = "",
+    def _set(self, agent_id: str, state: State, allowed: set[State] | frozenset[State], reason: str = "",
              keep_idle: bool = False) -> None:
         status = self.status(agent_id)
         if status.state not in allowed:

@@ -68,7 +68,8 @@ class Watcher(threading.Thread):
 def test_two_app_nodes_under_a_burst_never_double_offer_and_serve_every_caller(
         pbx: Pbx, tmp_path: Path, database: str) -> None:
     """Callers wait on both nodes; the agents then log in on both at once, so that both nodes
-    go for the same free agents at the same moment."""
+    go for the same free agents at the same moment. Afterwards a pause through one node's API
+    holds on the other."""
     agents = {name: SipAgent(name, "brief", tmp_path, calls=CALLERS) for name in AGENTS}
     flow = FLOW + "".join(AGENT.format(name=n, phone=a.phone) for n, a in agents.items())
     settings = f'\n[database]\nurl = "{database}"\n'
@@ -97,6 +98,9 @@ def test_two_app_nodes_under_a_burst_never_double_offer_and_serve_every_caller(
         for login in logins:
             login.start()
         reports = [json.loads(call.communicate(timeout=120)[0]) for call in burst]
+        headers = {"Authorization": f"Bearer {token}"}
+        httpx.post(f"{apis[0]}/agents/ana/pause", json={"reason": "lunch"}, headers=headers).raise_for_status()
+        on_b = until(lambda: _paused(apis[1], "ana", headers), 10, "the pause seen on the other node")
     finally:
         watcher.done.set()
         for node in nodes:
@@ -110,3 +114,9 @@ def test_two_app_nodes_under_a_burst_never_double_offer_and_serve_every_caller(
     assert all(served) and all(r["connected_to"] for r in reports), (reports, logs)
     assert all("waiting in campaign sales" in node.text() for node in nodes), logs
     assert watcher.most == dict.fromkeys(AGENTS, 1), (watcher.most, logs)
+    assert on_b["reason"] == "lunch"
+
+
+def _paused(api: str, agent: str, headers: dict[str, str]) -> dict[str, str] | None:
+    found = next(a for a in httpx.get(f"{api}/agents", headers=headers).json()["agents"] if a["id"] == agent)
+    return found if found["state"] == "paused" else None

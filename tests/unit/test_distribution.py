@@ -230,3 +230,46 @@ def test_listeners_hear_each_change_of_state() -> None:
 
     assert heard == [("ana", State.RINGING), ("ana", State.ON_CALL), ("ana", State.WRAP_UP),
                      ("ana", State.READY)]
+
+
+def test_presence_is_what_the_agent_chose_not_what_calls_did() -> None:
+    agents = board(Clock())
+    agents.pause("bo", "lunch")
+    agents.offered("cy")
+    agents.not_answered("cy")
+    agents.not_answered("cy")
+    agents.offered("ana")
+    agents.answered("ana")
+
+    assert agents.presence("ana") == (State.READY, "")
+    assert agents.presence("bo") == (State.PAUSED, "lunch")
+    assert agents.presence("cy") == (State.READY, "")
+
+
+def test_another_nodes_presence_applies_but_its_calls_do_not() -> None:
+    agents = board(Clock())
+    agents.log_out("cy")
+    agents.offered("ana")
+    agents.answered("ana")
+
+    agents.follow("bo", State.PAUSED, "lunch")
+    agents.follow("cy", State.READY, "")
+    agents.follow("ana", State.LOGGED_OUT, "")
+    assert [agents.status(a).state for a in ("ana", "bo", "cy")] == [State.ON_CALL, State.PAUSED, State.READY]
+    assert agents.status("bo").reason == "lunch"
+
+    agents.follow("bo", State.READY, "")
+    agents.follow("cy", State.PAUSED, "meeting")
+    assert agents.presence("bo") == (State.READY, "") and agents.presence("cy") == (State.PAUSED, "meeting")
+
+
+def test_an_automatic_pause_is_not_lifted_by_another_nodes_ready() -> None:
+    agents = board(Clock())
+    agents.offered("ana")
+    agents.not_answered("ana")
+    agents.offered("ana")
+    agents.not_answered("ana")
+
+    agents.follow("ana", State.READY, "")
+
+    assert agents.status("ana").state is State.PAUSED

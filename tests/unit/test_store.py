@@ -116,3 +116,18 @@ async def test_agents_come_back_as_they_were_saved(engine: AsyncEngine) -> None:
     states = {n: (after.status(n).state, after.status(n).reason) for n in after.agents}
     assert states == {"ana": (State.READY, ""), "bo": (State.PAUSED, "lunch"), "cy": (State.READY, ""),
                       "di": (State.READY, ""), "ed": (State.LOGGED_OUT, "")}
+
+
+async def test_a_node_reads_the_presence_other_nodes_wrote(engine: AsyncEngine) -> None:
+    await upgrade(engine)
+    a, b = AgentStore(engine, "ivr-a"), AgentStore(engine, "ivr-b")
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    await a.save("ana", State.PAUSED, "lunch")
+    await b.save("bo", State.READY, "")
+
+    seen_by_b = await b.written_elsewhere(before)
+    seen_by_a = await a.written_elsewhere(before)
+
+    assert [(p.name, p.state, p.reason) for p in seen_by_b] == [("ana", State.PAUSED, "lunch")]
+    assert [(p.name, p.state) for p in seen_by_a] == [("bo", State.READY)]
+    assert await b.written_elsewhere(seen_by_b[0].updated_at) == []
