@@ -30,6 +30,7 @@ from ivr.store.call_log import CallLog, CallLogWriter
 from ivr.store.claims import AgentClaims, keep_renewing
 from ivr.store.engine import database_url, open_engine
 from ivr.store.migrations import upgrade
+from ivr.store.own_agents import OwnAgents
 
 log = logging.getLogger("ivr.run")
 
@@ -88,7 +89,7 @@ async def serve(settings: Settings) -> None:
     app: StasisApp
     campaigns = Campaigns(rest, settings.ari.app, board, lambda: flows.current,
                           post=lambda call, event: app.post(call, event), clock=time.monotonic,
-                          claims=claims, http=crm.http)
+                          claims=claims, own_agents=OwnAgents(engine), http=crm.http)
     app = StasisApp(settings.ari.app, rest, flows.new_call, connection=lambda: stream.connections,
                     flow_name=settings.flow_path.stem[:40], on_record=records, crm=crm,
                     campaigns=campaigns)

@@ -16,6 +16,8 @@ prompts=(
   "to-confirm-press-1|If this is correct, press 1. Otherwise, press 2.|Si es correcto, presione 1. Si no, presione 2."
   "please-hold|Please hold while we look up your account.|Por favor, espere mientras buscamos su cuenta."
   "thank-you-goodbye|Thank you for calling. Goodbye.|Gracias por llamar. Adiós."
+  "keep-agent|To be served by this same agent next time, press 1. For whoever is free first, press 2.|Para ser atendido por este mismo agente la próxima vez, presione 1. Para quien esté libre primero, presione 2."
+  "own-agent-busy|Your agent is busy. The next free agent will take your call.|Su agente está ocupado. El próximo agente libre atenderá su llamada."
 )
 for language in en es; do
   mkdir -p "$language"

@@ -1,5 +1,6 @@
 """A caller in an app-run campaign: music while waiting, bridged with the agent who answers,
-or sent on after the longest wait the campaign allows."""
+or sent on after the longest wait the campaign allows; with ``remember_agent``, asked after the
+call whether to keep that agent."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from ivr.core.commands import (
     CancelTimer,
     JoinCampaign,
     LeaveCampaign,
+    RememberAgent,
     SetVariable,
     StartMoh,
     StartTimer,
@@ -22,6 +24,7 @@ from ivr.core.events import (
     CampaignNote,
     DigitPressed,
     Event,
+    OwnAgentBusy,
     PlaybackFinished,
     QueuePosition,
     TimerFired,
@@ -31,6 +34,8 @@ from ivr.core.step import CallContext, Goto, Out
 
 MAX_WAIT = "max-wait"
 ANNOUNCE = "announce"
+KEEP_ANSWER = "keep-answer"
+KEEP_ANSWER_SECONDS = 5.0
 DEFAULT_PRIORITY = 5
 """Callers without a CRM ``priority`` (1 most urgent .. 9)."""
 
@@ -104,7 +109,14 @@ class CampaignStep:
                 return [AskPosition(self.name)]
             case QueuePosition() if self.state == "waiting":
                 return [StopMoh(), *self.ctx.player.play(announcement(event))]
+            case OwnAgentBusy(agent=agent) if self.state == "waiting":
+                self.ctx.facts.notes.append(f"campaign {self.name}: own agent {agent} not available")
+                if not self.node.own_agent_busy_prompt:
+                    return []
+                return [StopMoh(), *self.ctx.player.play(self.node.own_agent_busy_prompt)]
             case PlaybackFinished(playback_id=pid) if self.ctx.player.finished(pid):
+                if self.state == "asking":
+                    return [StartTimer(KEEP_ANSWER, KEEP_ANSWER_SECONDS)]
                 if self.state != "waiting":
                     return []
                 return [StartMoh(self.node.music), *self._next_announcement()]
@@ -114,8 +126,22 @@ class CampaignStep:
                 return [*self.ctx.player.stop(), CancelTimer(MAX_WAIT), CancelTimer(ANNOUNCE), StopMoh(),
                         SetVariable("IVR_WAITING", ""), SetVariable("IVR_AGENT", agent)]
             case AgentHungUp(agent=agent) if self.state == "talking":
-                self.state = "done"
                 self.ctx.facts.notes.append(f"campaign {self.name}: agent {agent} hung up first")
+                if self.node.remember_agent and self.ctx.facts.customer_id:
+                    self.state = "asking"
+                    return [*self.ctx.player.play(self.node.keep_agent_prompt)]
+                self.state = "done"
+                return [Goto(HANG_UP)]
+            case DigitPressed(digit=digit) if self.state == "asking" and digit in ("1", "2"):
+                self.state = "done"
+                agent, keep = self.ctx.facts.agent, digit == "1"
+                self.ctx.facts.notes.append(
+                    f"campaign {self.name}: the caller {'keeps' if keep else 'does not keep'} agent {agent}")
+                return [*self.ctx.player.stop(), CancelTimer(KEEP_ANSWER),
+                        RememberAgent(self.ctx.facts.customer_id, agent if keep else ""), Goto(HANG_UP)]
+            case TimerFired(name=name) if name == KEEP_ANSWER and self.state == "asking":
+                self.state = "done"
+                self.ctx.facts.notes.append(f"campaign {self.name}: no answer on keeping the agent")
                 return [Goto(HANG_UP)]
             case CampaignNote(text=text):
                 self.ctx.facts.notes.append(f"campaign {self.name}: {text}")
@@ -130,7 +156,9 @@ class CampaignStep:
         return [StartMoh(self.node.music)] if self.state == "waiting" else []
 
     def hung_up(self) -> None:
-        if self.state in ("waiting", "talking"):
+        if self.state == "asking":
+            self.ctx.facts.notes.append(f"campaign {self.name}: the caller hung up before keeping the agent")
+        elif self.state in ("waiting", "talking"):
             when = "while waiting" if self.state == "waiting" else "first"
             self.ctx.facts.notes.append(f"campaign {self.name}: the caller hung up {when}")
 

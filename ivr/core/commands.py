@@ -103,6 +103,14 @@ class AskPosition:
 
 
 @dataclass(frozen=True)
+class RememberAgent:
+    """Store the customer's own agent for later calls; an empty agent forgets the one stored."""
+
+    customer_id: str
+    agent: str
+
+
+@dataclass(frozen=True)
 class Warn:
     """Something the admin should see in the log, about this call."""
 
@@ -118,5 +126,6 @@ class Finished:
 
 
 Command = (Answer | Play | StopPlayback | StartTimer | CancelTimer | SetVariable | StartMoh | StopMoh
-           | AskCrm | JoinCampaign | LeaveCampaign | AskPosition | Warn | ContinueInDialplan | Hangup
+           | AskCrm | JoinCampaign | LeaveCampaign | AskPosition | RememberAgent | Warn | ContinueInDialplan
+           | Hangup
            | Finished)

@@ -60,6 +60,13 @@ class AgentHungUp:
 
 
 @dataclass(frozen=True)
+class OwnAgentBusy:
+    """The customer's own agent cannot take the call now; the caller waits for any agent."""
+
+    agent: str
+
+
+@dataclass(frozen=True)
 class QueuePosition:
     position: int
     wait_minutes: int | None
@@ -74,4 +81,4 @@ class CampaignNote:
 
 
 Event = (CallStarted | DigitPressed | PlaybackFinished | TimerFired | Resumed | HungUp | CrmAnswered
-         | AgentConnected | AgentHungUp | CampaignNote | QueuePosition)
+         | AgentConnected | AgentHungUp | OwnAgentBusy | CampaignNote | QueuePosition)

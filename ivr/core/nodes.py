@@ -207,6 +207,10 @@ class Campaign(Coded):
     team_url: str = Field("", description="dynamic team: asked at each call which agents, in order")
     team_deadline: float = Field(2.0, gt=0, le=8)
     prefer_crm_agent: bool = Field(True, description="offer the CRM's `agent` variable first")
+    remember_agent: bool = Field(False, description="offer first the agent stored for the customer "
+                                 "(when the CRM names none); after the call, ask whether to keep them")
+    keep_agent_prompt: Media = ("sound:ivr/keep-agent",)
+    own_agent_busy_prompt: Media = Field((), description="played once when the customer's agent is busy")
 
     @field_validator("team_url")
     @classmethod

@@ -23,13 +23,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from ivr.ari.rest import AriError, AriRest, NotFound
 from ivr.core.agents import AgentBoard, State
 from ivr.core.destinations import Destination
-from ivr.core.events import AgentConnected, AgentHungUp, CampaignNote, Event, QueuePosition
+from ivr.core.events import AgentConnected, AgentHungUp, CampaignNote, Event, OwnAgentBusy, QueuePosition
 from ivr.core.flow import Flow
 from ivr.core.nodes import Agent, Campaign
 from ivr.core.strategies import SkillNeed, candidates
 from ivr.core.waiting import Waiting, WaitingLine
 from ivr.crm.team import ask_team
 from ivr.store.claims import AgentClaims
+from ivr.store.own_agents import OwnAgents
 
 log = logging.getLogger("ivr.campaigns")
 
@@ -61,7 +62,9 @@ class Caller:
     bridge: str | None = None
     agent_leg: Offer | None = None
     team: tuple[str, ...] | None = None
-    asking_team: bool = False
+    stored_agent: str = ""
+    asking: set[str] = field(default_factory=set)
+    """What the caller waits on before it is offered: ``team``, ``own agent``."""
 
     def call_data(self) -> dict[str, Any]:
         """What the dynamic team service and the agents' screen pop are told of the call."""
@@ -71,9 +74,17 @@ class Caller:
                 "variables": {k.removeprefix("IVR_CRM_").lower(): v for k, v in self.variables
                               if k.startswith("IVR_CRM_")}}
 
+    @property
+    def customer_id(self) -> str:
+        return dict(self.variables).get("IVR_CUSTOMER_ID", "")
+
+    def crm_agent(self) -> str:
+        return dict(self.variables).get("IVR_CRM_AGENT", "") if self.node.prefer_crm_agent else ""
+
     def preferred(self, agents: Mapping[str, Agent]) -> str:
-        """The customer's own agent, as the CRM named it (``agent`` variable: id or email)."""
-        named = dict(self.variables).get("IVR_CRM_AGENT", "") if self.node.prefer_crm_agent else ""
+        """The customer's own agent: as the CRM named it (``agent`` variable: id or email), or
+        else as stored for the customer."""
+        named = self.crm_agent() or self.stored_agent
         by_email = {agent.email: name for name, agent in agents.items() if agent.email}
         return by_email.get(named, named)
 
@@ -81,10 +92,11 @@ class Caller:
 class Campaigns:
     def __init__(self, rest: AriRest, app: str, board: AgentBoard, flow: Callable[[], Flow],
                  post: Callable[[str, Event], None], clock: Callable[[], float], claims: AgentClaims,
-                 http: httpx.AsyncClient | None = None,
+                 own_agents: OwnAgents, http: httpx.AsyncClient | None = None,
                  wall: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.rest = rest
         self.claims = claims
+        self.own_agents = own_agents
         self.claimed: dict[str, str] = {}
         """Agent -> the offer this node holds the agent's claim for."""
         board.listeners.append(self._agent_changed)
@@ -121,8 +133,11 @@ class Campaigns:
         log.info("call %s: waiting in campaign %s (priority %d, position %s)", call_id, campaign,
                  priority, self.lines[campaign].position(call_id))
         if node.team_url and self.http is not None:
-            caller.asking_team = True
+            caller.asking.add("team")
             self._spawn(self._ask_team(caller, self.http))
+        if node.remember_agent and caller.customer_id and not caller.crm_agent():
+            caller.asking.add("own agent")
+            self._spawn(self._recall_own_agent(caller))
         self._spawn(self.match())
         if self._ticker is None or self._ticker.done():
             self._ticker = asyncio.get_running_loop().create_task(self._tick())
@@ -189,7 +204,7 @@ class Campaigns:
             everyone = sorted((w for line in self.lines.values() for w in line.in_order()),
                               key=lambda w: w.rank)
             callers = [c for w in everyone if (c := self.callers.get(w.call_id)) is not None
-                       and not c.offers and c.agent_leg is None and not c.asking_team]
+                       and not c.offers and c.agent_leg is None and not c.asking]
             agents = self.flow().agents
             await self._look_at_phones([a for c in callers for a in (
                 c.preferred(agents), *(c.team if c.team is not None else c.node.agents),
@@ -203,7 +218,7 @@ class Campaigns:
                                                    if agent.email}}
         answer = await ask_team(http, caller.node.team_url, caller.node.team_deadline, caller.call_data(),
                                 known)
-        caller.asking_team = False
+        caller.asking.discard("team")
         if answer.agents is None:
             note = f"dynamic team unavailable ({answer.reason}); the campaign's strategy is used"
             log.warning("call %s: %s", caller.call_id, note)
@@ -216,6 +231,30 @@ class Campaigns:
         self.post(caller.call_id, CampaignNote(note))
         await self.match()
 
+    async def _recall_own_agent(self, caller: Caller) -> None:
+        try:
+            caller.stored_agent = await self.own_agents.of(caller.customer_id)
+        except (SQLAlchemyError, OSError) as exc:
+            log.error("call %s: the customer's own agent not read (%s); any agent serves",
+                      caller.call_id, exc)
+        caller.asking.discard("own agent")
+        if caller.stored_agent:
+            self.post(caller.call_id, CampaignNote(f"own agent {caller.stored_agent} (stored)"))
+        await self.match()
+
+    def remember(self, customer_id: str, agent: str) -> None:
+        """The caller's answer after the call: keep this agent for them, or (empty) none."""
+        self._spawn(self._remember(customer_id, agent))
+
+    async def _remember(self, customer_id: str, agent: str) -> None:
+        try:
+            if agent:
+                await self.own_agents.keep(customer_id, agent)
+            else:
+                await self.own_agents.forget(customer_id)
+        except (SQLAlchemyError, OSError) as exc:
+            log.error("customer %s: own agent not stored: %s", customer_id, exc)
+
     def _order(self, caller: Caller) -> list[str]:
         """Who to offer the call to: the customer's own agent first, then the dynamic team's
         list in its order, or else the campaign's strategy."""
@@ -225,7 +264,7 @@ class Campaigns:
             if self.board.available(preferred):
                 return [preferred]
             caller.waiting.skipped.add(preferred)
-            self.post(caller.call_id, CampaignNote(f"own agent {preferred} not available"))
+            self.post(caller.call_id, OwnAgentBusy(preferred))
         if caller.team is not None:
             order = [a for a in self.board.available_among(caller.team) if a not in skipped]
         else:

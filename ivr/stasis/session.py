@@ -24,6 +24,7 @@ from ivr.core.commands import (
     JoinCampaign,
     LeaveCampaign,
     Play,
+    RememberAgent,
     SetVariable,
     StartMoh,
     StartTimer,
@@ -59,6 +60,8 @@ class Queues(Protocol):
 
     def position(self, call_id: str) -> QueuePosition | None: ...
 
+    def remember(self, customer_id: str, agent: str) -> None: ...
+
 
 class _NoQueues:
     def join(self, call_id: str, campaign: str, priority: int,
@@ -69,6 +72,9 @@ class _NoQueues:
         return None
 
     def position(self, call_id: str) -> QueuePosition | None:
+        return None
+
+    def remember(self, customer_id: str, agent: str) -> None:
         return None
 
 
@@ -188,6 +194,8 @@ class CallSession:
             case AskPosition():
                 if (where := self.queues.position(channel)) is not None:
                     self.post(where)
+            case RememberAgent(customer_id=customer_id, agent=agent):
+                self.queues.remember(customer_id, agent)
             case Warn(message=message):
                 log.warning("call %s: %s", channel, message)
             case Hangup(reason=reason):

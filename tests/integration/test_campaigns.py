@@ -228,6 +228,35 @@ def test_the_customers_own_agent_comes_first_when_free(pbx: Pbx, tmp_path: Path,
     assert report["variables"]["IVR_AGENT"] == bridged
 
 
+def test_a_caller_who_keeps_the_agent_is_offered_to_them_first_next_time(pbx: Pbx, tmp_path: Path) -> None:
+    """bo takes the first call (ana is busy) and hangs up; the caller presses 1 to keep bo. The
+    next call of the same customer goes to bo first, though the list puts ana first."""
+    setup = Setup(pbx, tmp_path, "busy", "brief", strategy="ordered", calls=2,
+                  campaign_extra="remember_agent = true")
+    keys = "1357" + "w1" * 30
+    try:
+        first = pbx.call("501", "--dtmf", keys, "--send-at", "prompt-start", "--timeout", "30",
+                         config=setup.config)
+        log_after_first = setup.app.text()
+        second = pbx.call("501", "--dtmf", "1357", "--send-at", "prompt-start", "--timeout", "12",
+                          config=setup.config)
+        notes = until(lambda: _notes(pbx, setup, containing="(stored)"), 10, "the second call's record")
+    finally:
+        setup.close()
+
+    assert first["variables"]["IVR_AGENT"] == "bo" and second["variables"]["IVR_AGENT"] == "bo"
+    assert offers(log_after_first) == ["ana", "bo"], log_after_first
+    assert offers(setup.app.text())[2:] == ["bo"], setup.app.text()
+    assert "campaign sales: the caller keeps agent bo" in notes
+    assert "campaign sales: own agent bo (stored)" in notes
+
+
+def _notes(pbx: Pbx, setup: Setup, containing: str) -> str | None:
+    listed = pbx.ivr("calls", "--json", config=setup.config).stdout.splitlines()
+    notes = "; ".join(json.loads(line)["notes"] for line in listed)
+    return notes if containing in notes else None
+
+
 def test_the_api_logs_agents_in_and_out_and_pushes_the_offer(pbx: Pbx, tmp_path: Path) -> None:
     setup = Setup(pbx, tmp_path, "answer", "answer", strategy="ordered")
     stream: list[str] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ivr.core.call_flow import CallFlow
-from ivr.core.campaign import ANNOUNCE, MAX_WAIT
+from ivr.core.campaign import ANNOUNCE, KEEP_ANSWER, KEEP_ANSWER_SECONDS, MAX_WAIT
 from ivr.core.commands import (
     Answer,
     AskPosition,
@@ -16,6 +16,7 @@ from ivr.core.commands import (
     JoinCampaign,
     LeaveCampaign,
     Play,
+    RememberAgent,
     SetVariable,
     StartMoh,
     StartTimer,
@@ -28,6 +29,7 @@ from ivr.core.events import (
     CallStarted,
     DigitPressed,
     HungUp,
+    OwnAgentBusy,
     PlaybackFinished,
     QueuePosition,
     Resumed,
@@ -174,3 +176,58 @@ def test_a_restart_with_no_campaign_wait_starts_the_flow_again(tmp_path: Path) -
     commands = call.handle(CallStarted("600", "100", "inbound", resumed=True, waiting=""))
 
     assert commands[:2] == [Answer(), SetVariable("IVR_ENTRY", "campaign:sales")]
+
+
+def remembering(folder: Path) -> CallFlow:
+    folder.mkdir(exist_ok=True)
+    path = folder / "flows.toml"
+    path.write_text(FLOW.replace('exit_key = "0"', 'exit_key = "0"\nremember_agent = true\n'
+                                 'own_agent_busy_prompt = ["sound:ivr/own-agent-busy"]'))
+    call = CallFlow("c1", load_flow(path), lambda: NOW)
+    call.facts.customer_id = "1234"
+    call.handle(CallStarted("600", "100", "inbound"))
+    call.handle(AgentConnected("ana"))
+    return call
+
+
+def test_after_the_agent_hangs_up_the_caller_is_asked_whether_to_keep_them(tmp_path: Path) -> None:
+    call = remembering(tmp_path)
+
+    asked = call.handle(AgentHungUp("ana"))
+    waiting = call.handle(PlaybackFinished("c1-1"))
+    kept = call.handle(DigitPressed("1"))
+
+    assert asked == [Play("c1-1", ("sound:ivr/keep-agent",))]
+    assert waiting == [StartTimer(KEEP_ANSWER, KEEP_ANSWER_SECONDS)]
+    assert kept[:2] == [CancelTimer(KEEP_ANSWER), RememberAgent("1234", "ana")]
+    assert call.facts.notes[-1] == "campaign sales: the caller keeps agent ana"
+
+
+def test_two_forgets_the_agent_and_silence_changes_nothing(tmp_path: Path) -> None:
+    declined, silent = remembering(tmp_path / "declined"), remembering(tmp_path / "silent")
+    for call in (declined, silent):
+        call.handle(AgentHungUp("ana"))
+
+    forgot = declined.handle(DigitPressed("2"))
+    ignored = silent.handle(DigitPressed("5"))
+    timed_out = silent.handle(TimerFired(KEEP_ANSWER))
+
+    assert RememberAgent("1234", "") in forgot
+    assert ignored == [] and not any(isinstance(c, RememberAgent) for c in timed_out)
+    assert timed_out[-1] == Finished("hung up by the flow", silent.facts)
+    assert silent.facts.notes[-1] == "campaign sales: no answer on keeping the agent"
+
+
+def test_a_busy_own_agent_is_told_to_the_caller_then_the_music_resumes(tmp_path: Path) -> None:
+    path = tmp_path / "flows.toml"
+    path.write_text(FLOW.replace('exit_key = "0"', 'exit_key = "0"\n'
+                                 'own_agent_busy_prompt = ["sound:ivr/own-agent-busy"]'))
+    call = CallFlow("c1", load_flow(path), lambda: NOW)
+    call.handle(CallStarted("600", "100", "inbound"))
+
+    told = call.handle(OwnAgentBusy("bo"))
+    resumed = call.handle(PlaybackFinished("c1-1"))
+
+    assert told == [StopMoh(), Play("c1-1", ("sound:ivr/own-agent-busy",))]
+    assert resumed == [StartMoh("sales"), StartTimer(ANNOUNCE, 30.0)]
+    assert call.facts.notes == ["campaign sales: own agent bo not available"]

@@ -15,6 +15,7 @@ from ivr.store.agents import AgentStateWriter, AgentStore, restore
 from ivr.store.call_log import CallLog, CallLogWriter, CallRecord
 from ivr.store.engine import database_url, open_engine
 from ivr.store.migrations import MIGRATIONS, StoreUnavailable, upgrade
+from ivr.store.own_agents import OwnAgents
 
 
 def record(channel: str, minutes: int, outcome: str = "completed") -> CallRecord:
@@ -131,3 +132,17 @@ async def test_a_node_reads_the_presence_other_nodes_wrote(engine: AsyncEngine) 
     assert [(p.name, p.state, p.reason) for p in seen_by_b] == [("ana", State.PAUSED, "lunch")]
     assert [(p.name, p.state) for p in seen_by_a] == [("bo", State.READY)]
     assert await b.written_elsewhere(seen_by_b[0].updated_at) == []
+
+
+async def test_a_customers_own_agent_is_kept_changed_and_forgotten(engine: AsyncEngine) -> None:
+    await upgrade(engine)
+    own = OwnAgents(engine)
+
+    await own.keep("1234", "ana")
+    await own.keep("1234", "bo")
+    await own.keep("5678", "cy")
+    kept = [await own.of("1234"), await own.of("5678"), await own.of("0000")]
+    await own.forget("1234")
+
+    assert kept == ["bo", "cy", ""]
+    assert await own.of("1234") == ""
