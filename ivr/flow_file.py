@@ -86,7 +86,13 @@ class _Reader:
         entries = self._entries(nodes)
         zones = self._check(nodes, trunks, timegroups)
         self._members(nodes, agents)
+        self._agent_trunks(agents, trunks)
         return Flow(nodes, entries, timegroups, trunks, zones, str(self.raw.path or ""), agents)
+
+    def _agent_trunks(self, agents: Mapping[str, Agent], trunks: Mapping[str, Trunk]) -> None:
+        for name, agent in agents.items():
+            if agent.trunk:
+                self._through_trunk(agent.trunk, agent.phone, ("agent", name), "phone", trunks)
 
     def _members(self, nodes: Mapping[Destination, Node], agents: Mapping[str, Agent]) -> None:
         for destination, node in nodes.items():
@@ -217,12 +223,16 @@ class _Reader:
                 self.problem(loc, f"no time group {group!r} ([[timegroup.{group}]])")
 
     def _external(self, node: External, loc: Loc, trunks: Mapping[str, Trunk]) -> None:
-        trunk = trunks.get(node.trunk)
+        self._through_trunk(node.trunk, node.number, loc, "number", trunks)
+
+    def _through_trunk(self, name: str, number: str, loc: Loc, field: str,
+                       trunks: Mapping[str, Trunk]) -> None:
+        trunk = trunks.get(name)
         if trunk is None:
-            self.problem((*loc, "trunk"), f"no trunk {node.trunk!r} ([trunk.{node.trunk}])")
-        elif not trunk.allows(node.number):
-            self.problem((*loc, "number"), f"{node.number} is not in the allow list of trunk "
-                         f"{node.trunk} ({', '.join(trunk.allow)})")
+            self.problem((*loc, "trunk"), f"no trunk {name!r} ([trunk.{name}])")
+        elif not trunk.allows(number):
+            self.problem((*loc, field),
+                         f"{number} is not in the allow list of trunk {name} ({', '.join(trunk.allow)})")
 
 
 def _table_loc(key: str, value: object) -> Loc:

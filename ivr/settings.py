@@ -80,6 +80,8 @@ class PbxSettings(Section):
     startup_timeout: Seconds = 30.0
     apps: tuple[Annotated[str, Field(pattern=DIALPLAN_WORD)], ...] = Field(
         (), description="the Stasis apps of all `ivr run` processes sharing calls; empty: ari.app")
+    pjsip_include: str = Field("", description="your own PJSIP sections (e.g. trunks to providers), "
+                               "added to the bundled PBX's pjsip.conf")
     fallback: FallbackSettings = FallbackSettings()
 
     @model_validator(mode="after")

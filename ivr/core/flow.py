@@ -25,6 +25,20 @@ class Flow:
     source: str = ""
     agents: Mapping[str, Agent] = field(default_factory=dict)
 
+    def agent_endpoint(self, name: str) -> str:
+        """What rings the agent: their own PJSIP endpoint, or their number through the trunk.
+
+        >>> from ivr.core.nodes import Agent, Trunk
+        >>> flow = Flow({}, {}, trunks={"pstn": Trunk(dial="PJSIP/{number}@pstn", allow=("+34*",))},
+        ...             agents={"ana": Agent(phone="register"), "pat": Agent(phone="+34600", trunk="pstn")})
+        >>> flow.agent_endpoint("ana"), flow.agent_endpoint("pat")
+        ('PJSIP/agent-ana', 'PJSIP/+34600@pstn')
+        """
+        agent = self.agents[name]
+        if agent.trunk:
+            return self.trunks[agent.trunk].dial.replace("{number}", agent.phone)
+        return f"PJSIP/agent-{name}"
+
     def entry(self, exten: str) -> Destination | None:
         return self.entries.get(exten) or self.entries.get(DEFAULT_ENTRY)
 

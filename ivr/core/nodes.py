@@ -22,11 +22,12 @@ Media = tuple[Annotated[str, Field(pattern=MEDIA)], ...]
 DIALPLAN_NAME = r"^[A-Za-z0-9_\-]+$"
 DTMF_KEY = r"^[0-9*#]$"
 SKILL = r"^[a-z][a-z0-9_\-]{0,30}$"
-PHONE = r"^(register|sip:[A-Za-z0-9._+\-]+@[A-Za-z0-9.\-]+(:[0-9]{1,5})?)$"
+PHONE = r"^(register|sip:[A-Za-z0-9._+\-]+@[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\+?[0-9]{2,20})$"
 AGENT_NAME = r"^[a-z0-9][a-z0-9_\-]{0,39}$"
 PATTERN_HELP = {
     SKILL: "expected a skill name: a-z first, then a-z 0-9 _ - (at most 31)",
-    PHONE: 'expected "register" (a softphone) or a SIP address such as sip:ana@192.0.2.10:5060',
+    PHONE: 'expected "register" (a softphone), a SIP address such as sip:ana@192.0.2.10:5060, '
+           'or a number such as +34911234567 (with trunk)',
     AGENT_NAME: "expected an agent name: 1-40 of a-z 0-9 _ - (lower case)",
     MEDIA: "expected a media URI such as sound:ivr/welcome, sound:/srv/prompts/hello or digits:123, "
            "without commas or spaces",
@@ -233,8 +234,9 @@ class Campaign(Coded):
 
 
 class Agent(Node):
-    """Someone who takes calls: their phone is a SIP URI the PBX calls (a fixed address), or
-    ``register`` for a softphone that registers to the bundled PBX with a generated password."""
+    """Someone who takes calls: their phone is a SIP URI the PBX calls (a fixed address),
+    ``register`` for a softphone that registers to the bundled PBX with a generated password, or
+    a number called through one of the flow's trunks (a mobile, a desk phone elsewhere)."""
 
     name: str = Field("", max_length=80, pattern=r'^[^\x00-\x1f<>"]*$',
                       description="shown as the caller id of calls the agent makes")
@@ -245,6 +247,17 @@ class Agent(Node):
     cost: float = Field(0.0, ge=0, description="per hour, for strategy = lowest-cost")
     weight: int = Field(1, ge=1, le=1000, description="for strategy = weighted-random")
     ready_at_start: bool = Field(False, description="logged in and ready when `ivr run` starts")
+    trunk: str = Field("", pattern=r"^[A-Za-z0-9_\-]*$", description="with a phone number: the trunk")
+
+    @model_validator(mode="after")
+    def _number_needs_trunk(self) -> Agent:
+        if self.is_number != bool(self.trunk):
+            raise ValueError('a phone number needs a trunk (trunk = "name"); a trunk needs a phone number')
+        return self
+
+    @property
+    def is_number(self) -> bool:
+        return self.phone[:1].isdigit() or self.phone.startswith("+")
 
 
 class Voicemail(Node):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from ivr.pbx.instance import Instance, instance_for, write_config
+from ivr.pbx.instance import IncludeError, Instance, instance_for, write_config
 from ivr.pbx.rootfs import ASTERISK, RootError, ensure_root
 from ivr.secrets import ari_password
 from ivr.settings import Settings
@@ -51,15 +51,18 @@ def up(settings: Settings, log_dir: Path) -> Instance:
         ensure_root(instance.root, settings.pbx.mirror, log_dir / "debootstrap.log")
     except RootError as exc:
         raise PbxError(str(exc)) from exc
-    if running_pid(instance) is not None:
+    try:
+        running = running_pid(instance) is not None
         write_config(settings, instance)
+    except IncludeError as exc:
+        raise PbxError(str(exc)) from exc
+    if running:
         code, output = cli(settings, "core reload")
         if code != 0:
             raise PbxError(f"the running PBX did not reload its configuration: {output.strip()}")
         wait_for_ari(settings, instance)
         return instance
     _refuse_taken_ports(settings)
-    write_config(settings, instance)
     result = subprocess.run(
         asterisk_command(instance, "-U", "asterisk", "-G", "asterisk"),
         capture_output=True, text=True, check=False,

@@ -92,9 +92,12 @@ def fallback_dialplan(fallback: FallbackSettings) -> str:
 
 def agent_endpoints(agents: Mapping[str, Agent], secrets: Path) -> str:
     """One PJSIP endpoint per agent, ``agent-<name>``: a fixed contact, or a registration
-    with a generated password (in the secrets folder, ``agent-<name>-password``)."""
+    with a generated password (in the secrets folder, ``agent-<name>-password``). Agents called
+    through a trunk have none: the trunk's endpoint carries their calls."""
     sections = []
     for name, agent in sorted(agents.items()):
+        if agent.trunk:
+            continue
         endpoint = f"agent-{name}"
         aor = [f"[{endpoint}]", "type = aor", "max_contacts = 1"]
         if agent.phone == "register":
@@ -110,6 +113,21 @@ def agent_endpoints(agents: Mapping[str, Agent], secrets: Path) -> str:
             *([f"auth = {endpoint}"] if agent.phone == "register" else []),
             f"callerid = {agent.name or name} <{name}>"]))
     return "\n\n".join(sections)
+
+
+class IncludeError(Exception):
+    pass
+
+
+def own_sections(settings: Settings) -> str:
+    """The admin's own PJSIP sections (``pbx.pjsip_include``), as they wrote them."""
+    if not settings.pbx.pjsip_include:
+        return ""
+    path = settings.path(settings.pbx.pjsip_include)
+    try:
+        return f"; {path}\n{path.read_text(encoding='utf-8')}"
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IncludeError(f"pbx.pjsip_include: cannot read {path}: {exc}") from exc
 
 
 def template_values(settings: Settings, instance: Instance) -> dict[str, str]:
@@ -131,6 +149,7 @@ def template_values(settings: Settings, instance: Instance) -> dict[str, str]:
         "voicemail_pin": ensure_secret(secrets / "voicemail-pin", pin=True),
         "fallback": fallback_dialplan(pbx.fallback),
         "agent_endpoints": agent_endpoints(load_flow(settings.flow_path).agents, secrets),
+        "pjsip_include": own_sections(settings),
         "agi_address": f"{settings.agi.bind}:{settings.agi.port}",
     }
 

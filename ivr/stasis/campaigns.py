@@ -47,6 +47,7 @@ class Offer:
     channel_id: str
     call_id: str
     agent: str
+    endpoint: str
     answered: bool = False
     withdrawn: bool = False
 
@@ -286,17 +287,25 @@ class Campaigns:
                 and not (limit and self.spare_calls.get((a, now.date()), 0) >= limit)]
 
     async def _offer_next(self, caller: Caller) -> None:
-        ring_all = caller.node.strategy == "ring-all" and caller.team is None
-        for agent in self._order(caller):
-            if await self._offer(caller, agent) and not ring_all:
+        """The next agent in order who is free after all; with ring-all, every one of them,
+        all held first and then rung together, so that the first answer cannot cut the round."""
+        order = self._order(caller)
+        if caller.node.strategy == "ring-all" and caller.team is None:
+            held = await asyncio.gather(*(self._hold(caller, agent) for agent in order))
+            await asyncio.gather(*(self._ring(caller, offer) for offer in held if offer is not None))
+            return
+        for agent in order:
+            if (offer := await self._hold(caller, agent)) is not None:
+                await self._ring(caller, offer)
                 return
 
     async def _look_at_phones(self, agents: list[str]) -> None:
         """Asterisk's view of each ready agent's phone, asked once per match for all the callers
         it serves: offline, or already in a call, means no offer now (a phone back online is
-        offered the next call)."""
-        ready = [a for a in dict.fromkeys(agents)
-                 if a in self.board.agents and self.board.status(a).state is State.READY]
+        offered the next call). A number behind a trunk answers for itself: busy is a no-answer."""
+        own_phones = {name for name, agent in self.flow().agents.items() if not agent.trunk}
+        ready = [a for a in dict.fromkeys(agents) if a in own_phones
+                 and a in self.board.agents and self.board.status(a).state is State.READY]
         await asyncio.gather(*(self._look_at_phone(agent) for agent in ready))
 
     async def _look_at_phone(self, agent: str) -> None:
@@ -339,31 +348,38 @@ class Campaigns:
         if self.board.status(agent).state not in HOLDING and (token := self.claimed.pop(agent, None)):
             self._spawn(self._release(agent, token))
 
-    async def _offer(self, caller: Caller, agent: str) -> bool:
-        """Ring the agent for the caller; False when the agent was not free after all."""
+    async def _hold(self, caller: Caller, agent: str) -> Offer | None:
+        """The agent claimed and ringing for the caller, as far as this node knows; None when
+        the agent was not free after all."""
+        flow = self.flow()
+        if agent not in flow.agents:
+            return None
         channel_id = f"{caller.call_id}-agent-{next(self._ids)}"
         if not await self._claim(agent, channel_id):
-            return False
+            return None
         if self.callers.get(caller.call_id) is not caller or caller.agent_leg is not None \
                 or not self.board.available(agent):
             self._spawn(self._release(agent, channel_id))
-            return False
+            return None
         self.claimed[agent] = channel_id
-        offer = Offer(channel_id, caller.call_id, agent)
+        offer = Offer(channel_id, caller.call_id, agent, flow.agent_endpoint(agent))
         self.board.offered(agent)
         self.offers[channel_id] = offer
         caller.offers.add(channel_id)
         log.info("call %s: offered to agent %s (%s)", caller.call_id, agent, caller.node.strategy)
         self._publish({"type": "offer", "agent": agent, **caller.call_data()})
+        return offer
+
+    async def _ring(self, caller: Caller, offer: Offer) -> None:
+        agent, channel_id = offer.agent, offer.channel_id
         try:
-            await self.rest.call_agent(f"PJSIP/agent-{agent}", self.app,
+            await self.rest.call_agent(offer.endpoint, self.app,
                                        f"{AGENT_LEG},{caller.call_id},{agent}", channel_id,
                                        caller.call_id, f"{caller.campaign} <{caller.call_data()['caller']}>",
                                        max(1, round(caller.node.ring_timeout)))
         except (AriError, OSError) as exc:
             log.warning("call %s: cannot ring agent %s: %s", caller.call_id, agent, exc)
             self._gone(offer, f"originate failed: {exc}")
-        return True
 
     async def _answered(self, offer: Offer) -> None:
         caller = self.callers.get(offer.call_id)

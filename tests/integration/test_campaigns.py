@@ -257,6 +257,63 @@ def _notes(pbx: Pbx, setup: Setup, containing: str) -> str | None:
     return notes if containing in notes else None
 
 
+TRUNK_FLOW = """
+[entry]
+"500" = "campaign:field"
+
+[campaign.field]
+agents = ["pat"]
+ring_timeout = 5.0
+max_wait = 15.0
+
+[trunk.pstn]
+dial = "PJSIP/{number}@pstn"
+allow = ["+346*"]
+
+[agent.pat]
+phone = "+34600111222"
+trunk = "pstn"
+ready_at_start = true
+"""
+
+PROVIDER = """
+[pstn]
+type = aor
+contact = sip:127.0.0.1:{port}
+
+[pstn]
+type = endpoint
+context = ivr-agents
+disallow = all
+allow = ulaw
+aors = pstn
+"""
+
+
+def test_an_agent_on_an_outside_number_is_called_through_the_trunk(pbx: Pbx, tmp_path: Path) -> None:
+    """The provider is SIPp at a fixed address, as the admin's own PJSIP section describes it."""
+    provider = SipAgent("pstn", "answer", tmp_path)
+    (tmp_path / "providers.conf").write_text(PROVIDER.format(port=provider.port))
+    settings = f'\n[api]\nport = {free_port()}\n[database]\nurl = "sqlite:///{tmp_path / "ivr.sqlite3"}"\n'
+    config = pbx.configured(tmp_path, TRUNK_FLOW, settings)
+    config.write_text(config.read_text().replace(
+        "[pbx]\n", f'[pbx]\npjsip_include = "{tmp_path / "providers.conf"}"\n', 1))
+    app = None
+    try:
+        assert pbx.ivr("pbx", "up", config=config).returncode == 0
+        app = App(pbx, tmp_path / "app.log", config=config)
+        app.wait_connected(1)
+        report = pbx.call("500", "--timeout", "6", config=config)
+    finally:
+        if app is not None:
+            app.stop()
+        provider.stop()
+
+    assert report["variables"]["IVR_AGENT"] == "pat", report
+    assert any(name.startswith("PJSIP/pstn-") for name in report["connected_to"]), report
+    assert "Called +34600111222@pstn" in pbx.asterisk_log()
+
+
 def test_the_api_logs_agents_in_and_out_and_pushes_the_offer(pbx: Pbx, tmp_path: Path) -> None:
     setup = Setup(pbx, tmp_path, "answer", "answer", strategy="ordered")
     stream: list[str] = []

@@ -661,7 +661,24 @@ def test_agents_with_a_bad_phone_or_skill_are_told_what_is_expected(tmp_path: Pa
         load_flow(path, {})
 
     assert [str(p) for p in raised.value.problems] == [
-        f'{path}:5: [agent.ana] phone: expected "register" (a softphone) or a SIP address such as '
-        'sip:ana@192.0.2.10:5060 (got \'ana@pbx\')',
+        f'{path}:5: [agent.ana] phone: expected "register" (a softphone), a SIP address such as '
+        'sip:ana@192.0.2.10:5060, or a number such as +34911234567 (with trunk) (got \'ana@pbx\')',
         f"{path}:6: [agent.ana] skills.Billing: expected a skill name: a-z first, then a-z 0-9 _ - (at most 31) "
         "(got 'Billing')"]
+
+
+def test_an_agents_number_goes_through_a_trunk_that_allows_it(tmp_path: Path) -> None:
+    path = tmp_path / "flows.toml"
+    path.write_text('[entry]\ndefault = "hangup"\n\n[trunk.pstn]\ndial = "PJSIP/{number}@pstn"\nallow = ["+346*"]\n\n'
+                    '[agent.pat]\nphone = "+34600111222"\ntrunk = "pstn"\n\n'
+                    '[agent.sue]\nphone = "+34911234567"\ntrunk = "pstn"\n\n'
+                    '[agent.tom]\nphone = "+34600111333"\n\n'
+                    '[agent.una]\nphone = "+34600111444"\ntrunk = "gsm"\n')
+
+    with pytest.raises(ConfigError) as raised:
+        load_flow(path, {})
+
+    assert [str(p) for p in raised.value.problems] == [
+        f'{path}:16: [agent.tom]: a phone number needs a trunk (trunk = "name"); a trunk needs a phone number',
+        f"{path}:13: [agent.sue] phone: +34911234567 is not in the allow list of trunk pstn (+346*)",
+        f"{path}:19: [agent.una] trunk: no trunk 'gsm' ([trunk.gsm])"]
