@@ -681,4 +681,4 @@ def test_an_agents_number_goes_through_a_trunk_that_allows_it(tmp_path: Path) ->
     assert [str(p) for p in raised.value.problems] == [
         f'{path}:16: [agent.tom]: a phone number needs a trunk (trunk = "name"); a trunk needs a phone number',
         f"{path}:13: [agent.sue] phone: +34911234567 is not in the allow list of trunk pstn (+346*)",
-        f"{path}:19: [agent.una] trunk: no trunk 'gsm' ([trunk.gsm])"]
+        f"{path}:21: [agent.una] trunk: no trunk 'gsm' ([trunk.gsm])"]
