@@ -1,8 +1,9 @@
 """App-run campaigns: callers waiting in line, offers to agents, bridges.
 
-The order of offers is the pure strategy's (``ivr.core.strategies``); this adapter carries it
-out over ARI: a leg to the agent's phone with the caller's channel as originator, a mixing
-bridge when the agent answers, and each side's hang-up ending the other.
+The order of offers is the pure core's (``ivr.core.offer_order``); this adapter carries it out
+over ARI: a claim on the agent in the database (app nodes sharing agents), a leg to the agent's
+phone with the caller's channel as originator, a mixing bridge when the agent answers, and each
+side's hang-up ending the other.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ import itertools
 import logging
 import math
 from collections import deque
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -25,10 +25,11 @@ from ivr.core.agents import AgentBoard, State
 from ivr.core.destinations import Destination
 from ivr.core.events import AgentConnected, AgentHungUp, CampaignNote, Event, OwnAgentBusy, QueuePosition
 from ivr.core.flow import Flow
-from ivr.core.nodes import Agent, Campaign
-from ivr.core.strategies import SkillNeed, candidates
-from ivr.core.waiting import Waiting, WaitingLine
+from ivr.core.nodes import Campaign
+from ivr.core.offer_order import Order, Spares, offer_order
+from ivr.core.waiting import WaitingLine
 from ivr.crm.team import ask_team
+from ivr.stasis.callers import Caller, Offer
 from ivr.store.claims import AgentClaims
 from ivr.store.own_agents import OwnAgents
 
@@ -40,54 +41,6 @@ HOLDING = frozenset({State.RINGING, State.ON_CALL, State.WRAP_UP})
 """The states in which this node holds its claim on the agent."""
 AGENT_LEG = "agent"
 """First Stasis argument of an agent's leg: ``agent,<caller channel>,<agent>``."""
-
-
-@dataclass
-class Offer:
-    channel_id: str
-    call_id: str
-    agent: str
-    endpoint: str
-    answered: bool = False
-    withdrawn: bool = False
-
-
-@dataclass
-class Caller:
-    call_id: str
-    campaign: str
-    node: Campaign
-    waiting: Waiting
-    variables: tuple[tuple[str, str], ...]
-    offers: set[str] = field(default_factory=set)
-    bridge: str | None = None
-    agent_leg: Offer | None = None
-    team: tuple[str, ...] | None = None
-    stored_agent: str = ""
-    asking: set[str] = field(default_factory=set)
-    """What the caller waits on before it is offered: ``team``, ``own agent``."""
-
-    def call_data(self) -> dict[str, Any]:
-        """What the dynamic team service and the agents' screen pop are told of the call."""
-        variables = dict(self.variables)
-        return {"call": self.call_id, "campaign": self.campaign, "caller": variables.get("IVR_CALLER", ""),
-                "did": variables.get("IVR_DID", ""), "customer_id": variables.get("IVR_CUSTOMER_ID", ""),
-                "variables": {k.removeprefix("IVR_CRM_").lower(): v for k, v in self.variables
-                              if k.startswith("IVR_CRM_")}}
-
-    @property
-    def customer_id(self) -> str:
-        return dict(self.variables).get("IVR_CUSTOMER_ID", "")
-
-    def crm_agent(self) -> str:
-        return dict(self.variables).get("IVR_CRM_AGENT", "") if self.node.prefer_crm_agent else ""
-
-    def preferred(self, agents: Mapping[str, Agent]) -> str:
-        """The customer's own agent: as the CRM named it (``agent`` variable: id or email), or
-        else as stored for the customer."""
-        named = self.crm_agent() or self.stored_agent
-        by_email = {agent.email: name for name, agent in agents.items() if agent.email}
-        return by_email.get(named, named)
 
 
 class Campaigns:
@@ -256,40 +209,22 @@ class Campaigns:
         except (SQLAlchemyError, OSError) as exc:
             log.error("customer %s: own agent not stored: %s", customer_id, exc)
 
-    def _order(self, caller: Caller) -> list[str]:
-        """Who to offer the call to: the customer's own agent first, then the dynamic team's
-        list in its order, or else the campaign's strategy."""
-        node, skipped = caller.node, frozenset(caller.waiting.skipped)
-        preferred = caller.preferred(self.flow().agents)
-        if preferred and preferred in self.board.agents and preferred not in skipped:
-            if self.board.available(preferred):
-                return [preferred]
-            caller.waiting.skipped.add(preferred)
-            self.post(caller.call_id, OwnAgentBusy(preferred))
-        if caller.team is not None:
-            order = [a for a in self.board.available_among(caller.team) if a not in skipped]
-        else:
-            needs = [SkillNeed(skill, level) for skill, level in node.skills.items()]
-            order = candidates(node.strategy, node.agents, self.board, skipped, needs)
-        return order or self._spares(caller, skipped)
-
-    def _spares(self, caller: Caller, skipped: frozenset[str]) -> list[str]:
-        """Overflow: once a caller has waited long enough with no agent free, the spare
-        numbers, in their order, within their hours and their daily limit."""
-        node = caller.node
-        if not node.overflow_after or self.clock() - caller.waiting.joined_at < node.overflow_after:
-            return []
-        now = self.wall()
-        if node.overflow_hours and not self.flow().within(node.overflow_hours, node.overflow_timezone, now):
-            return []
-        limit = node.overflow_daily_limit
-        return [a for a in self.board.available_among(node.overflow_agents) if a not in skipped
-                and not (limit and self.spare_calls.get((a, now.date()), 0) >= limit)]
+    def _order(self, caller: Caller) -> Order:
+        node, flow, today = caller.node, self.flow(), self.wall()
+        in_hours = not node.overflow_hours or flow.within(node.overflow_hours, node.overflow_timezone, today)
+        spares = Spares(self.clock() - caller.waiting.joined_at, in_hours,
+                        {a: n for (a, day), n in self.spare_calls.items() if day == today.date()})
+        return offer_order(node, self.board, frozenset(caller.waiting.skipped), caller.preferred(flow.agents),
+                           caller.team, spares)
 
     async def _offer_next(self, caller: Caller) -> None:
         """The next agent in order who is free after all; with ring-all, every one of them,
         all held first and then rung together, so that the first answer cannot cut the round."""
-        order = self._order(caller)
+        found = self._order(caller)
+        if found.own_agent_busy:
+            caller.waiting.skipped.add(found.own_agent_busy)
+            self.post(caller.call_id, OwnAgentBusy(found.own_agent_busy))
+        order = found.agents
         if caller.node.strategy == "ring-all" and caller.team is None:
             held = await asyncio.gather(*(self._hold(caller, agent) for agent in order))
             await asyncio.gather(*(self._ring(caller, offer) for offer in held if offer is not None))
@@ -434,7 +369,7 @@ class Campaigns:
 
     def _nobody_left(self, caller: Caller) -> bool:
         """Every member tried once: start over rather than leave the caller unserved."""
-        return not self._order(caller)
+        return not self._order(caller).agents
 
     def _withdraw(self, offer: Offer) -> None:
         offer.withdrawn = True

@@ -1,0 +1,59 @@
+"""A caller waiting in an app-run campaign, and the offers of its call to agents, as the
+dispatcher (``ivr.stasis.campaigns``) keeps them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ivr.core.nodes import Agent, Campaign
+from ivr.core.waiting import Waiting
+
+
+@dataclass
+class Offer:
+    channel_id: str
+    call_id: str
+    agent: str
+    endpoint: str
+    answered: bool = False
+    withdrawn: bool = False
+
+
+@dataclass
+class Caller:
+    call_id: str
+    campaign: str
+    node: Campaign
+    waiting: Waiting
+    variables: tuple[tuple[str, str], ...]
+    offers: set[str] = field(default_factory=set)
+    bridge: str | None = None
+    agent_leg: Offer | None = None
+    team: tuple[str, ...] | None = None
+    stored_agent: str = ""
+    asking: set[str] = field(default_factory=set)
+    """What the caller waits on before it is offered: ``team``, ``own agent``."""
+
+    def call_data(self) -> dict[str, Any]:
+        """What the dynamic team service and the agents' screen pop are told of the call."""
+        variables = dict(self.variables)
+        return {"call": self.call_id, "campaign": self.campaign, "caller": variables.get("IVR_CALLER", ""),
+                "did": variables.get("IVR_DID", ""), "customer_id": variables.get("IVR_CUSTOMER_ID", ""),
+                "variables": {k.removeprefix("IVR_CRM_").lower(): v for k, v in self.variables
+                              if k.startswith("IVR_CRM_")}}
+
+    @property
+    def customer_id(self) -> str:
+        return dict(self.variables).get("IVR_CUSTOMER_ID", "")
+
+    def crm_agent(self) -> str:
+        return dict(self.variables).get("IVR_CRM_AGENT", "") if self.node.prefer_crm_agent else ""
+
+    def preferred(self, agents: Mapping[str, Agent]) -> str:
+        """The customer's own agent: as the CRM named it (``agent`` variable: id or email), or
+        else as stored for the customer."""
+        named = self.crm_agent() or self.stored_agent
+        by_email = {agent.email: name for name, agent in agents.items() if agent.email}
+        return by_email.get(named, named)
