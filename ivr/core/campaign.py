@@ -16,6 +16,7 @@ from ivr.core.commands import (
     StartMoh,
     StartTimer,
     StopMoh,
+    WaitingCall,
 )
 from ivr.core.destinations import HANG_UP
 from ivr.core.events import (
@@ -79,18 +80,15 @@ class CampaignStep:
         waited = max(0.0, self.ctx.now().timestamp() - self.waiting.since)
         return [SetVariable("__IVR_CAMPAIGN", self.name), SetVariable("IVR_WAITING", str(self.waiting)),
                 StartMoh(self.node.music),
-                JoinCampaign(self.name, self.waiting.priority, self._agent_variables(), waited),
+                JoinCampaign(self.name, self.waiting.priority, self._call(), waited),
                 StartTimer(MAX_WAIT, max(1.0, self.node.max_wait - waited)), *self._next_announcement()]
 
     def _next_announcement(self) -> list[Out]:
         return [StartTimer(ANNOUNCE, self.node.announce_every)] if self.node.announce_every else []
 
-    def _agent_variables(self) -> tuple[tuple[str, str], ...]:
+    def _call(self) -> WaitingCall:
         facts = self.ctx.facts
-        crm = tuple((f"IVR_CRM_{key.upper()}", value) for key, value in facts.variables.items())
-        customer = (("IVR_CUSTOMER_ID", facts.customer_id),) if facts.customer_id else ()
-        return (*customer, *crm, ("IVR_CAMPAIGN", self.name), ("IVR_CALLER", self.ctx.caller),
-                ("IVR_DID", self.ctx.did))
+        return WaitingCall(self.ctx.caller, self.ctx.did, facts.customer_id, tuple(facts.variables.items()))
 
     def _priority(self) -> int:
         given = self.ctx.facts.variables.get("priority", "")

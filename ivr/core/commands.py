@@ -79,13 +79,33 @@ class AskCrm:
 
 
 @dataclass(frozen=True)
+class WaitingCall:
+    """What the distribution, the agent's phone and the screen pop are told of a waiting call."""
+
+    caller: str
+    did: str
+    customer_id: str = ""
+    crm_variables: tuple[tuple[str, str], ...] = ()
+
+    def agent_variables(self, campaign: str) -> tuple[tuple[str, str], ...]:
+        """Set on the agent's channel.
+
+        >>> WaitingCall("600", "100", "1234", (("name", "Ana"),)).agent_variables("sales")[:2]
+        (('IVR_CUSTOMER_ID', '1234'), ('IVR_CRM_NAME', 'Ana'))
+        """
+        customer = (("IVR_CUSTOMER_ID", self.customer_id),) if self.customer_id else ()
+        crm = tuple((f"IVR_CRM_{name.upper()}", value) for name, value in self.crm_variables)
+        return (*customer, *crm, ("IVR_CAMPAIGN", campaign), ("IVR_CALLER", self.caller),
+                ("IVR_DID", self.did))
+
+
+@dataclass(frozen=True)
 class JoinCampaign:
     """Wait in the campaign's line until an agent answers (``AgentConnected``)."""
 
     campaign: str
     priority: int
-    variables: tuple[tuple[str, str], ...] = ()
-    """Set on the agent's channel: the customer id and the CRM's variables."""
+    call: WaitingCall
     waited: float = 0.0
     """Seconds already waited (a caller taken back after a restart keeps its place)."""
 

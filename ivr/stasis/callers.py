@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ivr.core.commands import WaitingCall
 from ivr.core.nodes import Agent, Campaign
 from ivr.core.waiting import Waiting
 
@@ -27,7 +28,7 @@ class Caller:
     campaign: str
     node: Campaign
     waiting: Waiting
-    variables: tuple[tuple[str, str], ...]
+    call: WaitingCall
     offers: set[str] = field(default_factory=set)
     bridge: str | None = None
     agent_leg: Offer | None = None
@@ -38,18 +39,12 @@ class Caller:
 
     def call_data(self) -> dict[str, Any]:
         """What the dynamic team service and the agents' screen pop are told of the call."""
-        variables = dict(self.variables)
-        return {"call": self.call_id, "campaign": self.campaign, "caller": variables.get("IVR_CALLER", ""),
-                "did": variables.get("IVR_DID", ""), "customer_id": variables.get("IVR_CUSTOMER_ID", ""),
-                "variables": {k.removeprefix("IVR_CRM_").lower(): v for k, v in self.variables
-                              if k.startswith("IVR_CRM_")}}
-
-    @property
-    def customer_id(self) -> str:
-        return dict(self.variables).get("IVR_CUSTOMER_ID", "")
+        call = self.call
+        return {"call": self.call_id, "campaign": self.campaign, "caller": call.caller, "did": call.did,
+                "customer_id": call.customer_id, "variables": dict(call.crm_variables)}
 
     def crm_agent(self) -> str:
-        return dict(self.variables).get("IVR_CRM_AGENT", "") if self.node.prefer_crm_agent else ""
+        return dict(self.call.crm_variables).get("agent", "") if self.node.prefer_crm_agent else ""
 
     def preferred(self, agents: Mapping[str, Agent]) -> str:
         """The customer's own agent: as the CRM named it (``agent`` variable: id or email), or

@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ivr.ari.rest import AriError, AriRest, NotFound
 from ivr.core.agents import AgentBoard, State
+from ivr.core.commands import WaitingCall
 from ivr.core.destinations import Destination
 from ivr.core.events import AgentConnected, AgentHungUp, CampaignNote, Event, OwnAgentBusy, QueuePosition
 from ivr.core.flow import Flow
@@ -76,20 +77,20 @@ class Campaigns:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def join(self, call_id: str, campaign: str, priority: int,
-             variables: tuple[tuple[str, str], ...], waited: float = 0.0) -> None:
+             call: WaitingCall, waited: float = 0.0) -> None:
         node = self.flow().nodes.get(Destination("campaign", campaign))
         if not isinstance(node, Campaign) or call_id in self.callers:
             return
         line = self.lines.setdefault(campaign, WaitingLine())
         waiting = line.join(call_id, priority, self.clock() - waited)
-        caller = Caller(call_id, campaign, node, waiting, variables)
+        caller = Caller(call_id, campaign, node, waiting, call)
         self.callers[call_id] = caller
         log.info("call %s: waiting in campaign %s (priority %d, position %s)", call_id, campaign,
                  priority, self.lines[campaign].position(call_id))
         if node.team_url and self.http is not None:
             caller.asking.add("team")
             self._spawn(self._ask_team(caller, self.http))
-        if node.remember_agent and caller.customer_id and not caller.crm_agent():
+        if node.remember_agent and call.customer_id and not caller.crm_agent():
             caller.asking.add("own agent")
             self._spawn(self._recall_own_agent(caller))
         self._spawn(self.match())
@@ -187,7 +188,7 @@ class Campaigns:
 
     async def _recall_own_agent(self, caller: Caller) -> None:
         try:
-            caller.stored_agent = await self.own_agents.of(caller.customer_id)
+            caller.stored_agent = await self.own_agents.of(caller.call.customer_id)
         except (SQLAlchemyError, OSError) as exc:
             log.error("call %s: the customer's own agent not read (%s); any agent serves",
                       caller.call_id, exc)
@@ -337,7 +338,7 @@ class Campaigns:
         bridge = f"{caller.call_id}-bridge"
         caller.bridge = bridge
         try:
-            for name, value in caller.variables:
+            for name, value in caller.call.agent_variables(caller.campaign):
                 await self.rest.set_variable(offer.channel_id, name, value)
             await self.rest.create_bridge(bridge)
             await self.rest.add_to_bridge(bridge, [caller.call_id, offer.channel_id])

@@ -30,6 +30,7 @@ from ivr.core.commands import (
     StartTimer,
     StopMoh,
     StopPlayback,
+    WaitingCall,
     Warn,
 )
 from ivr.core.events import CallStarted, CrmAnswered, Event, HungUp, QueuePosition, TimerFired
@@ -54,7 +55,7 @@ class Crm(Protocol):
 
 class Queues(Protocol):
     def join(self, call_id: str, campaign: str, priority: int,
-             variables: tuple[tuple[str, str], ...], waited: float) -> None: ...
+             call: WaitingCall, waited: float) -> None: ...
 
     def leave(self, call_id: str) -> None: ...
 
@@ -65,7 +66,7 @@ class Queues(Protocol):
 
 class _NoQueues:
     def join(self, call_id: str, campaign: str, priority: int,
-             variables: tuple[tuple[str, str], ...], waited: float) -> None:
+             call: WaitingCall, waited: float) -> None:
         raise RuntimeError("this app runs no campaigns")
 
     def leave(self, call_id: str) -> None:
@@ -187,8 +188,8 @@ class CallSession:
                 await self.rest.stop_moh(channel)
             case AskCrm():
                 self._start_lookup(command)
-            case JoinCampaign(campaign=campaign, priority=priority, variables=variables, waited=waited):
-                self.queues.join(channel, campaign, priority, variables, waited)
+            case JoinCampaign(campaign=campaign, priority=priority, call=call, waited=waited):
+                self.queues.join(channel, campaign, priority, call, waited)
             case LeaveCampaign():
                 self.queues.leave(channel)
             case AskPosition():

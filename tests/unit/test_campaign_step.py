@@ -22,6 +22,7 @@ from ivr.core.commands import (
     StartTimer,
     StopMoh,
     StopPlayback,
+    WaitingCall,
 )
 from ivr.core.events import (
     AgentConnected,
@@ -78,8 +79,7 @@ def test_the_caller_waits_with_music_in_the_line(tmp_path: Path) -> None:
     assert commands == [Answer(), SetVariable("IVR_ENTRY", "campaign:sales"),
                         SetVariable("__IVR_CAMPAIGN", "sales"), SetVariable("IVR_WAITING", f"sales:5:{SINCE}"),
                         StartMoh("sales"),
-                        JoinCampaign("sales", 5, (("IVR_CAMPAIGN", "sales"), ("IVR_CALLER", "600"),
-                                                           ("IVR_DID", "100")), 0.0),
+                        JoinCampaign("sales", 5, WaitingCall("600", "100"), 0.0),
                         StartTimer(MAX_WAIT, 60.0), StartTimer(ANNOUNCE, 30.0)]
 
 
@@ -162,8 +162,7 @@ def test_a_caller_taken_back_after_a_restart_keeps_its_place_and_its_wait(tmp_pa
     commands = call.handle(CallStarted("600", "100", "inbound", resumed=True,
                                        waiting=f"sales:2:{SINCE - 20}", customer_id="1234"))
 
-    assert JoinCampaign("sales", 2, (("IVR_CUSTOMER_ID", "1234"), ("IVR_CAMPAIGN", "sales"),
-                                     ("IVR_CALLER", "600"), ("IVR_DID", "100")), 20.0) in commands
+    assert JoinCampaign("sales", 2, WaitingCall("600", "100", "1234"), 20.0) in commands
     assert StartTimer(MAX_WAIT, 40.0) in commands
     assert call.facts.notes == ["campaign sales: taken back after an app restart"]
 
