@@ -193,7 +193,7 @@ class _Reader:
                 ids[(destination.kind, node.id)] = destination.name
             if isinstance(node, TimeCondition):
                 self._time(node, loc, timegroups, zones)
-            if isinstance(node, Campaign) and node.overflow_hours:
+            if isinstance(node, Campaign) and (node.overflow_hours or node.overflow_daily_limit):
                 self._zone(node.overflow_timezone, (*loc, "overflow_timezone"), zones)
                 self._groups(node.overflow_hours, (*loc, "overflow_hours"), timegroups)
             if isinstance(node, External):

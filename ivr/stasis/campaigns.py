@@ -211,12 +211,19 @@ class Campaigns:
             log.error("customer %s: own agent not stored: %s", customer_id, exc)
 
     def _order(self, caller: Caller) -> Order:
-        node, flow, today = caller.node, self.flow(), self.wall()
-        in_hours = not node.overflow_hours or flow.within(node.overflow_hours, node.overflow_timezone, today)
+        node, flow, now = caller.node, self.flow(), self.wall()
+        in_hours = not node.overflow_hours or flow.within(node.overflow_hours, node.overflow_timezone, now)
+        today = self._spare_day(node, flow, now)
         spares = Spares(self.clock() - caller.waiting.joined_at, in_hours,
-                        {a: n for (a, day), n in self.spare_calls.items() if day == today.date()})
+                        {a: n for (a, day), n in self.spare_calls.items() if day == today})
         return offer_order(node, self.board, frozenset(caller.waiting.skipped), caller.preferred(flow.agents),
                            caller.team, spares)
+
+    @staticmethod
+    def _spare_day(node: Campaign, flow: Flow, now: datetime) -> date:
+        """The day a spare's daily limit counts in: the campaign's ``overflow_timezone``."""
+        zone = flow.zones.get(node.overflow_timezone) if node.overflow_daily_limit else None
+        return now.astimezone(zone).date() if zone is not None else now.date()
 
     async def _offer_next(self, caller: Caller) -> None:
         """The next agent in order who is free after all; with ring-all, every one of them,
@@ -325,7 +332,7 @@ class Campaigns:
         offer.answered = True
         self.lines[caller.campaign].leave(caller.call_id)
         if offer.agent in caller.node.overflow_agents and offer.agent not in caller.node.agents:
-            day = (offer.agent, self.wall().date())
+            day = (offer.agent, self._spare_day(caller.node, self.flow(), self.wall()))
             self.spare_calls[day] = self.spare_calls.get(day, 0) + 1
             self.post(caller.call_id, CampaignNote(f"overflow: answered by spare {offer.agent}"))
         self.waits.setdefault(caller.campaign, deque(maxlen=WAITS_KEPT)).append(
