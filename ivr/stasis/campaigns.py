@@ -50,19 +50,19 @@ class Campaigns:
                  own_agents: OwnAgents, http: httpx.AsyncClient | None = None,
                  wall: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.rest = rest
-        self.claims = claims
-        self.own_agents = own_agents
-        self.claimed: dict[str, str] = {}
-        """Agent -> the offer this node holds the agent's claim for."""
-        board.listeners.append(self._agent_changed)
-        self.wall = wall
-        self.spare_calls: dict[tuple[str, date], int] = {}
-        self.http = http
         self.app = app
         self.board = board
         self.flow = flow
         self.post = post
         self.clock = clock
+        self.claims = claims
+        self.own_agents = own_agents
+        self.http = http
+        self.wall = wall
+        self.claimed: dict[str, str] = {}
+        """Agent -> the offer this node holds the agent's claim for."""
+        board.listeners.append(self._agent_changed)
+        self.spare_calls: dict[tuple[str, date], int] = {}
         self.lines: dict[str, WaitingLine] = {}
         self.callers: dict[str, Caller] = {}
         self.offers: dict[str, Offer] = {}
