@@ -27,6 +27,7 @@ class Presence(NamedTuple):
     reason: str
     updated_at: datetime
 
+
 class AgentStore:
     def __init__(self, engine: AsyncEngine, node: str) -> None:
         self.engine = engine

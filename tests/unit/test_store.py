@@ -95,6 +95,17 @@ async def test_migration_2_keeps_the_records_of_version_1(engine: AsyncEngine) -
     assert (found.channel_id, found.digits, found.nodes, found.variables) == ("old", "1234", "", {})
 
 
+async def test_migration_4_keeps_the_agents_saved_by_version_3(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        await connection.run_sync(MIGRATIONS[2][2])
+        await connection.execute(text(
+            "INSERT INTO ivr_agents (name, state, reason, updated_at) "
+            "VALUES ('bo', 'paused', 'lunch', '2026-11-21 09:00:00+00')"))
+        await connection.run_sync(MIGRATIONS[3][2])
+
+    assert await AgentStore(engine, "ivr").load() == {"bo": (State.PAUSED, "lunch")}
+
+
 async def test_agents_come_back_as_they_were_saved(engine: AsyncEngine) -> None:
     await upgrade(engine)
     store = AgentStore(engine, "ivr")
