@@ -228,6 +228,21 @@ def test_the_customers_own_agent_comes_first_when_free(pbx: Pbx, tmp_path: Path,
     assert report["variables"]["IVR_AGENT"] == bridged
 
 
+def test_a_caller_whose_own_agent_is_paused_is_told_and_served_by_another(pbx: Pbx, tmp_path: Path) -> None:
+    setup = Setup(pbx, tmp_path, "answer", "answer", strategy="ordered",
+                  campaign_extra='own_agent_busy_prompt = ["sound:ivr/own-agent-busy"]')
+    try:
+        setup.request("POST", "/agents/bo/pause", json={"reason": "meeting"}).raise_for_status()
+        report = pbx.call("501", "--dtmf", "2468", "--send-at", "prompt-start", "--timeout", "12",
+                          config=setup.config)
+    finally:
+        setup.close()
+
+    assert "sound:ivr/own-agent-busy" in report["prompts"], report["prompts"]
+    assert offers(setup.app.text()) == ["ana"]
+    assert report["variables"]["IVR_AGENT"] == "ana"
+
+
 def test_a_caller_who_keeps_the_agent_is_offered_to_them_first_next_time(pbx: Pbx, tmp_path: Path) -> None:
     """bo takes the first call (ana is busy) and hangs up; the caller presses 1 to keep bo. The
     next call of the same customer goes to bo first, though the list puts ana first."""
