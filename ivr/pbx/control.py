@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -16,6 +17,8 @@ from ivr.pbx.instance import IncludeError, Instance, instance_for, write_config
 from ivr.pbx.rootfs import ASTERISK, RootError, ensure_root
 from ivr.secrets import ari_password
 from ivr.settings import Settings
+
+log = logging.getLogger("ivr.pbx")
 
 
 class PbxError(Exception):
@@ -128,8 +131,11 @@ def down(settings: Settings, timeout: float = 10.0) -> bool:
     pid = running_pid(instance)
     if pid is None:
         return False
-    subprocess.run(asterisk_command(instance, "-rx", "core stop now"),
-                   capture_output=True, check=False, timeout=timeout)
+    try:
+        subprocess.run(asterisk_command(instance, "-rx", "core stop now"),
+                       capture_output=True, check=False, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        log.warning("pbx: 'core stop now' did not return within %.0f s; killing Asterisk", timeout)
     if not _wait_gone(pid, timeout):
         os.kill(pid, signal.SIGKILL)
         _wait_gone(pid, timeout)
