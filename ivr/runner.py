@@ -64,6 +64,21 @@ class FlowHolder:
         return CallFlow(channel_id, self.current, lambda: datetime.now(UTC))
 
 
+def reload(flows: FlowHolder, board: AgentBoard, api: Api, settings: Settings) -> None:
+    """SIGHUP: the flow file again; its agents too (their phones need `ivr pbx up`)."""
+    if not flows.reload():
+        return
+    before = set(board.agents)
+    added = board.update(agent_profiles(flows.current))
+    for name in added:
+        if flows.current.agents[name].ready_at_start:
+            board.log_in(name)
+    api.tokens = tokens(settings.state_path / "api", list(board.agents))
+    if added or before - set(board.agents):
+        log.info("reload: agents added: %s; removed: %s", ", ".join(added) or "none",
+                 ", ".join(sorted(before - set(board.agents))) or "none")
+
+
 async def serve(settings: Settings) -> None:
     """Serve calls until SIGINT/SIGTERM; raises ConfigError on an invalid flow, AriAuthError or
     AriUnreachable on start-up."""
@@ -106,7 +121,7 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, flows.reload)
+    loop.add_signal_handler(signal.SIGHUP, reload, flows, board, api, settings)
     stopping = asyncio.create_task(stop.wait())
     pid_file = settings.pid_path
     pid_file.parent.mkdir(parents=True, exist_ok=True)

@@ -149,6 +149,19 @@ class AgentBoard:
     def call_ended(self, agent_id: str, wrap_up: float) -> None:
         self._set(agent_id, State.WRAP_UP if wrap_up > 0 else State.READY, allowed={State.ON_CALL})
 
+    def update(self, agents: dict[str, AgentProfile]) -> list[str]:
+        """The agents of a reloaded flow: new ones join logged out, the others get their new
+        profile, and those gone leave unless a call holds them (they leave at the next update).
+        Returns the new ones."""
+        added = [a for a in agents if a not in self.agents]
+        for agent_id in [a for a in self.agents if a not in agents]:
+            if self.statuses[agent_id].state not in {State.RINGING, State.ON_CALL}:
+                del self.agents[agent_id], self.statuses[agent_id]
+        for agent_id, profile in agents.items():
+            self.agents[agent_id] = profile
+            self.statuses.setdefault(agent_id, AgentStatus(since=self.clock()))
+        return added
+
     def presence(self, agent_id: str) -> tuple[State, str]:
         """What the agent chose, shared with other app nodes: logged out, paused (with the
         reason), or else ready. Calls, wrap-up and automatic pauses belong to one node."""

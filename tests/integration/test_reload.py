@@ -8,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
+
 from tests.integration.harness import REPO, App, Pbx, until
+from tests.ports import free_port
 
 FLOW = """
 [entry]
@@ -71,3 +74,43 @@ def test_run_refuses_to_start_on_an_invalid_flow(pbx: Pbx, tmp_path: Path) -> No
 
     assert result.returncode == 2
     assert "flows.toml:2: [entry] default: no node menu:nowhere in this file" in result.stderr
+
+
+AGENTS = """
+[entry]
+default = "campaign:sales"
+
+[campaign.sales]
+agents = [{members}]
+{agents}"""
+
+AGENT = """
+[agent.{name}]
+phone = "sip:{name}@127.0.0.1:5999"
+ready_at_start = true
+"""
+
+
+def test_a_reload_brings_new_agents_and_lets_removed_ones_go(pbx: Pbx, tmp_path: Path) -> None:
+    def flow(*names: str) -> str:
+        return AGENTS.format(members=", ".join(f'"{n}"' for n in names),
+                             agents="".join(AGENT.format(name=n) for n in names))
+
+    port = free_port()
+    config = pbx.configured(tmp_path, flow("ana", "bo"), f"\n[api]\nport = {port}\n")
+    app = App(pbx, tmp_path / "app.log", config=config)
+    try:
+        app.wait_connected(1)
+        (tmp_path / "flows.toml").write_text(flow("ana", "cy"))
+        assert pbx.ivr("reload", config=config).returncode == 0
+        until(lambda: "reload: agents added: cy; removed: bo" in app.text(), 10, "the agents reloaded")
+        cy_token = (pbx.state_dir / "api" / "agent-cy-token").read_text().strip()
+        api = f"http://127.0.0.1:{port}/api/agents"
+        cy_sees = httpx.get(api, headers={"Authorization": f"Bearer {cy_token}"}, timeout=5).json()
+        supervisor = (pbx.state_dir / "api" / "supervisor-token").read_text().strip()
+        everyone = httpx.get(api, headers={"Authorization": f"Bearer {supervisor}"}, timeout=5).json()
+    finally:
+        app.stop()
+
+    assert [(a["id"], a["state"]) for a in cy_sees["agents"]] == [("cy", "ready")]
+    assert sorted(a["id"] for a in everyone["agents"]) == ["ana", "cy"]

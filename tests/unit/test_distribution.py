@@ -273,3 +273,18 @@ def test_an_automatic_pause_is_not_lifted_by_another_nodes_ready() -> None:
     agents.follow("ana", State.READY, "")
 
     assert agents.status("ana").state is State.PAUSED
+
+
+def test_an_update_adds_agents_changes_profiles_and_keeps_the_removed_one_on_a_call() -> None:
+    agents = board(Clock())
+    agents.offered("ana")
+    agents.answered("ana")
+
+    added = agents.update({"bo": AgentProfile("bo", cost=5.0), "di": AgentProfile("di")})
+
+    assert added == ["di"]
+    assert sorted(agents.agents) == ["ana", "bo", "di"]
+    assert agents.agents["bo"].cost == 5.0 and agents.status("di").state is State.LOGGED_OUT
+    agents.call_ended("ana", 0)
+    agents.update({"bo": AgentProfile("bo", cost=5.0), "di": AgentProfile("di")})
+    assert sorted(agents.agents) == ["bo", "di"]
