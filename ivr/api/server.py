@@ -11,11 +11,13 @@ import asyncio
 import hmac
 import json
 import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from ivr.core.agents import AgentBoard, TransitionError
 from ivr.secrets import ensure_secret
@@ -24,6 +26,7 @@ from ivr.stasis.campaigns import Campaigns
 log = logging.getLogger("ivr.api")
 
 SUPERVISOR = "*"
+CUSTOMER_ID = re.compile(r"[0-9A-Za-z*#_\-]{1,64}")
 STREAM_QUEUE = 100
 
 
@@ -52,6 +55,7 @@ class Api:
         app.router.add_post("/api/agents/{agent}/{action:login|logout|ready|pause}", self.act)
         app.router.add_get("/api/campaigns", self.queues)
         app.router.add_get("/api/events", self.events)
+        app.router.add_route("*", "/api/customers/{customer}/agent", self.own_agent)
         return app
 
     @web.middleware
@@ -107,6 +111,34 @@ class Api:
         log.info("agent %s: %s by %s", agent, action, request["who"])
         await self.campaigns.match()
         return web.json_response(self._agent(agent))
+
+    async def own_agent(self, request: web.Request) -> web.Response:
+        """The customer's own agent, as stored: read, set (e.g. by the CRM side) or forget it."""
+        customer = request.match_info["customer"]
+        if request["who"] != SUPERVISOR:
+            return _error(403, "only the supervisor token reads or sets customers' agents")
+        if not CUSTOMER_ID.fullmatch(customer):
+            return _error(400, "a customer id is 1-64 of 0-9 A-Z a-z * # _ -")
+        store = self.campaigns.own_agents
+        try:
+            if request.method == "PUT":
+                body = await _json(request)
+                agent = body.get("agent") if isinstance(body, dict) else None
+                if agent not in self.board.agents:
+                    return _error(400, 'expected {"agent": "<id of an agent of the flow file>"}')
+                await store.keep(customer, str(agent))
+            elif request.method == "DELETE":
+                await store.forget(customer)
+                return web.Response(status=204)
+            elif request.method != "GET":
+                return _error(405, "GET, PUT or DELETE")
+            agent = await store.of(customer)
+        except (SQLAlchemyError, OSError) as exc:
+            log.error("API: customer %s: own agent store failed: %s", customer, exc)
+            return _error(503, "the database did not answer; nothing was changed")
+        if not agent:
+            return _error(404, f"no agent stored for customer {customer}")
+        return web.json_response({"customer_id": customer, "agent": agent})
 
     async def queues(self, request: web.Request) -> web.Response:
         now = self.clock()

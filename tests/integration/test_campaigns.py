@@ -272,6 +272,28 @@ def _notes(pbx: Pbx, setup: Setup, containing: str) -> str | None:
     return notes if containing in notes else None
 
 
+def test_the_supervisor_api_sets_the_customers_agent_and_the_call_goes_there(pbx: Pbx, tmp_path: Path) -> None:
+    setup = Setup(pbx, tmp_path, "answer", "answer", strategy="ordered", campaign_extra="remember_agent = true")
+    ana_token = (pbx.state_dir / "api" / "agent-ana-token").read_text().strip()
+    try:
+        refused = [setup.request("PUT", "/customers/1357/agent", json={"agent": "zed"}).status_code,
+                   setup.request("PUT", "/customers/1357/agent", token=ana_token, json={"agent": "ana"}).status_code,
+                   setup.request("GET", "/customers/13%2057/agent").status_code]
+        setup.request("PUT", "/customers/1357/agent", json={"agent": "bo"}).raise_for_status()
+        stored = setup.request("GET", "/customers/1357/agent").json()
+        report = pbx.call("501", "--dtmf", "1357", "--send-at", "prompt-start", "--timeout", "8",
+                          config=setup.config)
+        forgotten = [setup.request("DELETE", "/customers/1357/agent").status_code,
+                     setup.request("GET", "/customers/1357/agent").status_code]
+    finally:
+        setup.close()
+
+    assert refused == [400, 403, 400]
+    assert stored == {"customer_id": "1357", "agent": "bo"}
+    assert offers(setup.app.text()) == ["bo"] and report["variables"]["IVR_AGENT"] == "bo"
+    assert forgotten == [204, 404]
+
+
 TRUNK_FLOW = """
 [entry]
 "500" = "campaign:field"
