@@ -10,7 +10,15 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from ivr.config_file import ConfigError, Problem, RawConfig, load_raw
 
@@ -153,6 +161,15 @@ class Settings(Section):
     database: DatabaseSettings = DatabaseSettings()
     log: LogSettings = LogSettings()
     base_dir: str = Field("", exclude=True, description="where relative paths start")
+
+    @field_validator("pbx")
+    @classmethod
+    def _app_among_apps(cls, pbx: PbxSettings, info: ValidationInfo) -> PbxSettings:
+        ari = info.data.get("ari")
+        if pbx.apps and isinstance(ari, AriSettings) and ari.app not in pbx.apps:
+            raise ValueError(f"apps {list(pbx.apps)} lacks ari.app {ari.app!r}: the dialplan would never "
+                             f"send this process a call (set IVR_ARI__APP to one of them)")
+        return pbx
 
     def path(self, value: str) -> Path:
         """A configured path, relative ones taken from the config file's folder."""

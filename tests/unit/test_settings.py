@@ -46,6 +46,8 @@ def test_defaults_need_no_file() -> None:
     ('[database]\nurl = "mysql://x"\n', "ivr.toml:2: database.url: expected a sqlite:// or postgresql:// URL"),
     ('[log]\nlevel = "loud"\n', "ivr.toml:2: log.level: Input should be 'debug', 'info', 'warning' or 'error'"),
     ('[ari]\npasword = "x"\n', "ivr.toml:2: ari.pasword: unknown setting (misspelt?)"),
+    ('[pbx]\napps = ["ivr-a", "ivr-b"]\n', "ivr.toml:1: pbx: apps ['ivr-a', 'ivr-b'] lacks ari.app 'ivr'"),
+    ('[pbx]\napps = ["ivr a"]\n', "ivr.toml:2: pbx.apps.0: String should match pattern"),
 ])
 def test_each_wrong_field_is_named_with_its_line(tmp_path: Path, text: str, expected: str) -> None:
     found = problems(tmp_path, text)
