@@ -72,7 +72,7 @@ def test_two_app_nodes_under_a_burst_never_double_offer_and_serve_every_caller(
     holds on the other."""
     agents = {name: SipAgent(name, "brief", tmp_path, calls=CALLERS) for name in AGENTS}
     flow = FLOW + "".join(AGENT.format(name=n, phone=a.phone) for n, a in agents.items())
-    settings = f'\n[database]\nurl = "{database}"\n'
+    settings = f'\n[database]\nurl = "{database}"\n\n[ari]\napp = "ivr-a"\n'
     config = pbx.configured(tmp_path, flow, settings)
     config.write_text(config.read_text().replace("[pbx]\n", '[pbx]\napps = ["ivr-a", "ivr-b"]\n', 1))
     nodes: list[App] = []
