@@ -26,6 +26,9 @@ rtp_end = 31999
 [agi]
 port = {agi}
 
+[api]
+port = {api}
+
 [flows]
 file = "{flow}"
 """
@@ -62,7 +65,7 @@ def pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pbx]:
     agi = free_port()
     (base / "demo-flow.toml").write_text(DEMO_FLOW)
     config.write_text(TEST_SETTINGS.format(state=base / "state", root=REPO / ".pbx" / "root",
-                                           http=http, sip=sip, ami=ami, agi=agi,
+                                           http=http, sip=sip, ami=ami, agi=agi, api=free_port(),
                                            flow=base / "demo-flow.toml"))
     instance = Pbx(config=config, http_port=http, sip_port=sip, state_dir=base / "state", agi_port=agi)
     result = instance.ivr("pbx", "up", timeout=900)

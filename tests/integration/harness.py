@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -62,6 +63,8 @@ class Pbx:
         if flow:
             (folder / "flows.toml").write_text(flow)
             text = text.partition("[flows]")[0] + f'[flows]\nfile = "{folder / "flows.toml"}"\n'
+        if "[api]" in extra:
+            text = re.sub(r"\[api\]\nport = \d+\n", "", text)
         config = folder / "ivr.toml"
         config.write_text(text + extra)
         return config
