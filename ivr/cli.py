@@ -16,6 +16,7 @@ from ivr.ari.events import AriUnreachable
 from ivr.ari.rest import AriAuthError
 from ivr.config_file import ConfigError
 from ivr.flow_file import load_flow
+from ivr.listen import PortTaken
 from ivr.pbx import control
 from ivr.probe import CallReport, ProbeError, place_call
 from ivr.secrets import MissingSecret, pbx_secrets_dir
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         return _invalid(f"flow file {settings.flow_path}", exc)
     except (MissingSecret, AriAuthError, AriUnreachable, ProbeError, control.PbxError,
-            StoreUnavailable) as exc:
+            StoreUnavailable, PortTaken) as exc:
         print(f"ivr: {exc}", file=sys.stderr)
         return EXIT_CONFIG if isinstance(exc, (MissingSecret, AriAuthError)) else EXIT_FAILED
 

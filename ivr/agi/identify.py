@@ -36,6 +36,7 @@ from ivr.core.nodes import Identification
 from ivr.core.player import Player
 from ivr.core.step import CallContext, Goto, Out
 from ivr.crm.service import CrmService
+from ivr.listen import PortTaken
 from ivr.runner import FlowHolder
 from ivr.settings import Settings
 from ivr.store.call_log import CallLog, CallLogWriter, record_of
@@ -187,7 +188,12 @@ async def serve_agi(settings: Settings) -> None:
     await upgrade(engine)
     records = CallLogWriter(CallLog(engine), settings.records.digits, settings.records.keep_last)
     crm = CrmService()
-    server = await serve(settings.agi.bind, settings.agi.port, AgiServer(flows, crm, records).handle)
+    try:
+        server = await serve(settings.agi.bind, settings.agi.port, AgiServer(flows, crm, records).handle)
+    except OSError as exc:
+        await crm.aclose()
+        await engine.dispose()
+        raise PortTaken("agi.port", settings.agi.bind, settings.agi.port, exc) from exc
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -20,6 +20,7 @@ from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
 from ivr.core.agents import AgentBoard, TransitionError
+from ivr.listen import PortTaken
 from ivr.secrets import ensure_secret
 from ivr.stasis.campaigns import Campaigns
 
@@ -192,6 +193,10 @@ def _error(status: int, message: str) -> web.Response:
 async def start(api: Api, bind: str, port: int) -> web.AppRunner:
     runner = web.AppRunner(api.app(), access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, bind, port).start()
+    try:
+        await web.TCPSite(runner, bind, port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise PortTaken("api.port", bind, port, exc) from exc
     log.info("API: listening on http://%s:%d/api", bind, port)
     return runner

@@ -5,6 +5,8 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+import pytest
+
 from tests.integration.harness import Pbx
 from tests.ports import free_port
 
@@ -51,6 +53,20 @@ def test_pbx_up_on_a_taken_port_names_the_port(pbx: Pbx) -> None:
 
     assert result.returncode == 1
     assert f"pbx.http_port {port} on 127.0.0.1 is already in use" in result.stderr
+
+
+@pytest.mark.parametrize(("command", "setting"), [("run", "api.port"), ("agi", "agi.port")])
+def test_a_server_on_a_taken_port_names_the_setting(pbx: Pbx, command: str, setting: str) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        env = "IVR_" + setting.upper().replace(".", "__")
+        result = pbx.ivr(command, env={env: str(port)}, timeout=30)
+
+    assert result.returncode == 1
+    assert f"ivr: {setting}: cannot listen on 127.0.0.1:{port}: " in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_check_reports_every_problem_with_file_and_line(pbx: Pbx, tmp_path: Path) -> None:
