@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, text
@@ -157,3 +158,15 @@ async def test_a_customers_own_agent_is_kept_changed_and_forgotten(engine: Async
 
     assert kept == ["bo", "cy", ""]
     assert await own.of("1234") == ""
+
+
+async def test_sqlite_runs_in_write_ahead_mode(tmp_path: Path) -> None:
+    engine = open_engine(f"sqlite+aiosqlite:///{tmp_path / 'ivr.sqlite3'}")
+    try:
+        async with engine.connect() as connection:
+            mode = (await connection.execute(text("PRAGMA journal_mode"))).scalar()
+            synchronous = (await connection.execute(text("PRAGMA synchronous"))).scalar()
+    finally:
+        await engine.dispose()
+
+    assert (mode, synchronous) == ("wal", 1)
