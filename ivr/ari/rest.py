@@ -110,8 +110,8 @@ class AriRest:
             "endpoint": endpoint, "app": app, "appArgs": args, "channelId": channel_id,
             "originator": originator, "callerId": caller_id, "timeout": timeout})
 
-    async def endpoint(self, tech: str, resource: str) -> dict[str, Any]:
-        result: dict[str, Any] = await self.request("GET", f"/endpoints/{tech}/{resource}")
+    async def endpoints(self, tech: str) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self.request("GET", f"/endpoints/{tech}")
         return result
 
     async def create_bridge(self, bridge_id: str) -> None:

@@ -246,18 +246,25 @@ class Campaigns:
                 return
 
     async def _look_at_phones(self, agents: list[str]) -> None:
-        """Asterisk's view of each ready agent's phone, asked once per match for all the callers
-        it serves: offline, or already in a call, means no offer now (a phone back online is
-        offered the next call)."""
+        """Asterisk's view of each ready agent's phone, asked in one request per match for all
+        the callers it serves (one request per phone cost 0.8 s a match with 400 agents):
+        offline, or already in a call, means no offer now (a phone back online is offered the
+        next call)."""
         ready = [a for a in dict.fromkeys(agents)
                  if a in self.board.agents and self.board.status(a).state is State.READY]
-        await asyncio.gather(*(self._look_at_phone(agent) for agent in ready))
-
-    async def _look_at_phone(self, agent: str) -> None:
+        if not ready:
+            return
         try:
-            endpoint = await self.rest.endpoint("PJSIP", f"agent-{agent}")
+            endpoints = {e.get("resource"): e for e in await self.rest.endpoints("PJSIP")}
         except (AriError, OSError) as exc:
-            log.warning("agent %s: endpoint unknown to Asterisk (%s); not offered now", agent, exc)
+            log.warning("agents' phones: cannot ask Asterisk (%s); no offer now", exc)
+            endpoints = {}
+        for agent in ready:
+            self._note_phone(agent, endpoints.get(f"agent-{agent}"))
+
+    def _note_phone(self, agent: str, endpoint: dict[str, Any] | None) -> None:
+        if endpoint is None:
+            log.warning("agent %s: endpoint unknown to Asterisk; not offered now", agent)
             self.board.device(agent, reachable=False)
             return
         # Only a registration tells whether a phone is reachable: a fixed-address phone
