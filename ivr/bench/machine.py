@@ -38,7 +38,7 @@ def describe(asterisk_version: str, own_asterisk: int) -> dict[str, Any]:
     sipp = subprocess.run(["sipp", "-v"], capture_output=True, text=True, check=False).stdout
     return {"cpu": cpu_model(Path("/proc/cpuinfo").read_text()), "cores": os.cpu_count(),
             "memory_gb": round(memory_kb / 2**20, 1), "system": f"{platform.system()} {platform.release()}",
-            "python": platform.python_version(), "asterisk": asterisk_version.strip(),
-            "sipp": next((line.strip() for line in sipp.splitlines() if "SIPp" in line), "unknown"),
+            "python": platform.python_version(), "asterisk": asterisk_version.partition(" built ")[0].strip(),
+            "sipp": next((line.strip(" .") for line in sipp.splitlines() if "SIPp" in line), "unknown"),
             "load_average_at_start": os.getloadavg(),
             "other_asterisk_processes": other_asterisks(own_asterisk)}

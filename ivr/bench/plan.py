@@ -49,12 +49,15 @@ def loads(quick: bool, failure_rate: float = 0.0) -> list[Load]:
     """The ramp with an instant CRM, then the slow-CRM runs; the CRM fails at ``failure_rate``.
 
     >>> [(load.phase, load.concurrent, load.crm_latency) for load in loads(quick=True)]
-    [('ramp', 5, 0.0), ('ramp', 20, 0.0), ('slow-crm', 20, 0.2), ('slow-crm', 20, 1.0)]
+    [('ramp', 5, 0.0), ('ramp', 20, 0.0), ('slow-crm', 20, 1.0)]
+    >>> [(load.concurrent, load.crm_latency) for load in loads(quick=False) if load.phase == "slow-crm"]
+    [(100, 0.2), (200, 1.0)]
     """
-    levels, slow_at = (QUICK_LEVELS, 20) if quick else (FULL_LEVELS, 200)
-    return [*(Load("ramp", level, crm_failure_rate=failure_rate) for level in levels),
-            Load("slow-crm", min(100, slow_at), 0.2, failure_rate),
-            Load("slow-crm", slow_at, 1.0, failure_rate)]
+    if quick:
+        return [*(Load("ramp", level, crm_failure_rate=failure_rate) for level in QUICK_LEVELS),
+                Load("slow-crm", 20, 1.0, failure_rate)]
+    return [*(Load("ramp", level, crm_failure_rate=failure_rate) for level in FULL_LEVELS),
+            Load("slow-crm", 100, 0.2, failure_rate), Load("slow-crm", 200, 1.0, failure_rate)]
 
 
 def ways_to_run(load: Load, failed_at: Mapping[Way, int]) -> list[Way]:
