@@ -92,6 +92,8 @@ def _parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="measure the app against pure dialplan and AGI, write a report")
     bench.add_argument("--quick", action="store_true", help="a 2-minute smoke run at low load")
     bench.add_argument("--out", default=".ivr/bench", help="folder of the report (default .ivr/bench)")
+    bench.add_argument("--work", default=".ivr/bench-stage",
+                       help="folder of the run's configuration, logs and raw events, emptied first")
     bench.add_argument("--crm-failure-rate", type=float, default=0.0, help="share of CRM requests that fail")
     bench.set_defaults(command=_bench)
 
@@ -202,7 +204,7 @@ def _bench(settings: Settings, args: argparse.Namespace) -> int:
     # SIGTERM ends the run like Ctrl-C: the stage stops the processes and the PBX it started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(EXIT_FAILED))
     out = Path(args.out)
-    measured = benchmark(out / "stage", args.quick, args.crm_failure_rate)
+    measured = benchmark(Path(args.work).resolve(), args.quick, args.crm_failure_rate)
     for path in write_report(measured, out):
         print(f"wrote {path}")
     return EXIT_OK

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -104,11 +105,13 @@ class AriRest:
         return result
 
     async def call_agent(self, endpoint: str, app: str, args: str, channel_id: str, originator: str,
-                         caller_id: str, timeout: int) -> None:
-        """A leg to an agent, its codecs taken from the caller's channel (``originator``)."""
+                         caller_id: str, timeout: int, variables: Mapping[str, str]) -> None:
+        """A leg to an agent, its codecs taken from the caller's channel (``originator``), with
+        its channel variables set in the same request."""
         await self.request("POST", "/channels", params={
             "endpoint": endpoint, "app": app, "appArgs": args, "channelId": channel_id,
-            "originator": originator, "callerId": caller_id, "timeout": timeout})
+            "originator": originator, "callerId": caller_id, "timeout": timeout},
+            body={"variables": dict(variables)})
 
     async def endpoints(self, tech: str) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = await self.request("GET", f"/endpoints/{tech}")

@@ -4,6 +4,7 @@ the CRM, the AGI spawner and `ivr run`, each a real process on 127.0.0.1."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -108,7 +109,8 @@ class Stage:
         self.pool_port = free_port(socket.SOCK_DGRAM)
         self.sip_port = free_port(socket.SOCK_DGRAM)
         self.lag_file = folder / "loop-lag.txt"
-        folder.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)  # agents' states and logs of an earlier run
+        folder.mkdir(parents=True)
         (folder / "flow.toml").write_text(flow_text(self.crm_url, agents, self.pool_port))
         config = folder / "ivr.toml"
         config.write_text(SETTINGS.format(folder=folder, root=REPO / ".pbx" / "root", http=free_port(),

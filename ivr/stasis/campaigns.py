@@ -290,7 +290,7 @@ class Campaigns:
             await self.rest.call_agent(f"PJSIP/agent-{agent}", self.app,
                                        f"{AGENT_LEG},{caller.call_id},{agent}", channel_id,
                                        caller.call_id, f"{caller.campaign} <{caller.call_data()['caller']}>",
-                                       max(1, round(caller.node.ring_timeout)))
+                                       max(1, round(caller.node.ring_timeout)), dict(caller.variables))
         except (AriError, OSError) as exc:
             log.warning("call %s: cannot ring agent %s: %s", caller.call_id, agent, exc)
             self._gone(offer, f"originate failed: {exc}")
@@ -316,8 +316,6 @@ class Campaigns:
         bridge = f"{caller.call_id}-bridge"
         caller.bridge = bridge
         try:
-            for name, value in caller.variables:
-                await self.rest.set_variable(offer.channel_id, name, value)
             await self.rest.create_bridge(bridge)
             await self.rest.add_to_bridge(bridge, [caller.call_id, offer.channel_id])
         except (AriError, OSError) as exc:
