@@ -41,8 +41,11 @@ call is the growth of resident memory at the peak of the run over the calls. The
 is sampled inside `ivr run` every 50 ms (`IVR_LOOP_LAG_FILE`).
 
 Each load starts its callers at `rate` per second and keeps each connected until the last one
-is in, so that all are connected together at the peak. On the ramp a way stops at its first
-load with a failure; the slow-CRM runs are made by all three ways.
+is in, so that all are connected together at the peak. The ramp of concurrent calls starts at
+most 10 calls a second, a busy contact center's pace; a way stops climbing at its first load with
+a failure. The `rate` run starts 100 calls at 25 a second, to see each way set calls up fast; it
+and the slow-CRM runs are made by all three ways. What these runs found in the app and what was
+fixed, with figures before and after, is in [docs/decisions.md](decisions.md#benchmark-ivr-bench).
 """
 
 
