@@ -21,7 +21,7 @@ from ivr.bench.percentiles import summary
 from ivr.bench.plan import Load, Way, first_failures, loads, ways_to_run
 from ivr.bench.process_stats import Process
 from ivr.bench.sipp_scenarios import CUSTOMER_ID, caller
-from ivr.bench.stage import APP_DID, Stage, free_port
+from ivr.bench.stage import APP_DID, Stage, free_media_port, free_port
 from ivr.pbx import control
 
 log = logging.getLogger("ivr.bench")
@@ -62,7 +62,7 @@ async def run_load(stage: Stage, ami: AmiEvents, way: Way, load: Load) -> dict[s
     command = ["sipp", f"127.0.0.1:{stage.sip_port}", "-sf", str(script), "-s", SERVICES[way],
                "-m", str(load.concurrent), "-l", str(load.concurrent), "-r", str(round(load.rate * 10)),
                "-rp", "10000", "-i", "127.0.0.1", "-p", str(free_port(socket.SOCK_DGRAM)),
-               "-mi", "127.0.0.1", "-mp", str(free_port(socket.SOCK_DGRAM)),
+               "-mi", "127.0.0.1", "-mp", str(free_media_port()),
                "-timeout", f"{round(window + load.hold_ms / 1000 + 40)}s", "-timeout_error", "-nostdin",
                "-trace_err", "-error_file", str(stage.folder / f"sipp-{way}-{load.concurrent}-errors.log")]
     asterisk = stage.asterisk()

@@ -31,8 +31,8 @@ root = "{root}"
 http_port = {http}
 sip_port = {sip}
 ami_port = {ami}
-rtp_start = 40000
-rtp_end = 47999
+rtp_start = 22000
+rtp_end = 29999
 
 [flows]
 file = "{folder}/flow.toml"
@@ -81,6 +81,23 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
     with socket.socket(socket.AF_INET, kind) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def free_media_port() -> int:
+    """A UDP port for SIPp's media with the three above it free too: SIPp binds the next ones
+    for RTCP and video, and fails the whole run when one is taken."""
+    while True:
+        port = free_port(socket.SOCK_DGRAM)
+        probes = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(4)]
+        try:
+            for offset, probe in enumerate(probes):
+                probe.bind(("127.0.0.1", port + offset))
+            return port
+        except OSError:
+            continue
+        finally:
+            for probe in probes:
+                probe.close()
 
 
 def flow_text(crm_url: str, agents: int, pool_port: int) -> str:
@@ -134,7 +151,7 @@ class Stage:
                 raise control.PbxError(f"cannot set {name}: {output}")
         self.pool = self._spawn("agent-pool", ["sipp", "-sf", str(self._write("agent-pool.xml", AGENT_POOL)),
                                                "-i", "127.0.0.1", "-p", str(self.pool_port), "-mi",
-                                               "127.0.0.1", "-mp", str(free_port(socket.SOCK_DGRAM)),
+                                               "127.0.0.1", "-mp", str(free_media_port()),
                                                "-nostdin", "-trace_err",
                                                "-error_file", str(self.folder / "agent-pool-errors.log")])
         self.spawner = self._spawn("agi-spawner", [sys.executable, "-m", "ivr.bench.agi_spawner", "--port",
