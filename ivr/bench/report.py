@@ -102,6 +102,20 @@ def ratio_rows(runs: Sequence[Run]) -> list[str]:
     return rows
 
 
+def ramp_top(runs: Sequence[Run]) -> list[str]:
+    """A sentence for the ways that carried the ramp's highest load without a failure: their
+    limit lies beyond what was measured."""
+    levels = [r["concurrent"] for r in runs if r["phase"] == "ramp"]
+    if not levels:
+        return []
+    top = max(levels)
+    clean = [r["way"] for r in runs if r["phase"] == "ramp" and r["concurrent"] == top and not r["failed"]]
+    if not clean:
+        return []
+    return [f"The ramp ends at {top} concurrent calls; {', '.join(clean)} carried it without a failure, "
+            "so their limit on this machine is higher than measured.", ""]
+
+
 def markdown(measured: dict[str, Any], plot_name: str) -> str:
     machine = measured["machine"]
     runs = measured["runs"]
@@ -124,6 +138,7 @@ def markdown(measured: dict[str, Any], plot_name: str) -> str:
         "|---|---|---|---|",
         *(f"| {g.name} | {g.target} | {g.measured} | {_mark(g)} |" for g in judge(runs)),
         "",
+        *ramp_top(runs),
         f"![latency and CPU against load]({plot_name})",
         "",
         "## Ratios at each load of the ramp",

@@ -68,3 +68,4 @@ def test_the_page_names_the_machine_the_goals_and_every_run() -> None:
     assert "| 100 | 1.50x | 0.15x | 0.40x |" in page
     assert "| agi | ramp | 200 | 10 | 0 | 196/200 | 4 no agent answered | 150 / 300 / 300 / 300 |" in page
     assert page.count("\n| app |") == 3
+    assert "The ramp ends at 200 concurrent calls; dialplan carried it without a failure" in page
