@@ -1,4 +1,4 @@
-.PHONY: setup demo test lint unit
+.PHONY: setup demo test lint unit bench bench-quick
 
 setup:
 	bash scripts/bootstrap.sh
@@ -15,3 +15,13 @@ lint: setup
 
 unit: setup
 	.venv/bin/python -m pytest tests/unit ivr
+
+# The benchmark (docs/benchmarks.md): about 15 minutes; the report goes to docs/.
+bench: setup
+	.venv/bin/python -c "import matplotlib" 2>/dev/null || .venv/bin/pip install -q --disable-pip-version-check -e '.[test,bench]'
+	.venv/bin/ivr bench --out docs
+
+# A 2-minute smoke run of it, reported in .ivr/bench/.
+bench-quick: setup
+	.venv/bin/python -c "import matplotlib" 2>/dev/null || .venv/bin/pip install -q --disable-pip-version-check -e '.[test,bench]'
+	.venv/bin/ivr bench --quick

@@ -14,6 +14,7 @@ from ivr.api.server import Api, tokens
 from ivr.api.server import start as start_api
 from ivr.ari.events import EventStream
 from ivr.ari.rest import AriRest
+from ivr.bench import loop_lag
 from ivr.config_file import ConfigError
 from ivr.core.agents import AgentBoard, AgentProfile, AutoPause
 from ivr.core.call_flow import CallFlow
@@ -117,6 +118,8 @@ async def serve(settings: Settings) -> None:
     reader = asyncio.create_task(stream.run(), name="ari-events")
     renewing = asyncio.create_task(keep_renewing(claims), name="agent-claims")
     following = asyncio.create_task(follow_other_nodes(board, agent_store), name="agent-presence")
+    lag_path = loop_lag.lag_file()
+    lag = asyncio.create_task(loop_lag.sample(lag_path), name="loop-lag") if lag_path else None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -137,8 +140,9 @@ async def serve(settings: Settings) -> None:
     finally:
         if pid_file.read_text().strip() == str(os.getpid()):
             pid_file.unlink()
-        for task in (reader, stopping, renewing, following):
-            task.cancel()
+        for task in (reader, stopping, renewing, following, lag):
+            if task is not None:
+                task.cancel()
         await api_runner.cleanup()
         await records.drain()
         await agent_states.drain()

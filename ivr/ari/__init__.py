@@ -1,1 +1,1 @@
-"""A thin ARI client: REST over httpx, events over one websocket that reconnects by itself."""
+"""A thin ARI client: REST over aiohttp, events over one websocket that reconnects by itself."""

@@ -90,10 +90,11 @@ def fallback_dialplan(fallback: FallbackSettings) -> str:
     )
 
 
-def agent_endpoints(agents: Mapping[str, Agent], secrets: Path) -> str:
+def agent_endpoints(agents: Mapping[str, Agent], secrets: Path, bind: str) -> str:
     """One PJSIP endpoint per agent, ``agent-<name>``: a fixed contact, or a registration
-    with a generated password (in the secrets folder, ``agent-<name>-password``). Agents called
-    through a trunk have none: the trunk's endpoint carries their calls."""
+    with a generated password (in the secrets folder, ``agent-<name>-password``); its media on
+    the PBX's address (see the loopback endpoint in pjsip.conf). Agents called through a trunk
+    have none: the trunk's endpoint carries their calls."""
     sections = []
     for name, agent in sorted(agents.items()):
         if agent.trunk:
@@ -110,6 +111,7 @@ def agent_endpoints(agents: Mapping[str, Agent], secrets: Path) -> str:
         sections.append("\n".join([
             f"[{endpoint}]", "type = endpoint", "context = ivr-agents", "disallow = all",
             "allow = ulaw,alaw,gsm", "dtmf_mode = rfc4733", "rtp_symmetric = yes", f"aors = {endpoint}",
+            f"media_address = {bind}", "bind_rtp_to_media_address = yes",
             *([f"auth = {endpoint}"] if agent.phone == "register" else []),
             f"callerid = {agent.name or name} <{name}>"]))
     return "\n\n".join(sections)
@@ -148,7 +150,7 @@ def template_values(settings: Settings, instance: Instance) -> dict[str, str]:
         "ami_password": ensure_secret(secrets / "ami-password"),
         "voicemail_pin": ensure_secret(secrets / "voicemail-pin", pin=True),
         "fallback": fallback_dialplan(pbx.fallback),
-        "agent_endpoints": agent_endpoints(load_flow(settings.flow_path).agents, secrets),
+        "agent_endpoints": agent_endpoints(load_flow(settings.flow_path).agents, secrets, pbx.bind),
         "pjsip_include": own_sections(settings),
         "agi_address": f"{settings.agi.bind}:{settings.agi.port}",
     }

@@ -243,19 +243,26 @@ class Campaigns:
                 return
 
     async def _look_at_phones(self, agents: list[str]) -> None:
-        """Asterisk's view of each ready agent's phone, asked once per match for all the callers
-        it serves: offline, or already in a call, means no offer now (a phone back online is
-        offered the next call). A number behind a trunk answers for itself: busy is a no-answer."""
+        """Asterisk's view of each ready agent's phone, asked in one request per match for all
+        the callers it serves (one request per phone cost 0.8 s a match with 400 agents):
+        offline, or already in a call, means no offer now (a phone back online is offered the
+        next call). A number behind a trunk answers for itself: busy is a no-answer."""
         own_phones = {name for name, agent in self.flow().agents.items() if not agent.trunk}
         ready = [a for a in dict.fromkeys(agents) if a in own_phones
                  and a in self.board.agents and self.board.status(a).state is State.READY]
-        await asyncio.gather(*(self._look_at_phone(agent) for agent in ready))
-
-    async def _look_at_phone(self, agent: str) -> None:
+        if not ready:
+            return
         try:
-            endpoint = await self.rest.endpoint("PJSIP", f"agent-{agent}")
+            endpoints = {e.get("resource"): e for e in await self.rest.endpoints("PJSIP")}
         except (AriError, OSError) as exc:
-            log.warning("agent %s: endpoint unknown to Asterisk (%s); not offered now", agent, exc)
+            log.warning("agents' phones: cannot ask Asterisk (%s); no offer now", exc)
+            endpoints = {}
+        for agent in ready:
+            self._note_phone(agent, endpoints.get(f"agent-{agent}"))
+
+    def _note_phone(self, agent: str, endpoint: dict[str, Any] | None) -> None:
+        if endpoint is None:
+            log.warning("agent %s: endpoint unknown to Asterisk; not offered now", agent)
             self.board.device(agent, reachable=False)
             return
         # Only a registration tells whether a phone is reachable: a fixed-address phone
@@ -319,7 +326,8 @@ class Campaigns:
             await self.rest.call_agent(offer.endpoint, self.app,
                                        f"{AGENT_LEG},{caller.call_id},{agent}", channel_id,
                                        caller.call_id, f"{caller.campaign} <{caller.call_data()['caller']}>",
-                                       max(1, round(caller.node.ring_timeout)))
+                                       max(1, round(caller.node.ring_timeout)),
+                                       dict(caller.call.agent_variables(caller.campaign)))
         except (AriError, OSError) as exc:
             log.warning("call %s: cannot ring agent %s: %s", caller.call_id, agent, exc)
             self._gone(offer, f"originate failed: {exc}")
@@ -345,8 +353,6 @@ class Campaigns:
         bridge = f"{caller.call_id}-bridge"
         caller.bridge = bridge
         try:
-            for name, value in caller.call.agent_variables(caller.campaign):
-                await self.rest.set_variable(offer.channel_id, name, value)
             await self.rest.create_bridge(bridge)
             await self.rest.add_to_bridge(bridge, [caller.call_id, offer.channel_id])
         except (AriError, OSError) as exc:

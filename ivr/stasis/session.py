@@ -91,6 +91,27 @@ class _NoCrm:
         raise RuntimeError("this app has no CRM service")
 
 
+def batches(commands: list[Command]) -> list[list[Command]]:
+    """Commands in order, a run of channel variables with different names taken together: each
+    is its own ARI request and none depends on another, so they go at once (a CRM answer sets
+    four, a campaign two: one at a time, they held the call for 15 ms before it joined the line).
+
+    >>> batches([Answer(), SetVariable("A", "1"), SetVariable("B", "2"), SetVariable("A", "3"), Answer()])
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [[Answer()], [SetVariable(name='A', value='1'), SetVariable(name='B', value='2')],
+     [SetVariable(name='A', value='3')], [Answer()]]
+    """
+    out: list[list[Command]] = []
+    for command in commands:
+        last = out[-1] if out else []
+        if (isinstance(command, SetVariable) and last and all(isinstance(c, SetVariable) for c in last)
+                and command.name not in {c.name for c in last if isinstance(c, SetVariable)}):
+            last.append(command)
+        else:
+            out.append([command])
+    return out
+
+
 class CallSession:
     def __init__(self, channel_id: str, flow: CallHandler, rest: AriRest, epoch: int,
                  flow_name: str = "", on_record: RecordSink = _no_sink, crm: Crm | None = None,
@@ -149,10 +170,10 @@ class CallSession:
         except Exception:
             log.exception("call %s: flow failed on %s; hanging up", self.channel_id, event)
             commands = [Hangup("normal"), Finished("flow error")]
-        for command in commands:
+        for batch in batches(commands):
             if self.outcome is not None:
                 break
-            await self._execute(command)
+            await asyncio.gather(*(self._execute(command) for command in batch))
 
     async def _execute(self, command: Command) -> None:
         try:

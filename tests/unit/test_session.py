@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from urllib.parse import urlencode
 
-import httpx
+from aiohttp import web
 
 from ivr.ari.rest import AriRest
 from ivr.core.commands import Answer, CancelTimer, Command, Finished, Hangup, Play, SetVariable, StartTimer
@@ -14,13 +17,17 @@ from ivr.stasis.session import CallSession
 
 
 class Recorder:
+    """A fake ARI on 127.0.0.1 that records every request and answers each with one status."""
+
     def __init__(self, status: int = 204) -> None:
         self.requests: list[str] = []
         self.status = status
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(f"{request.method} {request.url.path}?{request.url.query.decode()}")
-        return httpx.Response(self.status, json={"message": "Channel not found"})
+    async def handle(self, request: web.Request) -> web.Response:
+        self.requests.append(f"{request.method} {request.path}?{urlencode(list(request.query.items()))}")
+        if self.status == 204:
+            return web.Response(status=204)
+        return web.json_response({"message": "Channel not found"}, status=self.status)
 
 
 class Scripted:
@@ -38,18 +45,28 @@ class Scripted:
         return self.script.get(type(event), [])
 
 
-def session_for(flow: Scripted, recorder: Recorder) -> CallSession:
-    rest = AriRest("http://ari.invalid", "ivr", "pw", transport=httpx.MockTransport(recorder))
-    return CallSession("c1", flow, rest, epoch=1)
+@asynccontextmanager
+async def session_for(flow: Scripted, recorder: Recorder) -> AsyncIterator[CallSession]:
+    app = web.Application()
+    app.router.add_route("*", "/{path:.*}", recorder.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    rest = AriRest(f"http://127.0.0.1:{runner.addresses[0][1]}", "ivr", "pw")
+    try:
+        yield CallSession("c1", flow, rest, epoch=1)
+    finally:
+        await rest.aclose()
+        await runner.cleanup()
 
 
 async def test_commands_become_ari_requests_in_order() -> None:
     recorder = Recorder()
     flow = Scripted({CallStarted: [Answer(), SetVariable("IVR_X", "1"), Play("p1", ("sound:a", "sound:b")),
                                    Hangup(), Finished("done")]})
-    session = session_for(flow, recorder)
-    session.post(CallStarted("200", "100", "inbound"))
-    await asyncio.wait_for(session.run(), 2)
+    async with session_for(flow, recorder) as session:
+        session.post(CallStarted("200", "100", "inbound"))
+        await asyncio.wait_for(session.run(), 2)
 
     assert recorder.requests == [
         "POST /ari/channels/c1/answer?",
@@ -64,9 +81,9 @@ async def test_a_restarted_timer_fires_once_and_a_cancelled_one_never() -> None:
     flow = Scripted({CallStarted: [StartTimer("t", 0.05), StartTimer("t", 0.1), StartTimer("u", 0.05),
                                    CancelTimer("u")],
                      TimerFired: [Finished("timer")]})
-    session = session_for(flow, Recorder())
-    session.post(CallStarted("200", "100", "inbound"))
-    await asyncio.wait_for(session.run(), 2)
+    async with session_for(flow, Recorder()) as session:
+        session.post(CallStarted("200", "100", "inbound"))
+        await asyncio.wait_for(session.run(), 2)
     await asyncio.sleep(0.1)
 
     assert flow.seen == [CallStarted("200", "100", "inbound"), TimerFired("t")]
@@ -74,9 +91,9 @@ async def test_a_restarted_timer_fires_once_and_a_cancelled_one_never() -> None:
 
 async def test_a_failing_flow_hangs_up_its_call_only() -> None:
     recorder = Recorder()
-    session = session_for(Scripted({}), recorder)
-    session.post("not an event")  # type: ignore[arg-type]
-    await asyncio.wait_for(session.run(), 2)
+    async with session_for(Scripted({}), recorder) as session:
+        session.post("not an event")  # type: ignore[arg-type]
+        await asyncio.wait_for(session.run(), 2)
 
     assert recorder.requests == ["DELETE /ari/channels/c1?reason=normal"]
     assert session.outcome == "flow error"
@@ -84,9 +101,23 @@ async def test_a_failing_flow_hangs_up_its_call_only() -> None:
 
 async def test_a_vanished_channel_ends_the_session() -> None:
     flow = Scripted({CallStarted: [Answer()], HungUp: [Finished("gone")]})
-    session = session_for(flow, Recorder(status=404))
-    session.post(CallStarted("200", "100", "inbound"))
-    await asyncio.wait_for(session.run(), 2)
+    async with session_for(flow, Recorder(status=404)) as session:
+        session.post(CallStarted("200", "100", "inbound"))
+        await asyncio.wait_for(session.run(), 2)
 
     assert flow.seen[-1] == HungUp("channel gone")
     assert session.outcome == "gone"
+
+
+async def test_a_run_of_variables_is_sent_at_once_and_before_the_next_command() -> None:
+    recorder = Recorder()
+    flow = Scripted({CallStarted: [SetVariable("IVR_A", "1"), SetVariable("IVR_B", "2"), SetVariable("IVR_A", "3"),
+                                   Hangup(), Finished("done")]})
+    async with session_for(flow, recorder) as session:
+        session.post(CallStarted("200", "100", "inbound"))
+        await asyncio.wait_for(session.run(), 2)
+
+    assert sorted(recorder.requests[:2]) == ["POST /ari/channels/c1/variable?variable=IVR_A&value=1",
+                                             "POST /ari/channels/c1/variable?variable=IVR_B&value=2"]
+    assert recorder.requests[2:] == ["POST /ari/channels/c1/variable?variable=IVR_A&value=3",
+                                     "DELETE /ari/channels/c1?reason=normal"]

@@ -1,0 +1,122 @@
+"""SIPp scenarios of the benchmark: callers that send a customer id as RFC 2833 DTMF (the
+`sip-tester` captures) and hang up a while later, and one agent pool that answers every call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PCAPS = Path("/usr/share/sip-tester")
+CUSTOMER_ID = "1357"
+"""Four keys in rising order: each capture carries its own RTP timestamp, and Asterisk drops
+an event older than the last one it took, so a key may only follow a lower one."""
+
+CALLER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="benchmark caller">
+  <send retrans="500"><![CDATA[
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: sipp <sip:caller[call_number]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: sip:caller[call_number]@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=sipp 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0 101
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-15
+  ]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="200" rtd="true"/>
+  <send><![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: sipp <sip:caller[call_number]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Contact: sip:caller[call_number]@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Length: 0
+  ]]></send>
+  <pause milliseconds="{wait_ms}"/>
+{keys}
+  <pause milliseconds="{hold_ms}"/>
+  <send retrans="500"><![CDATA[
+      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: sipp <sip:caller[call_number]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      Contact: sip:caller[call_number]@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Length: 0
+  ]]></send>
+  <recv response="200" crlf="true"/>
+</scenario>
+"""
+
+KEY = """  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>
+  <pause milliseconds="{gap_ms}"/>"""
+
+AGENT_POOL = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="benchmark agent pool: answers every call at once">
+  <recv request="INVITE"/>
+  <send><![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=agent 1 1 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+  ]]></send>
+  <recv request="ACK"/>
+  <recv request="BYE"/>
+  <send><![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Length: 0
+  ]]></send>
+</scenario>
+"""
+
+
+def caller(hold_ms: int, wait_ms: int = 600, gap_ms: int = 250, keys: str = CUSTOMER_ID) -> str:
+    """A caller who waits ``wait_ms`` after the answer (the prompt is a short beep), presses
+    ``keys`` ``gap_ms`` apart, then stays ``hold_ms`` before hanging up.
+
+    >>> text = caller(hold_ms=5000)
+    >>> text.count("play_pcap_audio"), "dtmf_2833_7.pcap" in text, '<pause milliseconds="5000"/>' in text
+    (4, True, True)
+    """
+    if list(keys) != sorted(set(keys)):
+        raise ValueError(f"keys {keys!r}: each must be higher than the one before (RFC 2833 timestamps)")
+    presses = "\n".join(KEY.format(pcap=PCAPS / f"dtmf_2833_{key}.pcap", gap_ms=gap_ms) for key in keys)
+    return CALLER.format(wait_ms=wait_ms, keys=presses, hold_ms=hold_ms)

@@ -1,0 +1,231 @@
+"""The benchmark's stage: its own bundled PBX instance ("bench", free ports), the agent pool,
+the CRM, the AGI spawner and `ivr run`, each a real process on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ivr.bench.ami_events import AmiEvents
+from ivr.bench.process_stats import Process
+from ivr.bench.sipp_scenarios import AGENT_POOL, CUSTOMER_ID
+from ivr.pbx import control
+from ivr.pbx.instance import instance_for
+from ivr.secrets import pbx_secrets_dir
+from ivr.settings import Settings, load_settings
+
+REPO = Path(__file__).resolve().parents[2]
+APP_DID = "7000"
+
+SETTINGS = """state_dir = "{folder}/state"
+
+[pbx]
+instance = "bench"
+root = "{root}"
+http_port = {http}
+sip_port = {sip}
+ami_port = {ami}
+rtp_start = 22000
+rtp_end = 29999
+
+[flows]
+file = "{folder}/flow.toml"
+
+[api]
+port = {api}
+
+[agi]
+port = {agi}
+
+[database]
+url = "sqlite+aiosqlite:///{folder}/ivr.sqlite3"
+"""
+
+FLOW = """# The benchmark's flow: the caller keys a 4-digit customer id after a beep, the CRM names
+# campaign 1, whose agents all answer at once (one SIPp agent pool behind every phone).
+[entry]
+default = "identification:customer"
+
+[identification.customer]
+prompt = ["sound:beep"]
+expected_length = {digits}
+attempts = 1
+timeout = 5
+interaction = "destination"
+url = "{crm}"
+deadline = 3
+on_not_identified = "campaign:bench"
+on_unavailable = "campaign:bench"
+
+[campaign.bench]
+id = 1
+agents = [{agents}]
+ring_timeout = 10
+max_wait = 60
+"""
+
+AGENT = """
+[agent.{name}]
+phone = "sip:{name}@127.0.0.1:{port}"
+ready_at_start = true
+"""
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def free_media_port() -> int:
+    """A UDP port for SIPp's media with the three above it free too: SIPp binds the next ones
+    for RTCP and video, and fails the whole run when one is taken."""
+    while True:
+        port = free_port(socket.SOCK_DGRAM)
+        probes = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(4)]
+        try:
+            for offset, probe in enumerate(probes):
+                probe.bind(("127.0.0.1", port + offset))
+            return port
+        except OSError:
+            continue
+        finally:
+            for probe in probes:
+                probe.close()
+
+
+def flow_text(crm_url: str, agents: int, pool_port: int) -> str:
+    """The app's agents a1..aN, and "pool" (dialled by the two other ways), all at the pool."""
+    names = [f"a{number}" for number in range(1, agents + 1)]
+    text = FLOW.format(digits=len(CUSTOMER_ID), crm=crm_url, agents=", ".join(f'"{n}"' for n in names))
+    return text + "".join(AGENT.format(name=name, port=pool_port) for name in [*names, "pool"])
+
+
+def _wait_for_port(port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+class Stage:
+    def __init__(self, folder: Path, agents: int) -> None:
+        self.folder = folder
+        self.crm_port, self.agi_port = free_port(), free_port()
+        self.pool_port = free_port(socket.SOCK_DGRAM)
+        self.sip_port = free_port(socket.SOCK_DGRAM)
+        self.lag_file = folder / "loop-lag.txt"
+        shutil.rmtree(folder, ignore_errors=True)  # agents' states and logs of an earlier run
+        folder.mkdir(parents=True)
+        (folder / "flow.toml").write_text(flow_text(self.crm_url, agents, self.pool_port))
+        config = folder / "ivr.toml"
+        config.write_text(SETTINGS.format(folder=folder, root=REPO / ".pbx" / "root", http=free_port(),
+                                          sip=self.sip_port, ami=free_port(), api=free_port(),
+                                          agi=self.agi_port))
+        self.config = config
+        self.settings: Settings = load_settings(config)
+        self.children: list[subprocess.Popen[bytes]] = []
+        self.crm: subprocess.Popen[bytes] | None = None
+        self.crm_load: tuple[float, float] | None = None
+
+    @property
+    def crm_url(self) -> str:
+        return f"http://127.0.0.1:{self.crm_port}/identify"
+
+    def start(self) -> None:
+        control.up(self.settings, self.folder / "pbx-log")
+        for name, value in (("BENCH_CRM_URL", self.crm_url), ("BENCH_AGI", f"127.0.0.1:{self.agi_port}")):
+            code, output = control.cli(self.settings, f"dialplan set global {name} {value}")
+            if code:
+                raise control.PbxError(f"cannot set {name}: {output}")
+        self.pool = self._spawn("agent-pool", ["sipp", "-sf", str(self._write("agent-pool.xml", AGENT_POOL)),
+                                               "-i", "127.0.0.1", "-p", str(self.pool_port), "-mi",
+                                               "127.0.0.1", "-mp", str(free_media_port()),
+                                               "-nostdin", "-trace_err",
+                                               "-error_file", str(self.folder / "agent-pool-errors.log")])
+        self.spawner = self._spawn("agi-spawner", [sys.executable, "-m", "ivr.bench.agi_spawner", "--port",
+                                                   str(self.agi_port), "--crm-url", self.crm_url])
+        self.app = self._spawn("app", [sys.executable, "-m", "ivr", "--config", str(self.config), "run"],
+                               {"IVR_LOOP_LAG_FILE": str(self.lag_file)})
+        self._wait_for_app()
+        _wait_for_port(self.agi_port)
+
+    def _write(self, name: str, text: str) -> Path:
+        path = self.folder / name
+        path.write_text(text)
+        return path
+
+    def _spawn(self, name: str, command: list[str],
+               env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        with open(self.folder / f"{name}.log", "wb") as log:
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=self.folder,
+                                       env={**os.environ, **(env or {})})
+        self.children.append(process)
+        return process
+
+    def _wait_for_app(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while "(connection 1)" not in (self.folder / "app.log").read_text():
+            if self.app.poll() is not None or time.monotonic() > deadline:
+                raise control.PbxError(f"`ivr run` did not connect; see {self.folder / 'app.log'}")
+            time.sleep(0.2)
+
+    def use_crm(self, latency: float, failure_rate: float) -> None:
+        """The CRM with this latency and failure rate, started again only when they change."""
+        if self.crm_load == (latency, failure_rate):
+            return
+        if self.crm is not None:
+            self._stop(self.crm)
+        self.crm = self._spawn("crm", [sys.executable, "-m", "ivr.bench.crm_server", "--port",
+                                       str(self.crm_port), "--latency", str(latency), "--failure-rate",
+                                       str(failure_rate)])
+        self.crm_load = (latency, failure_rate)
+        _wait_for_port(self.crm_port)
+
+    async def ami(self) -> AmiEvents:
+        secret = (pbx_secrets_dir(self.settings) / "ami-password").read_text().strip()
+        events = AmiEvents(self.settings.pbx.ami_port, "ivr", secret)
+        await events.start()
+        return events
+
+    def asterisk(self) -> Process:
+        pid = control.running_pid(instance_for(self.settings))
+        if pid is None:
+            raise control.PbxError("the bench PBX is not running")
+        return Process(pid)
+
+    def active_channels(self) -> int:
+        _, output = control.cli(self.settings, "core show channels count")
+        for line in output.splitlines():
+            if line.endswith(("active channels", "active channel")):
+                return int(line.split()[0])
+        raise control.PbxError(f"unexpected answer to 'core show channels count': {output!r}")
+
+    def hang_up_all(self) -> None:
+        control.cli(self.settings, "channel request hangup all")
+
+    def close(self) -> None:
+        for process in reversed(self.children):
+            self._stop(process)
+        control.down(self.settings)
+
+    @staticmethod
+    def _stop(process: subprocess.Popen[bytes]) -> None:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
