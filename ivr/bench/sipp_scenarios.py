@@ -10,8 +10,10 @@ CUSTOMER_ID = "1357"
 """Four keys in rising order: each capture carries its own RTP timestamp, and Asterisk drops
 an event older than the last one it took, so a key may only follow a lower one."""
 
-CALLER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="benchmark caller">
+# A caller: the INVITE (G.711 and RFC 2833 events), the ACK, a pause, then the keys. The tests'
+# SIPp caller (tests/integration/sipp.py) ends it its own way.
+CALL_SETUP = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="{name}">
   <send retrans="500"><![CDATA[
       INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
@@ -51,7 +53,9 @@ CALLER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
   ]]></send>
   <pause milliseconds="{wait_ms}"/>
 {keys}
-  <pause milliseconds="{hold_ms}"/>
+"""
+
+HANG_UP = """  <pause milliseconds="{hold_ms}"/>
   <send retrans="500"><![CDATA[
       BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
@@ -69,6 +73,7 @@ CALLER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 
 KEY = """  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>
   <pause milliseconds="{gap_ms}"/>"""
+KEY_NAMES = {"*": "star", "#": "pound"}
 
 AGENT_POOL = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="benchmark agent pool: answers every call at once">
@@ -118,5 +123,11 @@ def caller(hold_ms: int, wait_ms: int = 600, gap_ms: int = 250, keys: str = CUST
     """
     if list(keys) != sorted(set(keys)):
         raise ValueError(f"keys {keys!r}: each must be higher than the one before (RFC 2833 timestamps)")
-    presses = "\n".join(KEY.format(pcap=PCAPS / f"dtmf_2833_{key}.pcap", gap_ms=gap_ms) for key in keys)
-    return CALLER.format(wait_ms=wait_ms, keys=presses, hold_ms=hold_ms)
+    return (CALL_SETUP.format(name="benchmark caller", wait_ms=wait_ms, keys=presses(keys, gap_ms))
+            + HANG_UP.format(hold_ms=hold_ms))
+
+
+def presses(keys: str, gap_ms: int) -> str:
+    """Each key a separate RFC 2833 event from its capture, ``gap_ms`` apart."""
+    return "\n".join(KEY.format(pcap=PCAPS / f"dtmf_2833_{KEY_NAMES.get(key, key)}.pcap", gap_ms=gap_ms)
+                     for key in keys)
