@@ -28,7 +28,7 @@ from ivr.stasis.campaigns import Campaigns
 from ivr.stasis.session import CallHandler
 from ivr.store.agents import AgentStateWriter, AgentStore, follow_other_nodes, restore
 from ivr.store.call_log import CallLog, CallLogWriter
-from ivr.store.claims import AgentClaims, keep_renewing
+from ivr.store.claims import AgentClaims, Claims, NodeAloneClaims, keep_renewing
 from ivr.store.engine import database_url, open_engine
 from ivr.store.migrations import upgrade
 from ivr.store.own_agents import OwnAgents
@@ -65,7 +65,7 @@ class FlowHolder:
         return CallFlow(channel_id, self.current, lambda: datetime.now(UTC))
 
 
-def reload(flows: FlowHolder, board: AgentBoard, api: Api, settings: Settings) -> None:
+def reload(flows: FlowHolder, board: AgentBoard, api: Api, settings: Settings, campaigns: Campaigns) -> None:
     """SIGHUP: the flow file again; its agents too (their phones need `ivr pbx up`)."""
     if not flows.reload():
         return
@@ -75,6 +75,7 @@ def reload(flows: FlowHolder, board: AgentBoard, api: Api, settings: Settings) -
         if flows.current.agents[name].ready_at_start:
             board.log_in(name)
     api.tokens = tokens(settings.state_path / "api", list(board.agents))
+    campaigns.agents_changed()
     if added or before - set(board.agents):
         log.info("reload: agents added: %s; removed: %s", ", ".join(added) or "none",
                  ", ".join(sorted(before - set(board.agents))) or "none")
@@ -96,8 +97,10 @@ async def serve(settings: Settings) -> None:
         if agent.ready_at_start:
             board.log_in(name)
     agent_store = AgentStore(engine, settings.ari.app)
-    claims = AgentClaims(engine, settings.ari.app)
-    await claims.release_all()
+    alone = set(settings.pbx.apps) <= {settings.ari.app}
+    shared_claims = AgentClaims(engine, settings.ari.app)
+    await shared_claims.release_all()
+    claims: Claims = NodeAloneClaims() if alone else shared_claims
     await restore(board, agent_store)
     agent_states = AgentStateWriter(agent_store, board)
     board.listeners.append(agent_states)
@@ -116,15 +119,16 @@ async def serve(settings: Settings) -> None:
     api = Api(board, campaigns, tokens(settings.state_path / "api", list(board.agents)), time.monotonic)
     api_runner = await start_api(api, settings.api.bind, settings.api.port)
     reader = asyncio.create_task(stream.run(), name="ari-events")
-    renewing = asyncio.create_task(keep_renewing(claims), name="agent-claims")
-    following = asyncio.create_task(follow_other_nodes(board, agent_store), name="agent-presence")
+    renewing = None if alone else asyncio.create_task(keep_renewing(shared_claims), name="agent-claims")
+    following = None if alone else asyncio.create_task(follow_other_nodes(board, agent_store),
+                                                       name="agent-presence")
     lag_path = loop_lag.lag_file()
     lag = asyncio.create_task(loop_lag.sample(lag_path), name="loop-lag") if lag_path else None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, reload, flows, board, api, settings)
+    loop.add_signal_handler(signal.SIGHUP, reload, flows, board, api, settings, campaigns)
     stopping = asyncio.create_task(stop.wait())
     pid_file = settings.pid_path
     pid_file.parent.mkdir(parents=True, exist_ok=True)

@@ -1,1 +1,1 @@
-"""A thin ARI client: REST over aiohttp, events over one websocket that reconnects by itself."""
+"""A thin ARI client: REST over plain HTTP/1.1, events over one websocket that reconnects by itself."""

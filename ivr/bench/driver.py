@@ -132,7 +132,9 @@ async def run_all(stage: Stage, quick: bool, failure_rate: float) -> list[dict[s
             failed = first_failures((r["way"], r["concurrent"], r["failed"]) for r in results
                                     if r["phase"] == "ramp")
             for way in ways_to_run(load, failed):
-                results.append(await run_load(stage, ami, way, load))
+                result = await run_load(stage, ami, way, load)
+                if load.phase != "warm-up":
+                    results.append(result)
     finally:
         await ami.close()
     return results

@@ -9,7 +9,10 @@ import os
 import time
 from pathlib import Path
 
-INTERVAL = 0.05
+INTERVAL = 0.2
+"""Each wake-up of an idle loop costs about 0.2 ms of CPU on this machine kind: sampled every
+50 ms, the sampler alone cost `ivr run` 5.5 ms of CPU a second, which the benchmark counted as
+the app's (10 ms a call in a 10-call run)."""
 ENVIRONMENT = "IVR_LOOP_LAG_FILE"
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ivr.bench.goals import Goal, Run, find, judge
+from ivr.bench.plan import WARM_UP_CALLS
 from ivr.bench.plot import plot
 
 METHOD = """## How it was measured
@@ -38,14 +39,16 @@ creation to its `Up`. A call is *completed* when it was bridged with an agent; t
 say why not. CPU is user+system time from `/proc` over each run (Asterisk; `ivr run` for the
 app; the FastAGI server and its per-call processes for AGI), divided by the calls. Memory per
 call is the growth of resident memory at the peak of the run over the calls. The event-loop lag
-is sampled inside `ivr run` every 50 ms (`IVR_LOOP_LAG_FILE`).
+is sampled inside `ivr run` every 200 ms (`IVR_LOOP_LAG_FILE`).
 
-Each load starts its callers at `rate` per second and keeps each connected until the last one
-is in, so that all are connected together at the peak. The ramp of concurrent calls starts at
-most 10 calls a second, a busy contact center's pace; a way stops climbing at its first load with
-a failure. The `rate` run starts 100 calls at 25 a second, to see each way set calls up fast; it
-and the slow-CRM runs are made by all three ways. What these runs found in the app and what was
-fixed, with figures before and after, is in [docs/decisions.md](decisions.md#benchmark-ivr-bench).
+Each way first takes {warm_up} calls that are not reported: the first calls of a process pay
+once for connections, caches and code run for the first time. Each load starts its callers at
+`rate` per second and keeps each connected until the last one is in, so that all are connected
+together at the peak. The ramp of concurrent calls starts at most 10 calls a second, a busy
+contact center's pace; a way stops climbing at its first load with a failure. The `rate` run
+starts 100 calls at 25 a second, to see each way set calls up fast; it and the slow-CRM runs are
+made by all three ways. What these runs found in the app and what was fixed, with figures before
+and after, is in [docs/decisions.md](decisions.md#benchmark-ivr-bench).
 """
 
 
@@ -149,7 +152,7 @@ def markdown(measured: dict[str, Any], plot_name: str) -> str:
         "",
         *run_rows(runs),
         "",
-        METHOD,
+        METHOD.format(warm_up=WARM_UP_CALLS),
     ]
     return "\n".join(lines)
 

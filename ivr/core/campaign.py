@@ -121,8 +121,9 @@ class CampaignStep:
             case AgentConnected(agent=agent) if self.state == "waiting":
                 self.state = "talking"
                 self.ctx.facts.agent = agent
+                # IVR_WAITING stays: IVR_AGENT tells a restarted app the call is no longer waiting.
                 return [*self.ctx.player.stop(), CancelTimer(MAX_WAIT), CancelTimer(ANNOUNCE), StopMoh(),
-                        SetVariable("IVR_WAITING", ""), SetVariable("IVR_AGENT", agent)]
+                        SetVariable("IVR_AGENT", agent)]
             case AgentHungUp(agent=agent) if self.state == "talking":
                 self.ctx.facts.notes.append(f"campaign {self.name}: agent {agent} hung up first")
                 if self.node.remember_agent and self.ctx.facts.customer_id:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from ivr.core.destinations import KIND_OF_CODE, Destination
@@ -24,6 +25,17 @@ class Flow:
     zones: Mapping[str, ZoneInfo] = field(default_factory=dict)
     source: str = ""
     agents: Mapping[str, Agent] = field(default_factory=dict)
+
+    @cached_property
+    def agent_names(self) -> Mapping[str, str]:
+        """Each agent's id, and email, -> its id: a CRM or a team service names agents either way.
+
+        >>> from ivr.core.nodes import Agent
+        >>> dict(Flow({}, {}, agents={"ana": Agent(phone="register", email="ana@x.es")}).agent_names)
+        {'ana': 'ana', 'ana@x.es': 'ana'}
+        """
+        return {**{name: name for name in self.agents},
+                **{agent.email: name for name, agent in self.agents.items() if agent.email}}
 
     def agent_endpoint(self, name: str) -> str:
         """What rings the agent: their own PJSIP endpoint, or their number through the trunk.

@@ -10,7 +10,7 @@ to ``on_unavailable`` (default: ``on_not_identified``), with the reason in the l
 from __future__ import annotations
 
 from ivr.core import digits
-from ivr.core.commands import AskCrm, CancelTimer, Command, SetVariable, StartMoh, StopMoh, Warn
+from ivr.core.commands import AskCrm, CancelTimer, Command, SetVariable, StartMoh, StartTimer, StopMoh, Warn
 from ivr.core.destinations import Destination
 from ivr.core.digits import Collected, DigitCollector, DigitRules
 from ivr.core.events import CrmAnswered, DigitPressed, Event, PlaybackFinished, TimerFired
@@ -19,6 +19,7 @@ from ivr.core.step import CallContext, Goto, Out
 from ivr.crm.protocol import Identified, Interaction, NotIdentified, Routed, Unavailable
 
 CONFIRM_KEY = "1"
+HOLD_TIMER = "hold-music"
 
 
 class IdentifyStep:
@@ -31,6 +32,8 @@ class IdentifyStep:
         self.collector = DigitCollector(self._entry_rules())
         self.entry = ""
         self.on_hold = False
+        self.music_due = False
+        """The hold music waits for ``hold_music_after`` (its timer runs)."""
 
     def _entry_rules(self) -> DigitRules:
         node = self.node
@@ -58,6 +61,9 @@ class IdentifyStep:
                 if self.state == "asking":
                     return self._hold_music()
                 return [*self.collector.start_clock()]
+            case TimerFired(name=name) if name == HOLD_TIMER and self.state == "asking":
+                self.music_due = False
+                return self._hold_music() if self.ctx.player.playing is None and not self.on_hold else []
             case CrmAnswered() if self.state == "asking":
                 return self._answered(event)
         return []
@@ -125,16 +131,20 @@ class IdentifyStep:
     def _decide(self) -> list[Out]:
         node, facts = self.node, self.ctx.facts
         facts.customer_id = self.entry
-        out: list[Out] = [SetVariable("__IVR_CUSTOMER_ID", self.entry)]
+        remember = SetVariable("__IVR_CUSTOMER_ID", self.entry)
         if node.interaction is Interaction.NONE:
-            return [*out, *self._route(node.identified, "identified")]
+            return [remember, *self._route(node.identified, "identified")]
         self.state = "asking"
         extras = (("callerId", self.ctx.caller), ("did", self.ctx.did)) if node.send_caller else ()
-        out.append(AskCrm(self.name, node.url, self.entry, node.interaction, node.user_agent,
-                          node.deadline, node.authorization_env, extras,
-                          (node.breaker_failures, node.breaker_cooldown)))
+        out: list[Out] = [AskCrm(self.name, node.url, self.entry, node.interaction, node.user_agent,
+                                 node.deadline, node.authorization_env, extras,
+                                 (node.breaker_failures, node.breaker_cooldown)), remember]
         if node.hold_prompt:
             return [*out, *self.ctx.player.play(node.hold_prompt)]
+        if node.hold_music_after:
+            # A CRM answering within a moment is not made to start and stop the music.
+            self.music_due = True
+            return [*out, StartTimer(HOLD_TIMER, node.hold_music_after)]
         return [*out, *self._hold_music()]
 
     def _hold_music(self) -> list[Out]:
@@ -145,6 +155,9 @@ class IdentifyStep:
         facts, node = self.ctx.facts, self.node
         facts.crm_seconds = event.seconds
         out: list[Out] = [*self.ctx.player.stop()]
+        if self.music_due:
+            self.music_due = False
+            out.append(CancelTimer(HOLD_TIMER))
         if self.on_hold:
             self.on_hold = False
             out.append(StopMoh())

@@ -78,6 +78,8 @@ class Identification(Coded):
     breaker_cooldown: Seconds = 30.0
     hold_prompt: Media = ()
     hold_music: str = Field("ivr", pattern=DIALPLAN_NAME)
+    hold_music_after: float = Field(0.4, ge=0, le=5, description="seconds of waiting for the CRM before "
+                                    "the music starts (0: at once); not with a hold_prompt")
     on_identified: Dest | None = Field(None, description="not used with interaction = destination")
     on_not_identified: Dest
     on_unavailable: Dest | None = Field(None, description="default: on_not_identified")

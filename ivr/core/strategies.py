@@ -29,7 +29,7 @@ def candidates(strategy: Strategy, members: Sequence[str], board: AgentBoard,
                rng: random.Random | None = None) -> list[str]:
     """The members to offer the call to, in order."""
     free = [a for a in board.available_among(members) if a not in skip]
-    profiles = {a: board.agents[a] for a in free}
+    profiles = board.agents
 
     def idle(agent_id: str) -> float:
         return board.status(agent_id).idle_since

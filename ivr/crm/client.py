@@ -11,7 +11,7 @@ import ssl
 import time
 from dataclasses import dataclass
 
-import httpx
+import aiohttp
 
 from ivr.crm.breaker import CircuitBreaker
 from ivr.crm.protocol import Answer, Interaction, Unavailable, parse_answer, request_body
@@ -36,7 +36,7 @@ class CrmResult:
 
 
 class CrmClient:
-    def __init__(self, http: httpx.AsyncClient, deadline: float, breaker: CircuitBreaker) -> None:
+    def __init__(self, http: aiohttp.ClientSession, deadline: float, breaker: CircuitBreaker) -> None:
         self.http = http
         self.deadline = deadline
         self.breaker = breaker
@@ -50,9 +50,11 @@ class CrmClient:
                 answer = await self._post(query)
         except TimeoutError:
             answer = Unavailable(f"no complete answer within {self.deadline:g} s")
-        except httpx.ConnectError as exc:
-            answer = Unavailable(_connect_reason(exc))
-        except httpx.HTTPError as exc:
+        except (aiohttp.ClientSSLError, ssl.SSLError) as exc:
+            answer = Unavailable(f"TLS: {exc}")
+        except aiohttp.ClientConnectorError as exc:
+            answer = Unavailable(f"cannot connect: {exc}")
+        except aiohttp.ClientError as exc:
             answer = Unavailable(f"{type(exc).__name__}: {exc}")
         (self.breaker.failed if isinstance(answer, Unavailable) else self.breaker.succeeded)()
         return CrmResult(answer, time.monotonic() - started)
@@ -63,26 +65,22 @@ class CrmClient:
         if query.authorization:
             headers["Authorization"] = query.authorization
         body = request_body(query.customer_id, dict(query.extras))
-        async with self.http.stream("POST", query.url, content=body, headers=headers) as response:
-            if response.status_code != 200:
-                return Unavailable(f"HTTP {response.status_code}"
-                                   + (" (redirects are not followed)" if response.is_redirect else ""))
+        async with self.http.post(query.url, data=body, headers=headers, allow_redirects=False) as response:
+            if response.status != 200:
+                redirect = 300 <= response.status < 400 and "location" in response.headers
+                return Unavailable(f"HTTP {response.status}"
+                                   + (" (redirects are not followed)" if redirect else ""))
             data = bytearray()
-            async for chunk in response.aiter_bytes():
+            async for chunk in response.content.iter_any():
                 data += chunk
                 if len(data) > MAX_BODY:
                     return Unavailable(f"answer larger than {MAX_BODY} bytes")
         return parse_answer(bytes(data), query.interaction)
 
 
-def _connect_reason(exc: httpx.ConnectError) -> str:
-    cause = exc.__context__ or exc.__cause__
-    if isinstance(cause, ssl.SSLError) or "SSL" in str(exc) or "certificate" in str(exc):
-        return f"TLS: {exc}"
-    return f"cannot connect: {exc}"
-
-
-def new_http_client() -> httpx.AsyncClient:
-    """One per process (creating one loads the TLS context: 20-40 ms). TLS is verified."""
-    return httpx.AsyncClient(follow_redirects=False, verify=True,
-                             timeout=httpx.Timeout(10.0), limits=httpx.Limits(max_connections=200))
+def new_http_client() -> aiohttp.ClientSession:
+    """One per process, made inside the event loop (creating the TLS context takes 20-40 ms).
+    TLS is verified. aiohttp, not httpx: a CRM request cost 1.2 ms of the app's CPU through httpx,
+    the largest share of a call after ARI (docs/decisions.md, "Benchmark")."""
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200, ssl=ssl.create_default_context()),
+                                 timeout=aiohttp.ClientTimeout(total=10.0))

@@ -6,7 +6,7 @@ import os
 import time
 from collections.abc import Mapping
 
-import httpx
+import aiohttp
 
 from ivr.core.commands import AskCrm
 from ivr.crm.breaker import CircuitBreaker
@@ -14,7 +14,7 @@ from ivr.crm.client import CrmClient, CrmQuery, CrmResult, new_http_client
 
 
 class CrmService:
-    def __init__(self, http: httpx.AsyncClient | None = None,
+    def __init__(self, http: aiohttp.ClientSession | None = None,
                  environ: Mapping[str, str] | None = None) -> None:
         self.http = http or new_http_client()
         self.environ = os.environ if environ is None else environ
@@ -36,4 +36,4 @@ class CrmService:
         return client
 
     async def aclose(self) -> None:
-        await self.http.aclose()
+        await self.http.close()

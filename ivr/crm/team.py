@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import httpx
+import aiohttp
 
 MAX_BODY = 64 * 1024
 MAX_AGENTS = 200
@@ -48,20 +48,20 @@ def parse_team(body: bytes, known: Mapping[str, str]) -> TeamAnswer:
     return TeamAnswer(order, f"unknown agents ignored: {', '.join(unknown)[:200]}" if unknown else "")
 
 
-async def ask_team(http: httpx.AsyncClient, url: str, deadline: float, call: Mapping[str, object],
+async def ask_team(http: aiohttp.ClientSession, url: str, deadline: float, call: Mapping[str, object],
                    known: Mapping[str, str]) -> TeamAnswer:
     try:
         async with asyncio.timeout(deadline):
-            async with http.stream("POST", url, json=dict(call)) as response:
-                if response.status_code != 200:
-                    return TeamAnswer(None, f"HTTP {response.status_code}")
+            async with http.post(url, json=dict(call), allow_redirects=False) as response:
+                if response.status != 200:
+                    return TeamAnswer(None, f"HTTP {response.status}")
                 body = bytearray()
-                async for chunk in response.aiter_bytes():
+                async for chunk in response.content.iter_any():
                     body += chunk
                     if len(body) > MAX_BODY:
                         return TeamAnswer(None, f"answer larger than {MAX_BODY} bytes")
     except TimeoutError:
         return TeamAnswer(None, f"no complete answer within {deadline:g} s")
-    except httpx.HTTPError as exc:
+    except aiohttp.ClientError as exc:
         return TeamAnswer(None, f"{type(exc).__name__}: {exc}")
     return parse_team(bytes(body), known)

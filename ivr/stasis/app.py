@@ -20,6 +20,9 @@ log = logging.getLogger("ivr.app")
 FlowFactory = Callable[[str], CallHandler]
 FALLBACK = ("ivr-fallback", "s", 1)
 REQUEUE = ("ivr-requeue", "s", 1)
+EVENTS = ("StasisStart", "StasisEnd", "ChannelDtmfReceived", "PlaybackFinished", "ChannelHangupRequest",
+          "ChannelDestroyed", "EndpointStateChange", "ApplicationReplaced")
+"""The events the app reads; Asterisk is asked to send no other."""
 
 
 class StasisApp:
@@ -40,6 +43,8 @@ class StasisApp:
     def on_event(self, event: dict[str, Any]) -> None:
         channel_id = channel_of(event)
         if channel_id is None:
+            if event.get("type") == "EndpointStateChange" and self.campaigns is not None:
+                self.campaigns.on_phone(event.get("endpoint") or {})
             return
         if self.campaigns is not None and (self.campaigns.owns(channel_id) or _agent_leg(event)):
             self.campaigns.on_event(event, channel_id)
@@ -71,6 +76,12 @@ class StasisApp:
     async def reconcile(self) -> None:
         """Called on every connect: end calls that vanished, resume or adopt the live ones."""
         connection = self.connection()
+        try:
+            await self.rest.filter_events(self.app, EVENTS)
+        except (AriError, OSError) as exc:
+            log.warning("ARI events: filter not set (%s); every event is read", exc)
+        if self.campaigns is not None:
+            await self.campaigns.watch_phones()
         try:
             live = set((await self.rest.application(self.app)).get("channel_ids", []))
         except (AriError, OSError) as exc:

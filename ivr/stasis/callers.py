@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ivr.core.commands import WaitingCall
-from ivr.core.nodes import Agent, Campaign
+from ivr.core.nodes import Campaign
 from ivr.core.waiting import Waiting
 
 
@@ -46,9 +46,8 @@ class Caller:
     def crm_agent(self) -> str:
         return dict(self.call.crm_variables).get("agent", "") if self.node.prefer_crm_agent else ""
 
-    def preferred(self, agents: Mapping[str, Agent]) -> str:
+    def preferred(self, agent_names: Mapping[str, str]) -> str:
         """The customer's own agent: as the CRM named it (``agent`` variable: id or email), or
-        else as stored for the customer."""
+        else as stored for the customer (``agent_names``: Flow.agent_names)."""
         named = self.crm_agent() or self.stored_agent
-        by_email = {agent.email: name for name, agent in agents.items() if agent.email}
-        return by_email.get(named, named)
+        return agent_names.get(named, named)

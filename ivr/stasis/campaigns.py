@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
-import httpx
+import aiohttp
 from sqlalchemy.exc import SQLAlchemyError
 
 from ivr.ari.rest import AriError, AriRest, NotFound
@@ -31,7 +31,7 @@ from ivr.core.offer_order import Order, Spares, offer_order
 from ivr.core.waiting import WaitingLine
 from ivr.crm.team import ask_team
 from ivr.stasis.callers import Caller, Offer
-from ivr.store.claims import AgentClaims
+from ivr.store.claims import Claims
 from ivr.store.own_agents import OwnAgents
 
 log = logging.getLogger("ivr.campaigns")
@@ -40,14 +40,16 @@ RETRY_SECONDS = 2.0
 WAITS_KEPT = 20
 HOLDING = frozenset({State.RINGING, State.ON_CALL, State.WRAP_UP})
 """The states in which this node holds its claim on the agent."""
+SUBSCRIBE_BATCH = 50
+"""Phones subscribed to per request, within Asterisk's limit on a request line."""
 AGENT_LEG = "agent"
 """First Stasis argument of an agent's leg: ``agent,<caller channel>,<agent>``."""
 
 
 class Campaigns:
     def __init__(self, rest: AriRest, app: str, board: AgentBoard, flow: Callable[[], Flow],
-                 post: Callable[[str, Event], None], clock: Callable[[], float], claims: AgentClaims,
-                 own_agents: OwnAgents, http: httpx.AsyncClient | None = None,
+                 post: Callable[[str, Event], None], clock: Callable[[], float], claims: Claims,
+                 own_agents: OwnAgents, http: aiohttp.ClientSession | None = None,
                  wall: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.rest = rest
         self.app = app
@@ -75,6 +77,8 @@ class Campaigns:
         self.waits: dict[str, deque[float]] = {}
         """Per campaign, how long the last callers served waited (for the estimate)."""
         self._tasks: set[asyncio.Task[None]] = set()
+        self.phones_known = False
+        """Whether the agents' phones are watched (see watch_phones)."""
 
     def join(self, call_id: str, campaign: str, priority: int,
              call: WaitingCall, waited: float = 0.0) -> None:
@@ -160,19 +164,14 @@ class Campaigns:
                               key=lambda w: w.rank)
             callers = [c for w in everyone if (c := self.callers.get(w.call_id)) is not None
                        and not c.offers and c.agent_leg is None and not c.asking]
-            agents = self.flow().agents
-            await self._look_at_phones([a for c in callers for a in (
-                c.preferred(agents), *(c.team if c.team is not None else c.node.agents),
-                *c.node.overflow_agents)])
+            if callers and not self.phones_known:
+                await self.watch_phones()
             for caller in callers:
                 await self._offer_next(caller)
 
-    async def _ask_team(self, caller: Caller, http: httpx.AsyncClient) -> None:
-        flow = self.flow()
-        known = {**{a: a for a in flow.agents}, **{agent.email: name for name, agent in flow.agents.items()
-                                                   if agent.email}}
+    async def _ask_team(self, caller: Caller, http: aiohttp.ClientSession) -> None:
         answer = await ask_team(http, caller.node.team_url, caller.node.team_deadline, caller.call_data(),
-                                known)
+                                self.flow().agent_names)
         caller.asking.discard("team")
         if answer.agents is None:
             note = f"dynamic team unavailable ({answer.reason}); the campaign's strategy is used"
@@ -216,8 +215,8 @@ class Campaigns:
         today = self._spare_day(node, flow, now)
         spares = Spares(self.clock() - caller.waiting.joined_at, in_hours,
                         {a: n for (a, day), n in self.spare_calls.items() if day == today})
-        return offer_order(node, self.board, frozenset(caller.waiting.skipped), caller.preferred(flow.agents),
-                           caller.team, spares)
+        return offer_order(node, self.board, frozenset(caller.waiting.skipped),
+                           caller.preferred(flow.agent_names), caller.team, spares)
 
     @staticmethod
     def _spare_day(node: Campaign, flow: Flow, now: datetime) -> date:
@@ -242,23 +241,48 @@ class Campaigns:
                 await self._ring(caller, offer)
                 return
 
-    async def _look_at_phones(self, agents: list[str]) -> None:
-        """Asterisk's view of each ready agent's phone, asked in one request per match for all
-        the callers it serves (one request per phone cost 0.8 s a match with 400 agents):
-        offline, or already in a call, means no offer now (a phone back online is offered the
-        next call). A number behind a trunk answers for itself: busy is a no-answer."""
-        own_phones = {name for name, agent in self.flow().agents.items() if not agent.trunk}
-        ready = [a for a in dict.fromkeys(agents) if a in own_phones
-                 and a in self.board.agents and self.board.status(a).state is State.READY]
-        if not ready:
-            return
+    def _own_phones(self) -> list[str]:
+        return [name for name, agent in self.flow().agents.items()
+                if not agent.trunk and name in self.board.agents]
+
+    async def watch_phones(self) -> None:
+        """Asterisk tells the app of every change of the agents' phones (registered or not, in
+        a call or not: EndpointStateChange), so a match asks it nothing. Subscribed, and their
+        state read once, on every connect (events missed while the socket was down are not
+        replayed) and after a reload brings agents; until that succeeds, each match tries again.
+        A list of every phone at each match was a fifth of the app's CPU with 400 agents."""
+        self.phones_known = True
+        own = self._own_phones()
+        sources = [f"endpoint:PJSIP/agent-{name}" for name in own]
         try:
+            for first in range(0, len(sources), SUBSCRIBE_BATCH):
+                await self.rest.subscribe(self.app, sources[first:first + SUBSCRIBE_BATCH])
             endpoints = {e.get("resource"): e for e in await self.rest.endpoints("PJSIP")}
         except (AriError, OSError) as exc:
-            log.warning("agents' phones: cannot ask Asterisk (%s); no offer now", exc)
-            endpoints = {}
-        for agent in ready:
+            log.warning("agents' phones: cannot ask Asterisk (%s); asking again at the next match", exc)
+            self.phones_known = False
+            return
+        for agent in own:
             self._note_phone(agent, endpoints.get(f"agent-{agent}"))
+        self._spawn(self.match())
+
+    def agents_changed(self) -> None:
+        """After a reload: the phones of new agents are watched too."""
+        self._spawn(self.watch_phones())
+
+    def on_phone(self, endpoint: dict[str, Any]) -> None:
+        resource = str(endpoint.get("resource", ""))
+        agent = resource.removeprefix("agent-")
+        if agent == resource or agent not in self.board.agents:
+            return
+        config = self.flow().agents.get(agent)
+        if config is None or config.trunk:
+            return
+        before = self.board.status(agent)
+        self._note_phone(agent, endpoint)
+        after = self.board.status(agent)
+        if after.reachable and not after.device_busy and (not before.reachable or before.device_busy):
+            self._spawn(self.match())
 
     def _note_phone(self, agent: str, endpoint: dict[str, Any] | None) -> None:
         if endpoint is None:
@@ -272,8 +296,10 @@ class Campaigns:
         reachable = not registers or endpoint.get("state") != "offline"
         busy = bool(endpoint.get("channel_ids"))
         status = self.board.status(agent)
-        if (reachable, busy) != (status.reachable, status.device_busy) and (not reachable or busy):
-            log.info("agent %s: phone %s; not offered now", agent, "offline" if not reachable else "busy")
+        if reachable != status.reachable and not reachable:
+            log.info("agent %s: phone offline; not offered now", agent)
+        elif busy and not status.device_busy and status.state is State.READY:
+            log.info("agent %s: phone busy in a call of its own; not offered now", agent)
         self.board.device(agent, reachable=reachable, busy=busy)
 
     async def _claim(self, agent: str, token: str) -> bool:

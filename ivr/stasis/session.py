@@ -64,7 +64,7 @@ class Queues(Protocol):
     def remember(self, customer_id: str, agent: str) -> None: ...
 
 
-class _NoQueues:
+class NoQueues:
     def join(self, call_id: str, campaign: str, priority: int,
              call: WaitingCall, waited: float) -> None:
         raise RuntimeError("this app runs no campaigns")
@@ -91,22 +91,48 @@ class _NoCrm:
         raise RuntimeError("this app has no CRM service")
 
 
-def batches(commands: list[Command]) -> list[list[Command]]:
-    """Commands in order, a run of channel variables with different names taken together: each
-    is its own ARI request and none depends on another, so they go at once (a CRM answer sets
-    four, a campaign two: one at a time, they held the call for 15 ms before it joined the line).
+LOCAL = (StartTimer, CancelTimer, AskCrm, JoinCampaign, LeaveCampaign, AskPosition, RememberAgent, Warn)
+"""Commands carried out inside the app, at once: none waits on Asterisk or on another command."""
+IN_ORDER = (Answer, ContinueInDialplan, Hangup, Finished)
+"""Commands that wait for everything before them and go before everything after them."""
 
-    >>> batches([Answer(), SetVariable("A", "1"), SetVariable("B", "2"), SetVariable("A", "3"), Answer()])
+
+def _conflict(command: Command) -> str:
+    """Commands with the same key keep their order: a variable set twice, and whatever the
+    caller hears (music, prompts)."""
+    return f"variable {command.name}" if isinstance(command, SetVariable) else "media"
+
+
+def batches(commands: list[Command]) -> list[list[Command]]:
+    """The commands as groups sent at once, each group after the one before has been answered.
+    Between two IN_ORDER commands, a request joins the last group unless something there
+    touches the same thing (see _conflict), and LOCAL commands join the first group, so that a
+    caller joins a campaign's line while its music and variables are still being sent (one
+    request at a time, they held the call some 15 ms before it joined).
+
+    >>> batches([Answer(), SetVariable("A", "1"), SetVariable("B", "2"), StopMoh(),
+    ...          SetVariable("A", "3"), StartMoh("x"), StartTimer("t", 1.0), Hangup("normal")])
     ... # doctest: +NORMALIZE_WHITESPACE
-    [[Answer()], [SetVariable(name='A', value='1'), SetVariable(name='B', value='2')],
-     [SetVariable(name='A', value='3')], [Answer()]]
+    [[Answer()],
+     [SetVariable(name='A', value='1'), SetVariable(name='B', value='2'), StopMoh(),
+      StartTimer(name='t', seconds=1.0)],
+     [SetVariable(name='A', value='3'), StartMoh(music_class='x')],
+     [Hangup(reason='normal')]]
     """
     out: list[list[Command]] = []
+    first = 0
     for command in commands:
-        last = out[-1] if out else []
-        if (isinstance(command, SetVariable) and last and all(isinstance(c, SetVariable) for c in last)
-                and command.name not in {c.name for c in last if isinstance(c, SetVariable)}):
-            last.append(command)
+        if isinstance(command, IN_ORDER):
+            out.append([command])
+            first = len(out)
+        elif isinstance(command, LOCAL):
+            if len(out) > first:
+                out[first].append(command)
+            else:
+                out.append([command])
+        elif len(out) > first and _conflict(command) not in {
+                _conflict(c) for c in out[-1] if not isinstance(c, LOCAL)}:
+            out[-1].append(command)
         else:
             out.append([command])
     return out
@@ -123,7 +149,7 @@ class CallSession:
         self.flow_name = flow_name
         self.on_record = on_record
         self.crm = crm or _NoCrm()
-        self.queues = queues or _NoQueues()
+        self.queues = queues or NoQueues()
         self.outcome: str | None = None
         self.stop_reason = "app stopped during the call"
         self.started: CallStarted | None = None
@@ -173,7 +199,10 @@ class CallSession:
         for batch in batches(commands):
             if self.outcome is not None:
                 break
-            await asyncio.gather(*(self._execute(command) for command in batch))
+            for command in batch:
+                if isinstance(command, LOCAL):
+                    await self._execute(command)
+            await asyncio.gather(*(self._execute(c) for c in batch if not isinstance(c, LOCAL)))
 
     async def _execute(self, command: Command) -> None:
         try:

@@ -89,14 +89,16 @@ async def restore(board: AgentBoard, store: AgentStore) -> None:
 
 class AgentStateWriter:
     """Saves each change of presence in the background, one write at a time and each of the
-    presence as it is then, so the last write is the latest; a database that refuses it is logged."""
+    presence as it is then, so the last write is the latest; a database that refuses it is logged.
+    Made once the board is restored: what it holds then needs no write (an agent never saved
+    comes back from the flow file as it is now)."""
 
     def __init__(self, store: AgentStore, board: AgentBoard) -> None:
         self.store = store
         self.board = board
         self._pending: set[asyncio.Task[None]] = set()
         self._one_at_a_time = asyncio.Lock()
-        self._written: dict[str, tuple[State, str]] = {}
+        self._written: dict[str, tuple[State, str]] = {name: board.presence(name) for name in board.agents}
 
     def __call__(self, name: str) -> None:
         if self._written.get(name) == (presence := self.board.presence(name)):

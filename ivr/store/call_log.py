@@ -87,15 +87,9 @@ class CallLog:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    async def add(self, record: CallRecord) -> None:
-        values: dict[str, Any] = asdict(record)
-        values["variables"] = json.dumps(record.variables, ensure_ascii=False)
-        for name, value in values.items():
-            length = getattr(calls.c[name].type, "length", None)
-            if isinstance(value, str) and length and len(value) > length:
-                values[name] = value[:length - 1] + "…"
+    async def add(self, *records: CallRecord) -> None:
         async with self.engine.begin() as connection:
-            await connection.execute(insert(calls).values(**values))
+            await connection.execute(insert(calls), [_row(record) for record in records])
 
     async def recent(self, limit: int = 50) -> list[CallRecord]:
         query = select(*(calls.c[name] for name in CallRecord.__dataclass_fields__))
@@ -104,6 +98,16 @@ class CallLog:
             rows = (await connection.execute(query)).mappings().all()
         return [_aware(CallRecord(**{**row, "variables": json.loads(row["variables"] or "{}")}))
                 for row in rows]
+
+
+def _row(record: CallRecord) -> dict[str, Any]:
+    values: dict[str, Any] = asdict(record)
+    values["variables"] = json.dumps(record.variables, ensure_ascii=False)
+    for name, value in values.items():
+        length = getattr(calls.c[name].type, "length", None)
+        if isinstance(value, str) and length and len(value) > length:
+            values[name] = value[:length - 1] + "…"
+    return values
 
 
 def _aware(record: CallRecord) -> CallRecord:
@@ -118,25 +122,34 @@ def _aware(record: CallRecord) -> CallRecord:
 
 class CallLogWriter:
     """Stores records in the background: a slow or failing database never holds up a call,
-    and a record it could not store is written to the log in full instead."""
+    and a record it could not store is written to the log in full instead. Records that end
+    within ``gather_seconds`` of each other go in one transaction: a commit per call, with the
+    agents' presence writes, was a quarter of the app's CPU in the benchmark."""
 
-    def __init__(self, call_log: CallLog, digits: DigitsPolicy = "keep", keep_last: int = 0) -> None:
+    def __init__(self, call_log: CallLog, digits: DigitsPolicy = "keep", keep_last: int = 0,
+                 gather_seconds: float = 0.25) -> None:
         self.call_log = call_log
         self.digits: DigitsPolicy = digits
         self.keep_last = keep_last
-        self._pending: set[asyncio.Task[None]] = set()
+        self.gather_seconds = gather_seconds
+        self._waiting: list[CallRecord] = []
+        self._writer: asyncio.Task[None] | None = None
 
     def __call__(self, record: CallRecord) -> None:
-        record = masked(record, self.digits, self.keep_last)
-        task = asyncio.get_running_loop().create_task(self._write(record))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        self._waiting.append(masked(record, self.digits, self.keep_last))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write())
 
-    async def _write(self, record: CallRecord) -> None:
-        try:
-            await self.call_log.add(record)
-        except (SQLAlchemyError, OSError) as exc:
-            log.error("call %s: record not stored (%s): %s", record.channel_id, exc, record)
+    async def _write(self) -> None:
+        while self._waiting:
+            await asyncio.sleep(self.gather_seconds)
+            records, self._waiting = self._waiting, []
+            try:
+                await self.call_log.add(*records)
+            except (SQLAlchemyError, OSError) as exc:
+                for record in records:
+                    log.error("call %s: record not stored (%s): %s", record.channel_id, exc, record)
 
     async def drain(self) -> None:
-        await asyncio.gather(*self._pending)
+        if self._writer is not None:
+            await self._writer

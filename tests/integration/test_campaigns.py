@@ -450,6 +450,26 @@ def test_an_agent_whose_softphone_is_not_registered_is_skipped(pbx: Pbx, tmp_pat
     assert report["variables"]["IVR_AGENT"] == "bo"
 
 
+def test_an_agent_whose_phone_is_in_a_call_of_its_own_is_skipped_until_it_ends(pbx: Pbx, tmp_path: Path) -> None:
+    """Asterisk tells the app when ana's phone takes a call the app did not make (an endpoint
+    event), and again when that call ends: the first caller goes to bo, the next to ana."""
+    setup = Setup(pbx, tmp_path, "answer", "answer", calls=2)
+    try:
+        # A call to ana's phone that is not the app's: it plays "please hold", then the fallback.
+        pbx.ari("POST", "/channels", endpoint="PJSIP/agent-ana", context="ivr-campaign", extension="outside",
+                priority=1, formats="ulaw")
+        until(lambda: "agent ana: phone busy in a call of its own" in setup.app.text(), 5, "ana's phone busy")
+        first = pbx.call("500", "--timeout", "4", config=setup.config)
+        until(lambda: not [c for c in pbx.channels() if c["name"].startswith("PJSIP/agent-ana")], 10,
+              "ana's own call to end")
+        second = pbx.call("500", "--timeout", "4", config=setup.config)
+    finally:
+        setup.close()
+
+    assert (first["variables"]["IVR_AGENT"], second["variables"]["IVR_AGENT"]) == ("bo", "ana")
+    assert offers(setup.app.text()) == ["bo", "ana"]
+
+
 OVERFLOW = 'overflow_after = 3.0\noverflow_agents = ["cy"]\n'
 
 

@@ -40,6 +40,7 @@ from ivr.core.events import (
 )
 from ivr.core.facts import CallFacts
 from ivr.core.flow import Flow
+from ivr.core.identify import HOLD_TIMER
 from ivr.crm.protocol import Answer as CrmAnswer
 from ivr.crm.protocol import Identified, Interaction, NotIdentified, Routed, Unavailable
 from ivr.flow_file import load_flow
@@ -75,6 +76,7 @@ CRM: dict[str, Any] = {
     "breaker_failures": 3,
     "breaker_cooldown": 10,
     "hold_music": "crm",
+    "hold_music_after": 0,
 }
 
 NODES = """
@@ -514,11 +516,35 @@ def test_the_crm_is_asked_with_the_node_settings_while_music_plays(tmp_path: Pat
 
     assert call.press("1234")[-4:] == [
         CancelTimer(TIMER),
-        SetVariable("__IVR_CUSTOMER_ID", "1234"),
         AskCrm("customer", "https://crm.example.com/identify", "1234", Interaction.DESTINATION, "Acme IVR",
                2.5, "CRM_AUTHORIZATION", (("callerId", "600111222"), ("did", "100")), (3, 10.0)),
+        SetVariable("__IVR_CUSTOMER_ID", "1234"),
         StartMoh("crm"),
     ]
+
+
+def test_the_hold_music_waits_a_moment_for_the_crm(tmp_path: Path) -> None:
+    call = call_to(tmp_path, **{**CRM, "hold_music_after": 0.5})
+
+    assert call.press("1234")[-1] == StartTimer(HOLD_TIMER, 0.5)
+    assert call.send(TimerFired(HOLD_TIMER)) == [StartMoh("crm")]
+    assert call.crm_answers(Routed(1, 11))[0] == StopMoh()
+
+
+def test_a_crm_answering_within_the_moment_is_heard_without_music(tmp_path: Path) -> None:
+    call = call_to(tmp_path, **{**CRM, "hold_music_after": 0.5})
+    call.press("1234")
+
+    assert call.crm_answers(Routed(1, 11))[:2] == [CancelTimer(HOLD_TIMER), CancelTimer(TIMER)]
+    assert call.send(TimerFired(HOLD_TIMER)) == []
+
+
+def test_resumed_before_the_hold_music_starts_it_once(tmp_path: Path) -> None:
+    call = call_to(tmp_path, **{**CRM, "hold_music_after": 0.5})
+    call.press("1234")
+
+    assert call.send(Resumed()) == [StartMoh("crm")]
+    assert call.send(TimerFired(HOLD_TIMER)) == []
 
 
 def test_the_crm_gets_the_caller_only_when_configured(tmp_path: Path) -> None:

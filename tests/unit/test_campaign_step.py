@@ -87,7 +87,7 @@ def test_an_agent_answering_stops_the_music_and_the_clock(tmp_path: Path) -> Non
     call, _ = started(tmp_path)
 
     assert call.handle(AgentConnected("ana")) == [CancelTimer(MAX_WAIT), CancelTimer(ANNOUNCE), StopMoh(),
-                                                  SetVariable("IVR_WAITING", ""), SetVariable("IVR_AGENT", "ana")]
+                                                  SetVariable("IVR_AGENT", "ana")]
     assert call.facts.agent == "ana"
 
 

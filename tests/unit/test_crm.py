@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Iterator
 
-import httpx
 import pytest
 
 from ivr.crm.breaker import CircuitBreaker
@@ -99,7 +98,7 @@ def crm() -> Iterator[FakeCrm]:
 async def client() -> AsyncIterator[CrmClient]:
     http = new_http_client()
     yield CrmClient(http, deadline=1.0, breaker=CircuitBreaker(5, 30, time.monotonic))
-    await http.aclose()
+    await http.close()
 
 
 def query(url: str, interaction: Interaction = DEST) -> CrmQuery:
@@ -147,7 +146,7 @@ async def test_tls_is_verified_and_its_failure_named(crm: FakeCrm, client: CrmCl
 
 
 async def test_the_breaker_skips_a_failing_crm(crm: FakeCrm) -> None:
-    async with httpx.AsyncClient() as http:
+    async with new_http_client() as http:
         client = CrmClient(http, deadline=1.0, breaker=CircuitBreaker(2, 60, time.monotonic))
         for _ in range(2):
             await client.ask(query(f"{crm.url}/error"))

@@ -10,10 +10,23 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from ivr.ari.rest import AriRest
-from ivr.core.commands import Answer, CancelTimer, Command, Finished, Hangup, Play, SetVariable, StartTimer
+from ivr.core.commands import (
+    Answer,
+    CancelTimer,
+    Command,
+    Finished,
+    Hangup,
+    JoinCampaign,
+    Play,
+    SetVariable,
+    StartMoh,
+    StartTimer,
+    StopMoh,
+    WaitingCall,
+)
 from ivr.core.events import CallStarted, Event, HungUp, TimerFired
 from ivr.core.facts import CallFacts
-from ivr.stasis.session import CallSession
+from ivr.stasis.session import CallSession, NoQueues, Queues
 
 
 class Recorder:
@@ -46,7 +59,8 @@ class Scripted:
 
 
 @asynccontextmanager
-async def session_for(flow: Scripted, recorder: Recorder) -> AsyncIterator[CallSession]:
+async def session_for(flow: Scripted, recorder: Recorder,
+                      queues: Queues | None = None) -> AsyncIterator[CallSession]:
     app = web.Application()
     app.router.add_route("*", "/{path:.*}", recorder.handle)
     runner = web.AppRunner(app)
@@ -54,7 +68,7 @@ async def session_for(flow: Scripted, recorder: Recorder) -> AsyncIterator[CallS
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     rest = AriRest(f"http://127.0.0.1:{runner.addresses[0][1]}", "ivr", "pw")
     try:
-        yield CallSession("c1", flow, rest, epoch=1)
+        yield CallSession("c1", flow, rest, epoch=1, queues=queues)
     finally:
         await rest.aclose()
         await runner.cleanup()
@@ -121,3 +135,30 @@ async def test_a_run_of_variables_is_sent_at_once_and_before_the_next_command() 
                                              "POST /ari/channels/c1/variable?variable=IVR_B&value=2"]
     assert recorder.requests[2:] == ["POST /ari/channels/c1/variable?variable=IVR_A&value=3",
                                      "DELETE /ari/channels/c1?reason=normal"]
+
+
+class Line(NoQueues):
+    """A campaign's line that notes which requests Asterisk had received when the call joined."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+        self.joined_after: list[str] | None = None
+
+    def join(self, call_id: str, campaign: str, priority: int, call: WaitingCall, waited: float) -> None:
+        self.joined_after = list(self.recorder.requests)
+
+
+async def test_a_caller_joins_the_line_before_its_music_and_variables_are_sent() -> None:
+    recorder = Recorder()
+    flow = Scripted({CallStarted: [StopMoh(), SetVariable("IVR_WAITING", "sales:5:0"), StartMoh("ivr"),
+                                   JoinCampaign("sales", 5, WaitingCall("200", "100", "", ()), 0.0),
+                                   Hangup(), Finished("done")]})
+    line = Line(recorder)
+    async with session_for(flow, recorder, line) as session:
+        session.post(CallStarted("200", "100", "inbound"))
+        await asyncio.wait_for(session.run(), 2)
+
+    assert line.joined_after == []
+    assert sorted(recorder.requests[:2]) == ["DELETE /ari/channels/c1/moh?",
+                                             "POST /ari/channels/c1/variable?variable=IVR_WAITING&value=sales%3A5%3A0"]
+    assert recorder.requests[2:] == ["POST /ari/channels/c1/moh?mohClass=ivr", "DELETE /ari/channels/c1?reason=normal"]
