@@ -93,8 +93,11 @@ class _NoCrm:
 
 LOCAL = (StartTimer, CancelTimer, AskCrm, JoinCampaign, LeaveCampaign, AskPosition, RememberAgent, Warn)
 """Commands carried out inside the app, at once: none waits on Asterisk or on another command."""
-IN_ORDER = (Answer, ContinueInDialplan, Hangup, Finished)
-"""Commands that wait for everything before them and go before everything after them."""
+IN_ORDER = (Answer, Play, ContinueInDialplan, Hangup, Finished)
+"""Commands that wait for everything before them and go before everything after them. A prompt
+runs on the channel's own thread in Asterisk, which holds a variable's request sent meanwhile
+until the prompt ends: sent together, a prompt that got there first held the call's session,
+and the keys pressed over it, for the whole prompt."""
 
 
 def _conflict(command: Command) -> str:

@@ -194,7 +194,7 @@ def test_entries_that_use_up_the_attempts(pbx: Pbx, flow_app: App, dtmf: str, en
 def test_slow_keys_time_out_and_the_next_ones_barge_into_the_retry(pbx: Pbx, flow_app: App) -> None:
     report = pbx.call("202", "--dtmf", "12wwwww34", "--send-at", "prompt-start")
 
-    assert report["variables"]["IVR_RESULT"] == "not-identified"
+    assert report["variables"]["IVR_RESULT"] == "not-identified", report
     assert report["prompts"] == ["sound:ivr/enter-customer-id", "sound:ivr/invalid-entry", "sound:beep"]
 
 

@@ -137,6 +137,33 @@ async def test_a_run_of_variables_is_sent_at_once_and_before_the_next_command() 
                                      "DELETE /ari/channels/c1?reason=normal"]
 
 
+class PromptHoldsVariables(Recorder):
+    """Answers a variable's request late, as Asterisk does while a prompt plays on the channel."""
+
+    async def handle(self, request: web.Request) -> web.Response:
+        response = await super().handle(request)
+        if request.path.endswith("/variable"):
+            await asyncio.sleep(0.05)
+            self.requests.append("answered the variable")
+        return response
+
+
+async def test_a_prompt_is_sent_once_the_variables_before_it_are_set() -> None:
+    recorder = PromptHoldsVariables()
+    flow = Scripted({CallStarted: [Answer(), SetVariable("IVR_ENTRY", "200"), Play("p1", ("sound:a",)),
+                                   StartTimer("t", 5.0)],
+                     HungUp: [Finished("gone")]})
+    async with session_for(flow, recorder) as session:
+        session.post(CallStarted("200", "100", "inbound"))
+        session.post(HungUp("normal"))
+        await asyncio.wait_for(session.run(), 2)
+
+    assert recorder.requests == ["POST /ari/channels/c1/answer?",
+                                 "POST /ari/channels/c1/variable?variable=IVR_ENTRY&value=200",
+                                 "answered the variable",
+                                 "POST /ari/channels/c1/play/p1?media=sound%3Aa"]
+
+
 class Line(NoQueues):
     """A campaign's line that notes which requests Asterisk had received when the call joined."""
 
