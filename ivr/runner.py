@@ -107,7 +107,8 @@ async def serve(settings: Settings) -> None:
     stream: EventStream
     app: StasisApp
     campaigns = Campaigns(rest, settings.ari.app, board, lambda: flows.current,
-                          post=lambda call, event: app.post(call, event), clock=time.monotonic,
+                          post=lambda call, event: app.post(call, event),
+                          stop_prompt=lambda call: app.stop_prompt(call), clock=time.monotonic,
                           claims=claims, own_agents=OwnAgents(engine), http=crm.http)
     app = StasisApp(settings.ari.app, rest, flows.new_call, connection=lambda: stream.connections,
                     flow_name=settings.flow_path.stem[:40], on_record=records, crm=crm,

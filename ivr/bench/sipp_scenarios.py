@@ -75,18 +75,19 @@ KEY = """  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>
   <pause milliseconds="{gap_ms}"/>"""
 KEY_NAMES = {"*": "star", "#": "pound"}
 
-AGENT_POOL = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="benchmark agent pool: answers every call at once">
-  <recv request="INVITE"/>
-  <send><![CDATA[
-      SIP/2.0 200 OK
+# An agent's phone: its answers to the request just received. The tests' agents
+# (tests/integration/sip_agents.py) also refuse, ring until cancelled and hang up.
+REPLY = """  <send><![CDATA[
+      SIP/2.0 {status}
       [last_Via:]
       [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_To:]{tag}
       [last_Call-ID:]
-      [last_CSeq:]
+      {cseq}
       Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-      Content-Type: application/sdp
+{body}  ]]></send>
+"""
+SDP = """      Content-Type: application/sdp
       Content-Length: [len]
 
       v=0
@@ -96,21 +97,31 @@ AGENT_POOL = """<?xml version="1.0" encoding="ISO-8859-1" ?>
       t=0 0
       m=audio [media_port] RTP/AVP 0
       a=rtpmap:0 PCMU/8000
-  ]]></send>
-  <recv request="ACK"/>
-  <recv request="BYE"/>
-  <send><![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-      Content-Length: 0
-  ]]></send>
-</scenario>
 """
+NO_BODY = "      Content-Length: 0\n"
+SAME_CSEQ = "[last_CSeq:]"
+
+
+def reply(status: str, *, sdp: bool = False, in_dialog: bool = False, cseq: str = SAME_CSEQ) -> str:
+    """The phone's answer: a new dialog's gets the phone's To tag; one inside the dialog (to a
+    BYE) keeps the To it was sent.
+
+    >>> text = reply("200 OK", sdp=True)
+    >>> "[last_To:];tag=" in text, "m=audio [media_port] RTP/AVP 0" in text
+    (True, True)
+    >>> ";tag=" in reply("200 OK", in_dialog=True)
+    False
+    """
+    return REPLY.format(status=status, tag="" if in_dialog else ";tag=[pid]SIPpTag01[call_number]",
+                        cseq=cseq, body=SDP if sdp else NO_BODY)
+
+
+AGENT_POOL = ("""<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="benchmark agent pool: answers every call at once">
+  <recv request="INVITE"/>
+""" + reply("200 OK", sdp=True) + """  <recv request="ACK"/>
+  <recv request="BYE"/>
+""" + reply("200 OK", in_dialog=True) + "</scenario>\n")
 
 
 def caller(hold_ms: int, wait_ms: int = 600, gap_ms: int = 250, keys: str = CUSTOMER_ID) -> str:

@@ -20,6 +20,7 @@ from ivr.core.commands import (
 )
 from ivr.core.destinations import HANG_UP
 from ivr.core.events import (
+    AgentAnswered,
     AgentConnected,
     AgentHungUp,
     CampaignNote,
@@ -118,7 +119,12 @@ class CampaignStep:
                 if self.state != "waiting":
                     return []
                 return [StartMoh(self.node.music), *self._next_announcement()]
-            case AgentConnected(agent=agent) if self.state == "waiting":
+            case AgentAnswered() if self.state == "waiting":
+                # Asterisk adds the caller to the agent's bridge only once a prompt is over: no
+                # announcement and no music may start now.
+                self.state = "connecting"
+                return [*self.ctx.player.stop(), CancelTimer(ANNOUNCE)]
+            case AgentConnected(agent=agent) if self.state in ("waiting", "connecting"):
                 self.state = "talking"
                 self.ctx.facts.agent = agent
                 # IVR_WAITING stays: IVR_AGENT tells a restarted app the call is no longer waiting.
@@ -144,7 +150,7 @@ class CampaignStep:
                 return [Goto(HANG_UP)]
             case CampaignNote(text=text):
                 self.ctx.facts.notes.append(f"campaign {self.name}: {text}")
-            case TimerFired(name=name) if name == MAX_WAIT and self.state == "waiting":
+            case TimerFired(name=name) if name == MAX_WAIT and self.state in ("waiting", "connecting"):
                 self.state = "done"
                 self.ctx.facts.notes.append(f"campaign {self.name}: no agent within {self.node.max_wait:g} s")
                 return [*self.ctx.player.stop(), CancelTimer(ANNOUNCE), LeaveCampaign(self.name), StopMoh(),
@@ -157,8 +163,8 @@ class CampaignStep:
     def hung_up(self) -> None:
         if self.state == "asking":
             self.ctx.facts.notes.append(f"campaign {self.name}: the caller hung up before keeping the agent")
-        elif self.state in ("waiting", "talking"):
-            when = "while waiting" if self.state == "waiting" else "first"
+        elif self.state in ("waiting", "connecting", "talking"):
+            when = "first" if self.state == "talking" else "while waiting"
             self.ctx.facts.notes.append(f"campaign {self.name}: the caller hung up {when}")
 
 

@@ -50,6 +50,13 @@ class CrmAnswered:
 
 
 @dataclass(frozen=True)
+class AgentAnswered:
+    """An agent's phone answered; the caller is about to be bridged (``AgentConnected``)."""
+
+    agent: str
+
+
+@dataclass(frozen=True)
 class AgentConnected:
     agent: str
 
@@ -81,4 +88,4 @@ class CampaignNote:
 
 
 Event = (CallStarted | DigitPressed | PlaybackFinished | TimerFired | Resumed | HungUp | CrmAnswered
-         | AgentConnected | AgentHungUp | OwnAgentBusy | CampaignNote | QueuePosition)
+         | AgentAnswered | AgentConnected | AgentHungUp | OwnAgentBusy | CampaignNote | QueuePosition)

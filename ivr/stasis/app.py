@@ -131,6 +131,10 @@ class StasisApp:
         if (session := self.sessions.get(channel_id)) is not None:
             session.post(event)
 
+    async def stop_prompt(self, channel_id: str) -> None:
+        if (session := self.sessions.get(channel_id)) is not None:
+            await session.stop_prompt()
+
     async def hand_over(self) -> None:
         """On shutdown, no caller stays in a dead app: callers waiting in a campaign go to the
         dialplan's requeue loop (music, and back to the app when it is up again, in their place),

@@ -13,7 +13,7 @@ import itertools
 import logging
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -24,7 +24,15 @@ from ivr.ari.rest import AriError, AriRest, NotFound
 from ivr.core.agents import AgentBoard, State
 from ivr.core.commands import WaitingCall
 from ivr.core.destinations import Destination
-from ivr.core.events import AgentConnected, AgentHungUp, CampaignNote, Event, OwnAgentBusy, QueuePosition
+from ivr.core.events import (
+    AgentAnswered,
+    AgentConnected,
+    AgentHungUp,
+    CampaignNote,
+    Event,
+    OwnAgentBusy,
+    QueuePosition,
+)
 from ivr.core.flow import Flow
 from ivr.core.nodes import Campaign
 from ivr.core.offer_order import Order, Spares, offer_order
@@ -48,7 +56,8 @@ AGENT_LEG = "agent"
 
 class Campaigns:
     def __init__(self, rest: AriRest, app: str, board: AgentBoard, flow: Callable[[], Flow],
-                 post: Callable[[str, Event], None], clock: Callable[[], float], claims: Claims,
+                 post: Callable[[str, Event], None], stop_prompt: Callable[[str], Awaitable[None]],
+                 clock: Callable[[], float], claims: Claims,
                  own_agents: OwnAgents, http: aiohttp.ClientSession | None = None,
                  wall: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.rest = rest
@@ -56,6 +65,7 @@ class Campaigns:
         self.board = board
         self.flow = flow
         self.post = post
+        self.stop_prompt = stop_prompt
         self.clock = clock
         self.claims = claims
         self.own_agents = own_agents
@@ -376,6 +386,8 @@ class Campaigns:
         self.board.answered(offer.agent)
         for other in list(caller.offers):
             self._withdraw(self.offers[other])
+        self.post(caller.call_id, AgentAnswered(offer.agent))
+        await self.stop_prompt(caller.call_id)
         bridge = f"{caller.call_id}-bridge"
         caller.bridge = bridge
         try:

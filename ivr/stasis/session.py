@@ -33,7 +33,15 @@ from ivr.core.commands import (
     WaitingCall,
     Warn,
 )
-from ivr.core.events import CallStarted, CrmAnswered, Event, HungUp, QueuePosition, TimerFired
+from ivr.core.events import (
+    CallStarted,
+    CrmAnswered,
+    Event,
+    HungUp,
+    PlaybackFinished,
+    QueuePosition,
+    TimerFired,
+)
 from ivr.core.facts import CallFacts
 from ivr.crm.client import CrmResult
 from ivr.crm.protocol import Unavailable
@@ -163,9 +171,26 @@ class CallSession:
         self._inbox: asyncio.Queue[Event | tuple[str, int]] = asyncio.Queue()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._timer_seq: dict[str, int] = {}
+        self.playing: str | None = None
+        """The prompt Asterisk plays on the channel, as far as its requests and events tell."""
 
     def post(self, event: Event) -> None:
+        if isinstance(event, PlaybackFinished) and event.playback_id == self.playing:
+            self.playing = None
         self._inbox.put_nowait(event)
+
+    async def stop_prompt(self) -> None:
+        """Ends the prompt on the channel now, outside the flow's turn: Asterisk adds a channel
+        to a bridge only once its prompt is over (the flow, told the agent answered, stops it
+        too, in its turn)."""
+        playing, self.playing = self.playing, None
+        if playing is not None:
+            try:
+                await self.rest.stop_playback(playing)
+            except NotFound:
+                pass
+            except (AriError, OSError) as exc:
+                log.warning("call %s: cannot stop prompt %s: %s", self.channel_id, playing, exc)
 
     async def run(self) -> None:
         try:
@@ -224,8 +249,11 @@ class CallSession:
                 await self.rest.answer(channel)
                 self.answered_at = datetime.now(UTC)
             case Play(playback_id=pid, media=media):
+                self.playing = pid
                 await self.rest.play(channel, pid, media)
             case StopPlayback(playback_id=pid):
+                if self.playing == pid:
+                    self.playing = None
                 await self.rest.stop_playback(pid)
             case SetVariable(name=name, value=value):
                 await self.rest.set_variable(channel, name, value)

@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import Literal
 
+from ivr.bench.sipp_scenarios import reply
 from tests.ports import free_port
 
 Behaviour = Literal["answer", "busy", "ring", "brief"]
@@ -21,30 +22,7 @@ INVITE_KEEPING_CSEQ = """  <recv request="INVITE">
     <action><ereg regexp="([0-9]+)" search_in="hdr" header="CSeq:" assign_to="cseq"/></action>
   </recv>
 """
-REPLY = """  <send><![CDATA[
-      SIP/2.0 {status}
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      {cseq}
-      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-{body}  ]]></send>
-"""
-SDP = """      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=agent 1 1 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0
-      a=rtpmap:0 PCMU/8000
-"""
-NO_BODY = "      Content-Length: 0\n"
 INVITE_CSEQ = "CSeq: [$cseq] INVITE"
-SAME_CSEQ = "[last_CSeq:]"
 
 ACK_KEEPING_DIALOG = """  <recv request="ACK">
     <action>
@@ -69,21 +47,13 @@ HANG_UP = """  <pause milliseconds="{talk_ms}"/>
 TALK_MS = 1500
 
 SCENARIOS: dict[str, str] = {
-    "answer": (INVITE + REPLY.format(status="180 Ringing", cseq=SAME_CSEQ, body=NO_BODY)
-               + REPLY.format(status="200 OK", cseq=SAME_CSEQ, body=SDP)
-               + '  <recv request="ACK"/>\n  <recv request="BYE"/>\n'
-               + REPLY.format(status="200 OK", cseq=SAME_CSEQ, body=NO_BODY)),
-    "brief": ('  <recv request="INVITE" rrs="true"/>\n'
-              + REPLY.format(status="180 Ringing", cseq=SAME_CSEQ, body=NO_BODY)
-              + REPLY.format(status="200 OK", cseq=SAME_CSEQ, body=SDP)
+    "answer": (INVITE + reply("180 Ringing") + reply("200 OK", sdp=True)
+               + '  <recv request="ACK"/>\n  <recv request="BYE"/>\n' + reply("200 OK", in_dialog=True)),
+    "brief": ('  <recv request="INVITE" rrs="true"/>\n' + reply("180 Ringing") + reply("200 OK", sdp=True)
               + ACK_KEEPING_DIALOG + HANG_UP.format(talk_ms=TALK_MS)),
-    "busy": (INVITE + REPLY.format(status="486 Busy Here", cseq=SAME_CSEQ, body=NO_BODY)
-             + '  <recv request="ACK"/>\n'),
-    "ring": (INVITE_KEEPING_CSEQ + REPLY.format(status="180 Ringing", cseq=SAME_CSEQ, body=NO_BODY)
-             + '  <recv request="CANCEL"/>\n'
-             + REPLY.format(status="200 OK", cseq=SAME_CSEQ, body=NO_BODY)
-             + REPLY.format(status="487 Request Terminated", cseq=INVITE_CSEQ, body=NO_BODY)
-             + '  <recv request="ACK"/>\n'),
+    "busy": INVITE + reply("486 Busy Here") + '  <recv request="ACK"/>\n',
+    "ring": (INVITE_KEEPING_CSEQ + reply("180 Ringing") + '  <recv request="CANCEL"/>\n' + reply("200 OK")
+             + reply("487 Request Terminated", cseq=INVITE_CSEQ) + '  <recv request="ACK"/>\n'),
 }
 
 

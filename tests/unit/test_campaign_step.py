@@ -25,6 +25,7 @@ from ivr.core.commands import (
     WaitingCall,
 )
 from ivr.core.events import (
+    AgentAnswered,
     AgentConnected,
     AgentHungUp,
     CallStarted,
@@ -134,6 +135,19 @@ def test_the_position_and_wait_are_announced_over_the_music_then_it_resumes(tmp_
         "sound:queue-thereare", "number:1", "sound:queue-callswaiting", "sound:queue-holdtime", "number:3",
         "sound:queue-minutes"))]
     assert call.handle(PlaybackFinished("c1-1")) == [StartMoh("sales"), StartTimer(ANNOUNCE, 30.0)]
+
+
+def test_an_agent_answering_during_an_announcement_stops_it_and_nothing_starts_before_the_bridge(
+        tmp_path: Path) -> None:
+    call, _ = started(tmp_path)
+    call.handle(QueuePosition(1, None))
+
+    assert call.handle(AgentAnswered("ana")) == [StopPlayback("c1-1"), CancelTimer(ANNOUNCE)]
+    assert call.handle(PlaybackFinished("c1-1")) == []
+    assert call.handle(QueuePosition(1, None)) == []
+    assert call.handle(DigitPressed("0")) == []
+    assert call.handle(AgentConnected("ana")) == [CancelTimer(MAX_WAIT), CancelTimer(ANNOUNCE), StopMoh(),
+                                                  SetVariable("IVR_AGENT", "ana")]
 
 
 def test_the_exit_key_leaves_the_line_even_during_an_announcement(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from ivr.core.commands import (
     StopMoh,
     WaitingCall,
 )
-from ivr.core.events import CallStarted, Event, HungUp, TimerFired
+from ivr.core.events import CallStarted, Event, HungUp, PlaybackFinished, TimerFired
 from ivr.core.facts import CallFacts
 from ivr.stasis.session import CallSession, NoQueues, Queues
 
@@ -35,9 +35,11 @@ class Recorder:
     def __init__(self, status: int = 204) -> None:
         self.requests: list[str] = []
         self.status = status
+        self.arrived = asyncio.Event()
 
     async def handle(self, request: web.Request) -> web.Response:
         self.requests.append(f"{request.method} {request.path}?{urlencode(list(request.query.items()))}")
+        self.arrived.set()
         if self.status == 204:
             return web.Response(status=204)
         return web.json_response({"message": "Channel not found"}, status=self.status)
@@ -162,6 +164,36 @@ async def test_a_prompt_is_sent_once_the_variables_before_it_are_set() -> None:
                                  "POST /ari/channels/c1/variable?variable=IVR_ENTRY&value=200",
                                  "answered the variable",
                                  "POST /ari/channels/c1/play/p1?media=sound%3Aa"]
+
+
+async def test_the_prompt_in_progress_can_be_stopped_outside_the_flow_once() -> None:
+    recorder = Recorder()
+    flow = Scripted({CallStarted: [Play("p1", ("sound:a",))], HungUp: [Finished("gone")]})
+    async with session_for(flow, recorder) as session:
+        session.post(CallStarted("200", "100", "inbound"))
+        task = asyncio.create_task(session.run())
+        await recorder.arrived.wait()
+        await session.stop_prompt()
+        await session.stop_prompt()
+        session.post(HungUp("normal"))
+        await asyncio.wait_for(task, 2)
+
+    assert recorder.requests == ["POST /ari/channels/c1/play/p1?media=sound%3Aa", "DELETE /ari/playbacks/p1?"]
+
+
+async def test_a_finished_prompt_is_not_stopped() -> None:
+    recorder = Recorder()
+    flow = Scripted({CallStarted: [Play("p1", ("sound:a",))], HungUp: [Finished("gone")]})
+    async with session_for(flow, recorder) as session:
+        session.post(CallStarted("200", "100", "inbound"))
+        task = asyncio.create_task(session.run())
+        await recorder.arrived.wait()
+        session.post(PlaybackFinished("p1"))
+        await session.stop_prompt()
+        session.post(HungUp("normal"))
+        await asyncio.wait_for(task, 2)
+
+    assert recorder.requests == ["POST /ari/channels/c1/play/p1?media=sound%3Aa"]
 
 
 class Line(NoQueues):
