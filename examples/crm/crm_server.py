@@ -182,6 +182,11 @@ class IdentifyHandler(BaseHTTPRequestHandler):
     def reply(self, status: int, answer: dict[str, Any], note: str,
               headers: dict[str, str] | None = None) -> None:
         payload = json.dumps(answer, ensure_ascii=False).encode("utf-8")
+        took = (time.monotonic() - self.started) * 1000
+        # One line per request, written before the answer: a client that has its answer finds
+        # it in the log even if the server is stopped right after. Never the Authorization header.
+        path = "".join(c if c.isprintable() else "?" for c in self.path[:80])
+        self.log_message("%s %s %d %.1fms %s", self.command, path, status, took, note)
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(payload)))
@@ -190,10 +195,6 @@ class IdentifyHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)
-        took = (time.monotonic() - self.started) * 1000
-        # One line per request. Never log the Authorization header.
-        path = "".join(c if c.isprintable() else "?" for c in self.path[:80])
-        self.log_message("%s %s %d %.1fms %s", self.command, path, status, took, note)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return None  # reply() logs instead, with the outcome
