@@ -130,6 +130,10 @@ class CampaignStep:
                 # IVR_WAITING stays: IVR_AGENT tells a restarted app the call is no longer waiting.
                 return [*self.ctx.player.stop(), CancelTimer(MAX_WAIT), CancelTimer(ANNOUNCE), StopMoh(),
                         SetVariable("IVR_AGENT", agent)]
+            case AgentHungUp(agent=agent) if self.state == "connecting":
+                self.state = "waiting"
+                self.ctx.facts.notes.append(f"campaign {self.name}: agent {agent} lost before the bridge")
+                return [StartMoh(self.node.music), *self._next_announcement()]
             case AgentHungUp(agent=agent) if self.state == "talking":
                 self.ctx.facts.notes.append(f"campaign {self.name}: agent {agent} hung up first")
                 if self.node.remember_agent and self.ctx.facts.customer_id:

@@ -36,6 +36,18 @@ class WaitingLine:
         self._callers[call_id] = waiting
         return waiting
 
+    def rejoin(self, waiting: Waiting) -> None:
+        """Back in the place it left (an agent answered, then was lost before the bridge).
+
+        >>> line = WaitingLine()
+        >>> first, _ = line.join("a", 5, 1.0), line.join("b", 5, 2.0)
+        >>> left = line.leave("a")
+        >>> line.rejoin(first)
+        >>> [waiting.call_id for waiting in line.in_order()]
+        ['a', 'b']
+        """
+        self._callers[waiting.call_id] = waiting
+
     def leave(self, call_id: str) -> Waiting | None:
         return self._callers.pop(call_id, None)
 

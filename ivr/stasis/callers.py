@@ -20,6 +20,7 @@ class Offer:
     endpoint: str
     answered: bool = False
     withdrawn: bool = False
+    bridged: bool = False
 
 
 @dataclass

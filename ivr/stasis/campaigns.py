@@ -395,9 +395,26 @@ class Campaigns:
             await self.rest.add_to_bridge(bridge, [caller.call_id, offer.channel_id])
         except (AriError, OSError) as exc:
             log.warning("call %s: could not bridge agent %s: %s", caller.call_id, offer.agent, exc)
+            if self.callers.get(caller.call_id) is caller and caller.agent_leg is offer:
+                self._end_talk(caller, offer, hang_up_agent=True)
+                self._back_in_line(caller, offer)
+            self._spawn(self._destroy(bridge))
             return
+        if caller.agent_leg is not offer:
+            # The agent's leg ended while the bridge was made: the caller is back in line.
+            self._spawn(self._destroy(bridge))
+            return
+        offer.bridged = True
         log.info("call %s: bridged with agent %s", caller.call_id, offer.agent)
         self.post(caller.call_id, AgentConnected(offer.agent))
+
+    def _back_in_line(self, caller: Caller, offer: Offer) -> None:
+        """The agent was lost between answering and the bridge: the caller waits again, in the
+        place it had, and the flow is told (``AgentHungUp`` before ``AgentConnected``)."""
+        log.info("call %s: agent %s lost before the bridge; waiting again", caller.call_id, offer.agent)
+        self.lines[caller.campaign].rejoin(caller.waiting)
+        self.post(caller.call_id, AgentHungUp(offer.agent))
+        self._spawn(self.match())
 
     def _gone(self, offer: Offer, why: str) -> None:
         if self.offers.pop(offer.channel_id, None) is None:
@@ -405,8 +422,11 @@ class Campaigns:
         caller = self.callers.get(offer.call_id)
         if offer.answered:
             if caller is not None and caller.agent_leg is offer:
-                self.post(caller.call_id, AgentHungUp(offer.agent))
                 self._end_talk(caller, offer, hang_up_agent=False)
+                if offer.bridged:
+                    self.post(caller.call_id, AgentHungUp(offer.agent))
+                else:
+                    self._back_in_line(caller, offer)
             return
         if caller is not None:
             caller.offers.discard(offer.channel_id)

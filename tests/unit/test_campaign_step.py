@@ -150,6 +150,15 @@ def test_an_agent_answering_during_an_announcement_stops_it_and_nothing_starts_b
                                                   SetVariable("IVR_AGENT", "ana")]
 
 
+def test_an_agent_lost_before_the_bridge_puts_the_caller_back_to_waiting(tmp_path: Path) -> None:
+    call, _ = started(tmp_path)
+    call.handle(AgentAnswered("ana"))
+
+    assert call.handle(AgentHungUp("ana")) == [StartMoh("sales"), StartTimer(ANNOUNCE, 30.0)]
+    assert call.handle(AgentConnected("bo"))[-1] == SetVariable("IVR_AGENT", "bo")
+    assert call.facts.notes == ["campaign sales: agent ana lost before the bridge"]
+
+
 def test_the_exit_key_leaves_the_line_even_during_an_announcement(tmp_path: Path) -> None:
     call, _ = started(tmp_path)
     call.handle(QueuePosition(1, None))
