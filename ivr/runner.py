@@ -7,8 +7,10 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from ivr.api.server import Api, tokens
 from ivr.api.server import start as start_api
@@ -66,22 +68,44 @@ class FlowHolder:
         return CallFlow(channel_id, self.current, lambda: datetime.now(UTC))
 
 
-async def reload(flows: FlowHolder, board: AgentBoard, api: Api, settings: Settings, campaigns: Campaigns,
-                 one_at_a_time: asyncio.Lock) -> None:
+def on_signal(signum: signal.Signals, work: Callable[[], Coroutine[Any, Any, object]]) -> None:
+    """Each ``signum`` runs ``work`` as a task, one at a time (a signal handler cannot await)."""
+    loop = asyncio.get_running_loop()
+    one_at_a_time = asyncio.Lock()
+    running: set[asyncio.Task[None]] = set()
+
+    async def in_turn() -> None:
+        async with one_at_a_time:
+            await work()
+
+    def done(task: asyncio.Task[None]) -> None:
+        running.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("%s: %s", signum.name, exc, exc_info=exc)
+
+    def start() -> None:
+        task = loop.create_task(in_turn())
+        running.add(task)
+        task.add_done_callback(done)
+
+    loop.add_signal_handler(signum, start)
+
+
+async def reload(flows: FlowHolder, board: AgentBoard, api: Api, settings: Settings,
+                 campaigns: Campaigns) -> None:
     """SIGHUP: the flow file again; its agents too (their phones need `ivr pbx up`)."""
-    async with one_at_a_time:
-        if not await flows.reload():
-            return
-        before = set(board.agents)
-        added = board.update(agent_profiles(flows.current))
-        for name in added:
-            if flows.current.agents[name].ready_at_start:
-                board.log_in(name)
-        campaigns.agents_changed()
-        api.tokens = await asyncio.to_thread(tokens, settings.state_path / "api", list(board.agents))
-        if added or before - set(board.agents):
-            log.info("reload: agents added: %s; removed: %s", ", ".join(added) or "none",
-                     ", ".join(sorted(before - set(board.agents))) or "none")
+    if not await flows.reload():
+        return
+    before = set(board.agents)
+    added = board.update(agent_profiles(flows.current))
+    for name in added:
+        if flows.current.agents[name].ready_at_start:
+            board.log_in(name)
+    campaigns.agents_changed()
+    api.tokens = await asyncio.to_thread(tokens, settings.state_path / "api", list(board.agents))
+    if added or before - set(board.agents):
+        log.info("reload: agents added: %s; removed: %s", ", ".join(added) or "none",
+                 ", ".join(sorted(before - set(board.agents))) or "none")
 
 
 async def serve(settings: Settings) -> None:
@@ -132,20 +156,7 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    reloads: set[asyncio.Task[None]] = set()
-    one_at_a_time = asyncio.Lock()
-
-    def on_sighup() -> None:
-        task = asyncio.create_task(reload(flows, board, api, settings, campaigns, one_at_a_time))
-        reloads.add(task)
-        task.add_done_callback(reloaded)
-
-    def reloaded(task: asyncio.Task[None]) -> None:
-        reloads.discard(task)
-        if not task.cancelled() and (exc := task.exception()) is not None:
-            log.error("reload failed: %s", exc, exc_info=exc)
-
-    loop.add_signal_handler(signal.SIGHUP, on_sighup)
+    on_signal(signal.SIGHUP, lambda: reload(flows, board, api, settings, campaigns))
     stopping = asyncio.create_task(stop.wait())
     pid_file = settings.pid_path
     pid_file.parent.mkdir(parents=True, exist_ok=True)

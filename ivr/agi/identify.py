@@ -37,7 +37,7 @@ from ivr.core.player import Player
 from ivr.core.step import CallContext, Goto, Out
 from ivr.crm.service import CrmService
 from ivr.listen import PortTaken
-from ivr.runner import FlowHolder
+from ivr.runner import FlowHolder, on_signal
 from ivr.settings import Settings
 from ivr.store.call_log import CallLog, CallLogWriter, record_of
 from ivr.store.engine import database_url, open_engine
@@ -198,7 +198,7 @@ async def serve_agi(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, flows.reload)
+    on_signal(signal.SIGHUP, flows.reload)
     log.info("FastAGI: serving agi://%s:%d/identify?node=NAME (%s)", settings.agi.bind,
              settings.agi.port, settings.flow_path)
     try:

@@ -1,6 +1,6 @@
 """Agents as real SIP user agents: SIPp in server mode at a fixed address, for a few calls, that
-answers, refuses (486 Busy Here), rings until Asterisk gives up (CANCEL), or answers, talks
-for a moment and hangs up (BYE)."""
+answers (at once, or late: after ringing a moment), refuses (486 Busy Here), rings until
+Asterisk gives up (CANCEL), or answers, talks for a moment and hangs up (BYE)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Literal
 from ivr.bench.sipp_scenarios import reply
 from tests.ports import free_port
 
-Behaviour = Literal["answer", "busy", "ring", "brief"]
+Behaviour = Literal["answer", "late", "busy", "ring", "brief"]
 
 HEAD = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="agent that {behaviour}s">
@@ -45,10 +45,13 @@ HANG_UP = """  <pause milliseconds="{talk_ms}"/>
   <recv response="200"/>
 """
 TALK_MS = 1500
+RING_MS = 1500
 
 SCENARIOS: dict[str, str] = {
     "answer": (INVITE + reply("180 Ringing") + reply("200 OK", sdp=True)
                + '  <recv request="ACK"/>\n  <recv request="BYE"/>\n' + reply("200 OK", in_dialog=True)),
+    "late": (INVITE + reply("180 Ringing") + f'  <pause milliseconds="{RING_MS}"/>\n' + reply("200 OK", sdp=True)
+             + '  <recv request="ACK"/>\n  <recv request="BYE"/>\n' + reply("200 OK", in_dialog=True)),
     "brief": ('  <recv request="INVITE" rrs="true"/>\n' + reply("180 Ringing") + reply("200 OK", sdp=True)
               + ACK_KEEPING_DIALOG + HANG_UP.format(talk_ms=TALK_MS)),
     "busy": INVITE + reply("486 Busy Here") + '  <recv request="ACK"/>\n',

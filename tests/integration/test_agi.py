@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -69,3 +70,18 @@ def test_an_unknown_node_sets_an_error_the_dialplan_can_see(pbx: Pbx, tmp_path: 
     assert report["variables"]["IVR_RESULT"] == "error"
     assert "no identification node 'demo'" in report["variables"]["IVR_ERROR"]
     assert report["hangup_cause"] == 16
+
+
+def test_a_sighup_gives_new_calls_the_new_flow(pbx: Pbx, tmp_path: Path) -> None:
+    config = pbx.configured(tmp_path, "[entry]\ndefault = \"hangup\"\n")
+    server = App(pbx, tmp_path / "agi.log", command="agi", config=config)
+    try:
+        until(lambda: "FastAGI: serving" in server.text(), 15, f"ivr agi to listen: {server.text()}")
+        (tmp_path / "flows.toml").write_text(FLOW)
+        server.process.send_signal(signal.SIGHUP)
+        until(lambda: "reload: new calls get the flow" in server.text(), 10, f"the reload: {server.text()}")
+        report = pbx.call("300", "--dtmf", "wwww1234", "--send-at", "answer", "--context", "ivr-agi-example")
+    finally:
+        server.stop()
+
+    assert report["variables"]["IVR_RESULT"] == "identified", server.text()

@@ -229,10 +229,10 @@ def test_the_customers_own_agent_comes_first_when_free(pbx: Pbx, tmp_path: Path,
 
 
 def test_a_caller_whose_own_agent_is_paused_is_told_and_served_by_another(pbx: Pbx, tmp_path: Path) -> None:
-    # Ana answers while the prompt plays: 18 s of it, longer than the call is given, so that a
-    # bridge waiting for the prompt to end would never be made.
+    # Ana answers late, while the prompt plays: 18 s of it, longer than the call is given, so
+    # that a bridge waiting for the prompt to end would never be made.
     prompt = ", ".join(['"sound:ivr/own-agent-busy"'] * 4)
-    setup = Setup(pbx, tmp_path, "answer", "answer", strategy="ordered",
+    setup = Setup(pbx, tmp_path, "late", "answer", strategy="ordered",
                   campaign_extra=f"own_agent_busy_prompt = [{prompt}]")
     try:
         setup.request("POST", "/agents/bo/pause", json={"reason": "meeting"}).raise_for_status()
