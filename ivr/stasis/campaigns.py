@@ -421,12 +421,14 @@ class Campaigns:
             return
         caller = self.callers.get(offer.call_id)
         if offer.answered:
-            if caller is not None and caller.agent_leg is offer:
+            if caller is not None and caller.agent_leg is offer and offer.bridged:
+                # The flow first, the bridge's end after: a prompt sent to a caller on its way
+                # out of the bridge was once lost, and the caller's keys with it.
+                self.post(caller.call_id, AgentHungUp(offer.agent))
                 self._end_talk(caller, offer, hang_up_agent=False)
-                if offer.bridged:
-                    self.post(caller.call_id, AgentHungUp(offer.agent))
-                else:
-                    self._back_in_line(caller, offer)
+            elif caller is not None and caller.agent_leg is offer:
+                self._end_talk(caller, offer, hang_up_agent=False)
+                self._back_in_line(caller, offer)
             return
         if caller is not None:
             caller.offers.discard(offer.channel_id)
