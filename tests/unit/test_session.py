@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlencode
 
+import pytest
 from aiohttp import web
 
 from ivr.ari.rest import AriRest
@@ -166,34 +167,24 @@ async def test_a_prompt_is_sent_once_the_variables_before_it_are_set() -> None:
                                  "POST /ari/channels/c1/play/p1?media=sound%3Aa"]
 
 
-async def test_the_prompt_in_progress_can_be_stopped_outside_the_flow_once() -> None:
+@pytest.mark.parametrize(("finished_first", "stops"), [(False, ["DELETE /ari/playbacks/p1?"]), (True, [])],
+                         ids=["in-progress-stopped-once", "finished-not-stopped"])
+async def test_the_prompt_in_progress_can_be_stopped_outside_the_flow(finished_first: bool,
+                                                                      stops: list[str]) -> None:
     recorder = Recorder()
     flow = Scripted({CallStarted: [Play("p1", ("sound:a",))], HungUp: [Finished("gone")]})
     async with session_for(flow, recorder) as session:
         session.post(CallStarted("200", "100", "inbound"))
         task = asyncio.create_task(session.run())
         await recorder.arrived.wait()
+        if finished_first:
+            session.post(PlaybackFinished("p1"))
         await session.stop_prompt()
         await session.stop_prompt()
         session.post(HungUp("normal"))
         await asyncio.wait_for(task, 2)
 
-    assert recorder.requests == ["POST /ari/channels/c1/play/p1?media=sound%3Aa", "DELETE /ari/playbacks/p1?"]
-
-
-async def test_a_finished_prompt_is_not_stopped() -> None:
-    recorder = Recorder()
-    flow = Scripted({CallStarted: [Play("p1", ("sound:a",))], HungUp: [Finished("gone")]})
-    async with session_for(flow, recorder) as session:
-        session.post(CallStarted("200", "100", "inbound"))
-        task = asyncio.create_task(session.run())
-        await recorder.arrived.wait()
-        session.post(PlaybackFinished("p1"))
-        await session.stop_prompt()
-        session.post(HungUp("normal"))
-        await asyncio.wait_for(task, 2)
-
-    assert recorder.requests == ["POST /ari/channels/c1/play/p1?media=sound%3Aa"]
+    assert recorder.requests == ["POST /ari/channels/c1/play/p1?media=sound%3Aa", *stops]
 
 
 class Line(NoQueues):
