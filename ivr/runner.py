@@ -20,6 +20,7 @@ from ivr.bench import loop_lag
 from ivr.config_file import ConfigError
 from ivr.core.agents import AgentBoard, AgentProfile, AutoPause
 from ivr.core.call_flow import CallFlow
+from ivr.core.distribution.engine import Distribution
 from ivr.core.flow import Flow
 from ivr.crm.service import CrmService
 from ivr.flow_file import load_flow
@@ -133,10 +134,11 @@ async def serve(settings: Settings) -> None:
     board.listeners.append(agent_states)
     stream: EventStream
     app: StasisApp
-    campaigns = Campaigns(rest, settings.ari.app, board, lambda: flows.current,
+    distribution = Distribution(board, lambda: flows.current, time.monotonic, lambda: datetime.now(UTC))
+    own_agents = OwnAgents(engine)
+    campaigns = Campaigns(rest, settings.ari.app, distribution,
                           post=lambda call, event: app.post(call, event),
-                          stop_prompt=lambda call: app.stop_prompt(call), clock=time.monotonic,
-                          claims=claims, own_agents=OwnAgents(engine), http=crm.http)
+                          claims=claims, own_agents=own_agents, http=crm.http)
     app = StasisApp(settings.ari.app, rest, flows.new_call, connection=lambda: stream.connections,
                     flow_name=settings.flow_path.stem[:40], on_record=records, crm=crm,
                     campaigns=campaigns)
@@ -144,7 +146,8 @@ async def serve(settings: Settings) -> None:
                          on_event=app.on_event, on_connected=app.reconcile,
                          ping_interval=settings.ari.ping_interval,
                          startup_timeout=settings.ari.startup_timeout)
-    api = Api(board, campaigns, tokens(settings.state_path / "api", list(board.agents)), time.monotonic)
+    api = Api(board, campaigns, own_agents, tokens(settings.state_path / "api", list(board.agents)),
+              time.monotonic)
     api_runner = await start_api(api, settings.api.bind, settings.api.port)
     reader = asyncio.create_task(stream.run(), name="ari-events")
     renewing = None if alone else asyncio.create_task(keep_renewing(shared_claims), name="agent-claims")

@@ -19,10 +19,11 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
+from ivr.api.service import Lines
 from ivr.core.agents import AgentBoard, TransitionError
 from ivr.listen import PortTaken
 from ivr.secrets import ensure_secret
-from ivr.stasis.campaigns import Campaigns
+from ivr.store.own_agents import OwnAgents
 
 log = logging.getLogger("ivr.api")
 
@@ -40,14 +41,15 @@ def tokens(folder: Path, agents: list[str]) -> dict[str, str]:
 
 
 class Api:
-    def __init__(self, board: AgentBoard, campaigns: Campaigns, tokens: dict[str, str],
+    def __init__(self, board: AgentBoard, lines: Lines, own_agents: OwnAgents, tokens: dict[str, str],
                  clock: Callable[[], float]) -> None:
         self.board = board
-        self.campaigns = campaigns
+        self.lines = lines
+        self.own_agents = own_agents
         self.tokens = tokens
         self.clock = clock
         self.streams: set[asyncio.Queue[dict[str, Any]]] = set()
-        campaigns.listeners.append(self.publish)
+        lines.subscribe(self.publish)
         board.listeners.append(lambda agent: self.publish({"type": "agent", **self._agent(agent)}))
 
     def app(self) -> web.Application:
@@ -110,7 +112,6 @@ class Api:
         except TransitionError as exc:
             return _error(409, str(exc))
         log.info("agent %s: %s by %s", agent, action, request["who"])
-        await self.campaigns.match()
         return web.json_response(self._agent(agent))
 
     async def own_agent(self, request: web.Request) -> web.Response:
@@ -120,7 +121,7 @@ class Api:
             return _error(403, "only the supervisor token reads or sets customers' agents")
         if not CUSTOMER_ID.fullmatch(customer):
             return _error(400, "a customer id is 1-64 of 0-9 A-Z a-z * # _ -")
-        store = self.campaigns.own_agents
+        store = self.own_agents
         try:
             if request.method == "PUT":
                 body = await _json(request)
@@ -144,11 +145,11 @@ class Api:
     async def queues(self, request: web.Request) -> web.Response:
         now = self.clock()
         result = []
-        for name, line in sorted(self.campaigns.lines.items()):
+        for name, line in self.lines.waiting_lines().items():
             result.append({"campaign": name, "waiting": [
                 {"call": w.call_id, "position": index, "priority": w.priority,
                  "waited_seconds": round(now - w.joined_at, 1)}
-                for index, w in enumerate(line.in_order(), start=1)]})
+                for index, w in enumerate(line, start=1)]})
         return web.json_response({"campaigns": result})
 
     async def events(self, request: web.Request) -> web.StreamResponse:

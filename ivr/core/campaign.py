@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from ivr.core.commands import (
     AskPosition,
     CancelTimer,
+    ConnectAgent,
     JoinCampaign,
     LeaveCampaign,
     RememberAgent,
@@ -120,10 +121,10 @@ class CampaignStep:
                     return []
                 return [StartMoh(self.node.music), *self._next_announcement()]
             case AgentAnswered() if self.state == "waiting":
-                # Asterisk adds the caller to the agent's bridge only once a prompt is over: no
-                # announcement and no music may start now.
+                # Asterisk adds the caller to the agent's bridge only once a prompt is over: the
+                # prompt stops first, and no announcement and no music may start now.
                 self.state = "connecting"
-                return [*self.ctx.player.stop(), CancelTimer(ANNOUNCE)]
+                return [*self.ctx.player.stop(), CancelTimer(ANNOUNCE), ConnectAgent()]
             case AgentConnected(agent=agent) if self.state in ("waiting", "connecting"):
                 self.state = "talking"
                 self.ctx.facts.agent = agent

@@ -123,6 +123,11 @@ class AskPosition:
 
 
 @dataclass(frozen=True)
+class ConnectAgent:
+    """The caller's prompt is stopped: bridge it with the agent who answered."""
+
+
+@dataclass(frozen=True)
 class RememberAgent:
     """Store the customer's own agent for later calls; an empty agent forgets the one stored."""
 
@@ -146,6 +151,5 @@ class Finished:
 
 
 Command = (Answer | Play | StopPlayback | StartTimer | CancelTimer | SetVariable | StartMoh | StopMoh
-           | AskCrm | JoinCampaign | LeaveCampaign | AskPosition | RememberAgent | Warn | ContinueInDialplan
-           | Hangup
-           | Finished)
+           | AskCrm | JoinCampaign | LeaveCampaign | AskPosition | ConnectAgent | RememberAgent | Warn
+           | ContinueInDialplan | Hangup | Finished)

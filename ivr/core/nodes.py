@@ -8,10 +8,18 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from ivr.core.destinations import Destination, parse_destination
-from ivr.core.strategies import Strategy
+from ivr.core.strategies import strategy_name
 from ivr.core.timegroups import DayOfYear, TimeRule, parse_date, parse_days, parse_hours
 from ivr.crm.protocol import Interaction
 
@@ -190,7 +198,7 @@ class Campaign(Coded):
     campaign's name), where an admin can Queue() it."""
 
     agents: tuple[Annotated[str, Field(pattern=AGENT_NAME)], ...] = ()
-    strategy: Strategy = "longest-idle"
+    strategy: Annotated[str, AfterValidator(strategy_name)] = "longest-idle"
     skills: dict[Annotated[str, Field(pattern=SKILL)], Annotated[int, Field(ge=1, le=10)]] = Field(
         default_factory=dict, description="skill -> minimum level, for strategy = skills")
     ring_timeout: Seconds = 15.0

@@ -3,6 +3,7 @@ else the campaign's strategy, else (after the overflow threshold) the spares."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -31,7 +32,7 @@ class Order:
 
 
 def offer_order(node: Campaign, board: AgentBoard, skipped: frozenset[str], own_agent: str,
-                team: tuple[str, ...] | None, spares: Spares) -> Order:
+                team: tuple[str, ...] | None, spares: Spares, rng: random.Random | None = None) -> Order:
     """The agents to ring, in order (ring-all rings them all), among those available and not
     skipped for this call."""
     busy = ""
@@ -43,7 +44,7 @@ def offer_order(node: Campaign, board: AgentBoard, skipped: frozenset[str], own_
         order = [a for a in board.available_among(team) if a not in skipped]
     else:
         needs = [SkillNeed(skill, level) for skill, level in node.skills.items()]
-        order = candidates(node.strategy, node.agents, board, skipped, needs)
+        order = candidates(node.strategy, node.agents, board, skipped, needs, rng)
     return Order(order or spare_order(node, board, skipped, spares), busy)
 
 

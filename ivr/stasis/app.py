@@ -44,7 +44,7 @@ class StasisApp:
         channel_id = channel_of(event)
         if channel_id is None:
             if event.get("type") == "EndpointStateChange" and self.campaigns is not None:
-                self.campaigns.on_phone(event.get("endpoint") or {})
+                self.campaigns.phones.on_endpoint(event.get("endpoint") or {})
             return
         if self.campaigns is not None and (self.campaigns.owns(channel_id) or _agent_leg(event)):
             self.campaigns.on_event(event, channel_id)
@@ -81,7 +81,7 @@ class StasisApp:
         except (AriError, OSError) as exc:
             log.warning("ARI events: filter not set (%s); every event is read", exc)
         if self.campaigns is not None:
-            await self.campaigns.watch_phones()
+            await self.campaigns.phones.watch()
         try:
             live = set((await self.rest.application(self.app)).get("channel_ids", []))
         except (AriError, OSError) as exc:
@@ -92,7 +92,7 @@ class StasisApp:
                 session.post(HungUp("gone while the event connection was down"))
             elif session.epoch < connection:
                 session.post(Resumed())
-        ours = set(self.sessions) | (set(self.campaigns.offers) if self.campaigns is not None else set())
+        ours = set(self.sessions) | (self.campaigns.offer_ids() if self.campaigns is not None else set())
         for channel_id in live - ours:
             await self._adopt(channel_id)
         log.info("reconcile: %d live call(s) in app %s", len(live), self.app)
@@ -131,10 +131,6 @@ class StasisApp:
         if (session := self.sessions.get(channel_id)) is not None:
             session.post(event)
 
-    async def stop_prompt(self, channel_id: str) -> None:
-        if (session := self.sessions.get(channel_id)) is not None:
-            await session.stop_prompt()
-
     async def hand_over(self) -> None:
         """On shutdown, no caller stays in a dead app: callers waiting in a campaign go to the
         dialplan's requeue loop (music, and back to the app when it is up again, in their place),
@@ -153,7 +149,7 @@ class StasisApp:
             except (AriError, OSError) as exc:
                 log.warning("call %s: could not hand over: %s", channel_id, exc)
         if self.campaigns is not None:
-            self.campaigns.stopping = True
+            self.campaigns.stop()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -18,6 +18,7 @@ from ivr.core.commands import (
     AskPosition,
     CancelTimer,
     Command,
+    ConnectAgent,
     ContinueInDialplan,
     Finished,
     Hangup,
@@ -38,7 +39,6 @@ from ivr.core.events import (
     CrmAnswered,
     Event,
     HungUp,
-    PlaybackFinished,
     QueuePosition,
     TimerFired,
 )
@@ -67,6 +67,8 @@ class Queues(Protocol):
 
     def leave(self, call_id: str) -> None: ...
 
+    def connect(self, call_id: str) -> None: ...
+
     def position(self, call_id: str) -> QueuePosition | None: ...
 
     def remember(self, customer_id: str, agent: str) -> None: ...
@@ -78,6 +80,9 @@ class NoQueues:
         raise RuntimeError("this app runs no campaigns")
 
     def leave(self, call_id: str) -> None:
+        return None
+
+    def connect(self, call_id: str) -> None:
         return None
 
     def position(self, call_id: str) -> QueuePosition | None:
@@ -101,11 +106,12 @@ class _NoCrm:
 
 LOCAL = (StartTimer, CancelTimer, AskCrm, JoinCampaign, LeaveCampaign, AskPosition, RememberAgent, Warn)
 """Commands carried out inside the app, at once: none waits on Asterisk or on another command."""
-IN_ORDER = (Answer, Play, ContinueInDialplan, Hangup, Finished)
+IN_ORDER = (Answer, Play, ContinueInDialplan, Hangup, ConnectAgent, Finished)
 """Commands that wait for everything before them and go before everything after them. A prompt
 runs on the channel's own thread in Asterisk, which holds a variable's request sent meanwhile
 until the prompt ends: sent together, a prompt that got there first held the call's session,
-and the keys pressed over it, for the whole prompt."""
+and the keys pressed over it, for the whole prompt. Bridging is held the same way, so the
+agent is connected only once the caller's prompt is stopped."""
 
 
 def _conflict(command: Command) -> str:
@@ -171,26 +177,9 @@ class CallSession:
         self._inbox: asyncio.Queue[Event | tuple[str, int]] = asyncio.Queue()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._timer_seq: dict[str, int] = {}
-        self.playing: str | None = None
-        """The prompt Asterisk plays on the channel, as far as its requests and events tell."""
 
     def post(self, event: Event) -> None:
-        if isinstance(event, PlaybackFinished) and event.playback_id == self.playing:
-            self.playing = None
         self._inbox.put_nowait(event)
-
-    async def stop_prompt(self) -> None:
-        """Ends the prompt on the channel now, outside the flow's turn: Asterisk adds a channel
-        to a bridge only once its prompt is over (the flow, told the agent answered, stops it
-        too, in its turn)."""
-        playing, self.playing = self.playing, None
-        if playing is not None:
-            try:
-                await self.rest.stop_playback(playing)
-            except NotFound:
-                pass
-            except (AriError, OSError) as exc:
-                log.warning("call %s: cannot stop prompt %s: %s", self.channel_id, playing, exc)
 
     async def run(self) -> None:
         try:
@@ -249,11 +238,8 @@ class CallSession:
                 await self.rest.answer(channel)
                 self.answered_at = datetime.now(UTC)
             case Play(playback_id=pid, media=media):
-                self.playing = pid
                 await self.rest.play(channel, pid, media)
             case StopPlayback(playback_id=pid):
-                if self.playing == pid:
-                    self.playing = None
                 await self.rest.stop_playback(pid)
             case SetVariable(name=name, value=value):
                 await self.rest.set_variable(channel, name, value)
@@ -273,6 +259,8 @@ class CallSession:
                 self.queues.join(channel, campaign, priority, call, waited)
             case LeaveCampaign():
                 self.queues.leave(channel)
+            case ConnectAgent():
+                self.queues.connect(channel)
             case AskPosition():
                 if (where := self.queues.position(channel)) is not None:
                     self.post(where)

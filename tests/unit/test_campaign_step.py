@@ -10,6 +10,7 @@ from ivr.core.commands import (
     Answer,
     AskPosition,
     CancelTimer,
+    ConnectAgent,
     ContinueInDialplan,
     Finished,
     Hangup,
@@ -142,7 +143,7 @@ def test_an_agent_answering_during_an_announcement_stops_it_and_nothing_starts_b
     call, _ = started(tmp_path)
     call.handle(QueuePosition(1, None))
 
-    assert call.handle(AgentAnswered("ana")) == [StopPlayback("c1-1"), CancelTimer(ANNOUNCE)]
+    assert call.handle(AgentAnswered("ana")) == [StopPlayback("c1-1"), CancelTimer(ANNOUNCE), ConnectAgent()]
     assert call.handle(PlaybackFinished("c1-1")) == []
     assert call.handle(QueuePosition(1, None)) == []
     assert call.handle(DigitPressed("0")) == []

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlencode
 
-import pytest
 from aiohttp import web
 
 from ivr.ari.rest import AriRest
@@ -15,6 +14,7 @@ from ivr.core.commands import (
     Answer,
     CancelTimer,
     Command,
+    ConnectAgent,
     Finished,
     Hangup,
     JoinCampaign,
@@ -23,9 +23,10 @@ from ivr.core.commands import (
     StartMoh,
     StartTimer,
     StopMoh,
+    StopPlayback,
     WaitingCall,
 )
-from ivr.core.events import CallStarted, Event, HungUp, PlaybackFinished, TimerFired
+from ivr.core.events import CallStarted, Event, HungUp, TimerFired
 from ivr.core.facts import CallFacts
 from ivr.stasis.session import CallSession, NoQueues, Queues
 
@@ -167,26 +168,6 @@ async def test_a_prompt_is_sent_once_the_variables_before_it_are_set() -> None:
                                  "POST /ari/channels/c1/play/p1?media=sound%3Aa"]
 
 
-@pytest.mark.parametrize(("finished_first", "stops"), [(False, ["DELETE /ari/playbacks/p1?"]), (True, [])],
-                         ids=["in-progress-stopped-once", "finished-not-stopped"])
-async def test_the_prompt_in_progress_can_be_stopped_outside_the_flow(finished_first: bool,
-                                                                      stops: list[str]) -> None:
-    recorder = Recorder()
-    flow = Scripted({CallStarted: [Play("p1", ("sound:a",))], HungUp: [Finished("gone")]})
-    async with session_for(flow, recorder) as session:
-        session.post(CallStarted("200", "100", "inbound"))
-        task = asyncio.create_task(session.run())
-        await recorder.arrived.wait()
-        if finished_first:
-            session.post(PlaybackFinished("p1"))
-        await session.stop_prompt()
-        await session.stop_prompt()
-        session.post(HungUp("normal"))
-        await asyncio.wait_for(task, 2)
-
-    assert recorder.requests == ["POST /ari/channels/c1/play/p1?media=sound%3Aa", *stops]
-
-
 class Line(NoQueues):
     """A campaign's line that notes which requests Asterisk had received when the call joined."""
 
@@ -194,8 +175,13 @@ class Line(NoQueues):
         self.recorder = recorder
         self.joined_after: list[str] | None = None
 
+        self.connected_after: list[str] | None = None
+
     def join(self, call_id: str, campaign: str, priority: int, call: WaitingCall, waited: float) -> None:
         self.joined_after = list(self.recorder.requests)
+
+    def connect(self, call_id: str) -> None:
+        self.connected_after = list(self.recorder.requests)
 
 
 async def test_a_caller_joins_the_line_before_its_music_and_variables_are_sent() -> None:
@@ -212,3 +198,26 @@ async def test_a_caller_joins_the_line_before_its_music_and_variables_are_sent()
     assert sorted(recorder.requests[:2]) == ["DELETE /ari/channels/c1/moh?",
                                              "POST /ari/channels/c1/variable?variable=IVR_WAITING&value=sales%3A5%3A0"]
     assert recorder.requests[2:] == ["POST /ari/channels/c1/moh?mohClass=ivr", "DELETE /ari/channels/c1?reason=normal"]
+
+
+class SlowToStopPrompts(Recorder):
+    """Answers a prompt's stop late."""
+
+    async def handle(self, request: web.Request) -> web.Response:
+        response = await super().handle(request)
+        if request.path.startswith("/ari/playbacks/"):
+            await asyncio.sleep(0.05)
+            self.requests.append("stopped the prompt")
+        return response
+
+
+async def test_the_agent_is_connected_once_the_callers_prompt_is_stopped() -> None:
+    recorder = SlowToStopPrompts()
+    flow = Scripted({CallStarted: [StopPlayback("p1"), CancelTimer("announce"), ConnectAgent(),
+                                   Hangup(), Finished("done")]})
+    line = Line(recorder)
+    async with session_for(flow, recorder, line) as session:
+        session.post(CallStarted("200", "100", "inbound"))
+        await asyncio.wait_for(session.run(), 2)
+
+    assert line.connected_after == ["DELETE /ari/playbacks/p1?", "stopped the prompt"]

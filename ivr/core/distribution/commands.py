@@ -1,0 +1,115 @@
+"""What the distribution engine asks the adapters to do. Each command that has an outcome is
+answered with an event (named in its docstring)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from ivr.core.events import Event as CallEvent
+
+
+@dataclass(frozen=True)
+class ClaimAgent:
+    """Hold the agent against other app nodes for this offer: ``ClaimGranted`` or ``ClaimRefused``."""
+
+    offer_id: str
+    agent: str
+
+
+@dataclass(frozen=True)
+class ReleaseAgent:
+    """The agent's claim for that offer is over (a later offer's claim is left alone)."""
+
+    agent: str
+    offer_id: str
+
+
+@dataclass(frozen=True)
+class RingAgent:
+    """A leg to the agent's phone, with the caller's channel as its originator: ``OfferAnswered``,
+    ``OfferEnded`` or ``RingFailed``."""
+
+    offer_id: str
+    agent: str
+    endpoint: str
+    call_id: str
+    caller_id: str
+    seconds: int
+    variables: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class HangUpAgent:
+    """End the agent's leg (ringing or answered)."""
+
+    offer_id: str
+
+
+@dataclass(frozen=True)
+class BridgeCall:
+    """The caller and the agent's leg in one bridge: ``Bridged`` or ``BridgeFailed``."""
+
+    bridge_id: str
+    call_id: str
+    offer_id: str
+
+
+@dataclass(frozen=True)
+class EndBridge:
+    bridge_id: str
+
+
+@dataclass(frozen=True)
+class TellCaller:
+    """An event for the caller's call flow (music, announcements, its record, IVR_AGENT)."""
+
+    call_id: str
+    event: CallEvent
+
+
+@dataclass(frozen=True)
+class NotifyAgent:
+    """A screen pop: the agent is offered a call (the API's event stream)."""
+
+    agent: str
+    data: tuple[tuple[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class AskTeam:
+    """Ask the campaign's dynamic team service: ``TeamAnswered``."""
+
+    call_id: str
+    url: str
+    deadline: float
+    data: tuple[tuple[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class RecallOwnAgent:
+    """Read the agent stored for the customer: ``OwnAgentRecalled``."""
+
+    call_id: str
+    customer_id: str
+
+
+@dataclass(frozen=True)
+class Wake:
+    """``Woke(key)`` after ``seconds``."""
+
+    key: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Log:
+    """A line for the admin's log."""
+
+    message: str
+    level: int = field(default=logging.INFO)
+
+
+DistributionCommand = (ClaimAgent | ReleaseAgent | RingAgent | HangUpAgent | BridgeCall | EndBridge
+                       | TellCaller | NotifyAgent | AskTeam | RecallOwnAgent | Wake | Log)

@@ -1,0 +1,90 @@
+"""Work waiting for an agent, in a campaign's line. A live caller is one kind of work.
+
+    asking --> waiting <--> offering --> connecting --> talking --> done
+                  ^                           |
+                  +------ (agent lost) -------+
+
+``asking``: the dynamic team or the customer's stored agent is being looked up before any
+offer. Any state but done may end in ``left``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from ivr.core.commands import WaitingCall
+from ivr.core.distribution.transitions import next_state
+from ivr.core.nodes import Campaign
+from ivr.core.waiting import Waiting
+
+
+class WorkState(Enum):
+    ASKING = "asking"
+    WAITING = "waiting"
+    OFFERING = "offering"
+    CONNECTING = "connecting"
+    TALKING = "talking"
+    DONE = "done"
+    LEFT = "left"
+
+
+ASK, WAIT, OFFER, CONNECT, TALK, DONE, LEFT = WorkState
+WORK_TABLE: dict[tuple[WorkState, str], WorkState] = {
+    (ASK, "answered"): WAIT, (ASK, "leave"): LEFT,
+    (WAIT, "offer"): OFFER, (WAIT, "leave"): LEFT,
+    (OFFER, "no offer left"): WAIT, (OFFER, "answered"): CONNECT, (OFFER, "leave"): LEFT,
+    (CONNECT, "bridged"): TALK, (CONNECT, "agent lost"): WAIT, (CONNECT, "leave"): LEFT,
+    (TALK, "agent hung up"): DONE, (TALK, "leave"): LEFT,
+    (DONE, "leave"): LEFT,
+}
+
+
+class WorkKind(Enum):
+    CALL = "call"
+    """A live caller, waiting on the line with music."""
+
+
+@dataclass
+class WorkItem:
+    id: str
+    """The caller's channel id."""
+    kind: WorkKind
+    campaign: str
+    node: Campaign
+    waiting: Waiting
+    call: WaitingCall
+    state: WorkState = WorkState.WAITING
+    offers: set[str] = field(default_factory=set)
+    """Pending offers (proposed, claimed or ringing)."""
+    connected: str | None = None
+    """The answered offer, from the answer to the end of the conversation."""
+    team: tuple[str, ...] | None = None
+    stored_agent: str = ""
+    asking: set[str] = field(default_factory=set)
+    """What is looked up before any offer: ``team``, ``own agent``."""
+
+    def move(self, trigger: str) -> WorkState:
+        self.state = next_state(WORK_TABLE, f"{self.kind.value} {self.id}", self.state, trigger)
+        return self.state
+
+    @property
+    def bridge_id(self) -> str:
+        return f"{self.id}-bridge"
+
+    def call_data(self) -> dict[str, Any]:
+        """What the dynamic team service and the agents' screen pop are told of the work."""
+        call = self.call
+        return {"call": self.id, "campaign": self.campaign, "caller": call.caller, "did": call.did,
+                "customer_id": call.customer_id, "variables": dict(call.crm_variables)}
+
+    def crm_agent(self) -> str:
+        return dict(self.call.crm_variables).get("agent", "") if self.node.prefer_crm_agent else ""
+
+    def preferred(self, agent_names: Mapping[str, str]) -> str:
+        """The customer's own agent: as the CRM named it (``agent`` variable: id or email), or
+        else as stored for the customer (``agent_names``: Flow.agent_names)."""
+        named = self.crm_agent() or self.stored_agent
+        return agent_names.get(named, named)
