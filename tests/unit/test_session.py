@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from urllib.parse import urlencode
 
 from aiohttp import web
 
-from ivr.ari.rest import AriRest
 from ivr.core.commands import (
     Answer,
     CancelTimer,
@@ -29,22 +27,7 @@ from ivr.core.commands import (
 from ivr.core.events import CallStarted, Event, HungUp, TimerFired
 from ivr.core.facts import CallFacts
 from ivr.stasis.session import CallSession, NoQueues, Queues
-
-
-class Recorder:
-    """A fake ARI on 127.0.0.1 that records every request and answers each with one status."""
-
-    def __init__(self, status: int = 204) -> None:
-        self.requests: list[str] = []
-        self.status = status
-        self.arrived = asyncio.Event()
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.requests.append(f"{request.method} {request.path}?{urlencode(list(request.query.items()))}")
-        self.arrived.set()
-        if self.status == 204:
-            return web.Response(status=204)
-        return web.json_response({"message": "Channel not found"}, status=self.status)
+from tests.unit.fake_ari import Recorder, rest_for
 
 
 class Scripted:
@@ -65,17 +48,8 @@ class Scripted:
 @asynccontextmanager
 async def session_for(flow: Scripted, recorder: Recorder,
                       queues: Queues | None = None) -> AsyncIterator[CallSession]:
-    app = web.Application()
-    app.router.add_route("*", "/{path:.*}", recorder.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    rest = AriRest(f"http://127.0.0.1:{runner.addresses[0][1]}", "ivr", "pw")
-    try:
+    async with rest_for(recorder) as rest:
         yield CallSession("c1", flow, rest, epoch=1, queues=queues)
-    finally:
-        await rest.aclose()
-        await runner.cleanup()
 
 
 async def test_commands_become_ari_requests_in_order() -> None:

@@ -215,8 +215,8 @@ class Distribution:
         item.move("leave")
         del self.items[call_id]
         self.lines[item.campaign].leave(call_id)
-        for offer_id in list(item.offers):
-            self._withdraw(self.offers[offer_id])
+        for offer in list(item.offers.values()):
+            self._withdraw(offer)
         if item.connected is not None:
             self._end_talk(item, self.offers[item.connected], hang_up_agent=True)
         self._rematch = True
@@ -279,8 +279,7 @@ class Distribution:
         item.move("offer")
         for agent in agents:
             offer = Offer(f"{item.id}-agent-{next(self._ids)}", item.id, agent)
-            self.offers[offer.id] = offer
-            item.offers.add(offer.id)
+            self.offers[offer.id] = item.offers[offer.id] = offer
             self._out.append(ClaimAgent(offer.id, agent))
 
     def _order(self, item: WorkItem) -> Order:
@@ -317,7 +316,7 @@ class Distribution:
         if offer.agent not in self.flow().agents or not self.board.available(offer.agent):
             # Paused, logged out or busy while the claim was asked.
             offer.move("withdraw")
-            item.offers.discard(offer.id)
+            del item.offers[offer.id]
             self._out.append(ReleaseAgent(offer.agent, offer.id))
             self._forget_if_settled(offer)
         else:
@@ -334,14 +333,14 @@ class Distribution:
             self._log(f"agent {offer.agent}: held by another app node; not offered now")
             self.held_elsewhere.add(offer.agent)
             item = self.items[offer.work_id]
-            item.offers.discard(offer.id)
+            del item.offers[offer.id]
             self._round_moves(item)
         self._forget_if_settled(offer)
 
     def _round_moves(self, item: WorkItem) -> None:
         """Once no claim of the item's round is open, its claimed offers ring together (so that
         with ring-all the first answer cannot cut the round short); with none left, it waits."""
-        pending = [self.offers[offer_id] for offer_id in item.offers]
+        pending = list(item.offers.values())
         if item.state is not WorkState.OFFERING or any(o.state is OfferState.PROPOSED for o in pending):
             return
         if not pending:
@@ -370,15 +369,15 @@ class Distribution:
             return
         item = self.items[offer.work_id]
         item.move("answered")
-        item.offers.discard(offer.id)
+        del item.offers[offer.id]
         item.connected = offer.id
         self.lines[item.campaign].leave(item.id)
         self._count_spare(item, offer.agent)
         self.waits.setdefault(item.campaign, deque(maxlen=WAITS_KEPT)).append(
             self.clock() - item.waiting.joined_at)
         self.board.answered(offer.agent)
-        for other in list(item.offers):
-            self._withdraw(self.offers[other])
+        for other in list(item.offers.values()):
+            self._withdraw(other)
         self._tell(item, AgentAnswered(offer.agent))
 
     def _count_spare(self, item: WorkItem, agent: str) -> None:
@@ -438,11 +437,12 @@ class Distribution:
     def _unanswered(self, item: WorkItem, offer: Offer, reason: str) -> None:
         self._log(f"call {item.id}: agent {offer.agent} did not answer ({reason})")
         self.board.not_answered(offer.agent)
-        item.offers.discard(offer.id)
+        del item.offers[offer.id]
         item.waiting.skipped.add(offer.agent)
         if not item.offers and not self._order(item).agents:
-            # Every member tried once: start over rather than leave the item unserved.
-            item.waiting.skipped.clear()
+            # Every member tried once: start over at the next tick rather than leave the item
+            # unserved (at once, phones that fail at once were rung in a loop).
+            item.start_over = True
         self._round_moves(item)
         self._rematch = True
 
@@ -464,7 +464,7 @@ class Distribution:
         if was is OfferState.RINGING:
             self._out.append(HangUpAgent(offer.id))
         if (item := self.items.get(offer.work_id)) is not None:
-            item.offers.discard(offer.id)
+            item.offers.pop(offer.id, None)
         self._forget_if_settled(offer)
 
     def _end_talk(self, item: WorkItem, offer: Offer, hang_up_agent: bool) -> None:
@@ -498,6 +498,10 @@ class Distribution:
     def _woke(self, key: str) -> None:
         if key == TICK:
             self.held_elsewhere.clear()
+            for item in self.items.values():
+                if item.start_over:
+                    item.start_over = False
+                    item.waiting.skipped.clear()
             self._rematch = True
             self._ticking = bool(self.items)
             if self._ticking:

@@ -16,6 +16,7 @@ from enum import Enum
 from typing import Any
 
 from ivr.core.commands import WaitingCall
+from ivr.core.distribution.offers import Offer
 from ivr.core.distribution.transitions import next_state
 from ivr.core.nodes import Campaign
 from ivr.core.waiting import Waiting
@@ -57,14 +58,16 @@ class WorkItem:
     waiting: Waiting
     call: WaitingCall
     state: WorkState = WorkState.WAITING
-    offers: set[str] = field(default_factory=set)
-    """Pending offers (proposed, claimed or ringing)."""
+    offers: dict[str, Offer] = field(default_factory=dict)
+    """Pending offers (proposed, claimed or ringing), by id, in the order they were made."""
     connected: str | None = None
     """The answered offer, from the answer to the end of the conversation."""
     team: tuple[str, ...] | None = None
     stored_agent: str = ""
     asking: set[str] = field(default_factory=set)
     """What is looked up before any offer: ``team``, ``own agent``."""
+    start_over: bool = False
+    """Every agent was tried: offer to them again from the next tick."""
 
     def move(self, trigger: str) -> WorkState:
         self.state = next_state(WORK_TABLE, f"{self.kind.value} {self.id}", self.state, trigger)
