@@ -19,40 +19,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ivr.ari.rest import AriError, AriRest, NotFound
 from ivr.core.commands import WaitingCall
-from ivr.core.distribution.commands import (
-    AskTeam,
-    BridgeCall,
-    ClaimAgent,
-    DistributionCommand,
-    EndBridge,
-    HangUpAgent,
-    Log,
-    NotifyAgent,
-    RecallOwnAgent,
-    ReleaseAgent,
-    RingAgent,
-    TellCaller,
-    Wake,
-)
+from ivr.core.distribution import commands as cmd
+from ivr.core.distribution import events as evt
 from ivr.core.distribution.engine import Distribution
-from ivr.core.distribution.events import (
-    AgentsChanged,
-    Bridged,
-    BridgeFailed,
-    CallerJoined,
-    CallerLeft,
-    CallerReady,
-    ClaimGranted,
-    ClaimRefused,
-    DistributionEvent,
-    OfferAnswered,
-    OfferEnded,
-    OwnAgentRecalled,
-    RingFailed,
-    Stopping,
-    TeamAnswered,
-    Woke,
-)
 from ivr.core.events import Event, QueuePosition
 from ivr.core.waiting import Waiting
 from ivr.crm.team import ask_team
@@ -68,7 +37,7 @@ AGENT_LEG = "agent"
 
 class Campaigns:
     def __init__(self, rest: AriRest, app: str, engine: Distribution, post: Callable[[str, Event], None],
-                 claims: Claims, own_agents: OwnAgents, http: aiohttp.ClientSession | None = None) -> None:
+                 claims: Claims, own_agents: OwnAgents, http: aiohttp.ClientSession) -> None:
         self.rest = rest
         self.app = app
         self.engine = engine
@@ -84,7 +53,7 @@ class Campaigns:
         self._change_told = False
         engine.board.listeners.append(self._agent_changed)
 
-    def feed(self, event: DistributionEvent) -> None:
+    def feed(self, event: evt.DistributionEvent) -> None:
         self._feeding = True
         try:
             commands = self.engine.handle(event)
@@ -102,19 +71,19 @@ class Campaigns:
 
     def _tell_change(self) -> None:
         self._change_told = False
-        self.feed(AgentsChanged())
+        self.feed(evt.AgentsChanged())
 
     # -- what the callers' sessions ask (ivr.stasis.session.Queues)
 
     def join(self, call_id: str, campaign: str, priority: int, call: WaitingCall,
              waited: float = 0.0) -> None:
-        self.feed(CallerJoined(call_id, campaign, priority, call, waited))
+        self.feed(evt.CallerJoined(call_id, campaign, priority, call, waited))
 
     def leave(self, call_id: str) -> None:
-        self.feed(CallerLeft(call_id))
+        self.feed(evt.CallerLeft(call_id))
 
     def connect(self, call_id: str) -> None:
-        self.feed(CallerReady(call_id))
+        self.feed(evt.CallerReady(call_id))
 
     def position(self, call_id: str) -> QueuePosition | None:
         return self.engine.position(call_id)
@@ -142,7 +111,7 @@ class Campaigns:
         self._spawn(self.phones.watch())
 
     def stop(self) -> None:
-        self.feed(Stopping())
+        self.feed(evt.Stopping())
 
     def waiting_lines(self) -> Mapping[str, list[Waiting]]:
         return self.engine.waiting_lines()
@@ -154,38 +123,38 @@ class Campaigns:
         """An event of an agent's leg."""
         kind = event.get("type")
         if kind == "StasisStart":
-            self.feed(OfferAnswered(channel_id))
+            self.feed(evt.OfferAnswered(channel_id))
         elif kind in ("ChannelDestroyed", "StasisEnd"):
-            self.feed(OfferEnded(channel_id, str(event.get("cause_txt") or kind)))
+            self.feed(evt.OfferEnded(channel_id, str(event.get("cause_txt") or kind)))
 
     # -- the engine's commands
 
-    def _carry_out(self, command: DistributionCommand) -> None:
+    def _carry_out(self, command: cmd.DistributionCommand) -> None:
         match command:
-            case TellCaller(call_id=call_id, event=event):
+            case cmd.TellCaller(call_id=call_id, event=event):
                 self.post(call_id, event)
-            case ClaimAgent(offer_id=offer_id, agent=agent):
+            case cmd.ClaimAgent(offer_id=offer_id, agent=agent):
                 self._spawn(self._claim(offer_id, agent))
-            case ReleaseAgent(agent=agent, offer_id=offer_id):
+            case cmd.ReleaseAgent(agent=agent, offer_id=offer_id):
                 self._spawn(self._release(agent, offer_id))
-            case RingAgent():
+            case cmd.RingAgent():
                 self._rings[command.offer_id] = self._spawn(self._ring(command))
-            case HangUpAgent(offer_id=offer_id):
+            case cmd.HangUpAgent(offer_id=offer_id):
                 self._spawn(self._hang_up(offer_id))
-            case BridgeCall():
+            case cmd.BridgeCall():
                 self._spawn(self._bridge(command))
-            case EndBridge(bridge_id=bridge_id):
+            case cmd.EndBridge(bridge_id=bridge_id):
                 self._spawn(self._ignoring_gone(self.rest.destroy_bridge(bridge_id)))
-            case NotifyAgent(data=data):
+            case cmd.NotifyAgent(data=data):
                 for listener in self.listeners:
                     listener(dict(data))
-            case AskTeam():
+            case cmd.AskTeam():
                 self._spawn(self._ask_team(command))
-            case RecallOwnAgent(call_id=call_id, customer_id=customer_id):
+            case cmd.RecallOwnAgent(call_id=call_id, customer_id=customer_id):
                 self._spawn(self._recall_own_agent(call_id, customer_id))
-            case Wake(key=key, seconds=seconds):
-                asyncio.get_running_loop().call_later(seconds, self.feed, Woke(key))
-            case Log(message=message, level=level):
+            case cmd.Wake(key=key, seconds=seconds):
+                asyncio.get_running_loop().call_later(seconds, self.feed, evt.Woke(key))
+            case cmd.Log(message=message, level=level):
                 log.log(level, "%s", message)
 
     async def _claim(self, offer_id: str, agent: str) -> None:
@@ -196,7 +165,7 @@ class Campaigns:
         except (SQLAlchemyError, OSError) as exc:
             log.error("agent %s: claim not stored (%s); offering on this node's view alone", agent, exc)
             won = True
-        self.feed(ClaimGranted(offer_id) if won else ClaimRefused(offer_id))
+        self.feed(evt.ClaimGranted(offer_id) if won else evt.ClaimRefused(offer_id))
 
     async def _release(self, agent: str, offer_id: str) -> None:
         try:
@@ -204,14 +173,14 @@ class Campaigns:
         except (SQLAlchemyError, OSError) as exc:
             log.error("agent %s: claim not released (%s); it expires by itself", agent, exc)
 
-    async def _ring(self, ring: RingAgent) -> None:
+    async def _ring(self, ring: cmd.RingAgent) -> None:
         try:
             await self.rest.call_agent(ring.endpoint, self.app, f"{AGENT_LEG},{ring.call_id},{ring.agent}",
                                        ring.offer_id, ring.call_id, ring.caller_id, ring.seconds,
                                        dict(ring.variables))
         except (AriError, OSError) as exc:
             log.warning("call %s: cannot ring agent %s: %s", ring.call_id, ring.agent, exc)
-            self.feed(RingFailed(ring.offer_id, str(exc)))
+            self.feed(evt.RingFailed(ring.offer_id, str(exc)))
         finally:
             self._rings.pop(ring.offer_id, None)
 
@@ -222,34 +191,31 @@ class Campaigns:
             await asyncio.wait({ringing})
         await self._ignoring_gone(self.rest.hangup(offer_id))
 
-    async def _bridge(self, bridge: BridgeCall) -> None:
+    async def _bridge(self, bridge: cmd.BridgeCall) -> None:
         try:
             await self.rest.create_bridge(bridge.bridge_id)
             await self.rest.add_to_bridge(bridge.bridge_id, [bridge.call_id, bridge.offer_id])
         except (AriError, OSError) as exc:
-            self.feed(BridgeFailed(bridge.offer_id, bridge.bridge_id, str(exc)))
+            self.feed(evt.BridgeFailed(bridge.offer_id, bridge.bridge_id, str(exc)))
             return
-        self.feed(Bridged(bridge.offer_id, bridge.bridge_id))
+        self.feed(evt.Bridged(bridge.offer_id, bridge.bridge_id))
 
-    async def _ask_team(self, ask: AskTeam) -> None:
-        if self.http is None:
-            self.feed(TeamAnswered(ask.call_id, None, "no HTTP client in this process"))
-            return
+    async def _ask_team(self, ask: cmd.AskTeam) -> None:
         try:
             answer = await ask_team(self.http, ask.url, ask.deadline, dict(ask.data),
                                     self.engine.flow().agent_names)
         except Exception as exc:
             # Whatever the service sent, the caller is offered by the campaign's strategy.
             log.exception("call %s: dynamic team: the answer could not be read", ask.call_id)
-            self.feed(TeamAnswered(ask.call_id, None, f"unreadable answer: {type(exc).__name__}"))
+            self.feed(evt.TeamAnswered(ask.call_id, None, f"unreadable answer: {type(exc).__name__}"))
             return
-        self.feed(TeamAnswered(ask.call_id, answer.agents, answer.reason))
+        self.feed(evt.TeamAnswered(ask.call_id, answer.agents, answer.reason))
 
     async def _recall_own_agent(self, call_id: str, customer_id: str) -> None:
         try:
-            self.feed(OwnAgentRecalled(call_id, await self.own_agents.of(customer_id)))
+            self.feed(evt.OwnAgentRecalled(call_id, await self.own_agents.of(customer_id)))
         except (SQLAlchemyError, OSError) as exc:
-            self.feed(OwnAgentRecalled(call_id, "", str(exc)))
+            self.feed(evt.OwnAgentRecalled(call_id, "", str(exc)))
 
     async def _remember(self, customer_id: str, agent: str) -> None:
         try:

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import aiohttp
 from aiohttp import web
 
 from ivr.core.agents import AgentBoard, AgentProfile
@@ -57,9 +58,9 @@ async def executor(ari: Ari, tmp_path: Path, strategy: str) -> AsyncIterator[tup
     engine = Distribution(board, lambda: flow, lambda: 0.0, lambda: datetime.now(UTC), random.Random(1), strict=True)
     told: list[tuple[str, Event]] = []
     database = open_engine(f"sqlite+aiosqlite:///{tmp_path / 'ivr.db'}")
-    async with rest_for(ari) as rest:
+    async with rest_for(ari) as rest, aiohttp.ClientSession() as http:
         yield Campaigns(rest, "ivr", engine, lambda call, event: told.append((call, event)), NodeAloneClaims(),
-                        OwnAgents(database)), told
+                        OwnAgents(database), http), told
     await database.dispose()
 
 
