@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from ivr.core import digits
 from ivr.core.commands import AskCrm, CancelTimer, Command, SetVariable, StartMoh, StartTimer, StopMoh, Warn
+from ivr.core.crm_answer import Identified, Interaction, NotIdentified, Routed, Unavailable
 from ivr.core.destinations import Destination
 from ivr.core.digits import Collected, DigitCollector, DigitRules
 from ivr.core.events import CrmAnswered, DigitPressed, Event, PlaybackFinished, TimerFired
 from ivr.core.nodes import Identification
 from ivr.core.step import CallContext, Goto, Out
-from ivr.crm.protocol import Identified, Interaction, NotIdentified, Routed, Unavailable
 
 CONFIRM_KEY = "1"
 HOLD_TIMER = "hold-music"

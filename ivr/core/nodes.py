@@ -10,10 +10,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from ivr.core.crm_answer import Interaction
 from ivr.core.destinations import Destination, parse_destination
 from ivr.core.strategies import Strategy
 from ivr.core.timegroups import DayOfYear, TimeRule, parse_date, parse_days, parse_hours
-from ivr.crm.protocol import Interaction
 
 Seconds = Annotated[float, Field(gt=0, le=600)]
 NodeId = Annotated[int, Field(ge=1, le=999_999_999)]

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ivr.config_file import ConfigError
+from ivr.core.crm_answer import Interaction
 from ivr.core.destinations import Destination
 from ivr.core.flow import Flow
 from ivr.core.nodes import (
@@ -22,7 +23,6 @@ from ivr.core.nodes import (
     TimeCondition,
     Voicemail,
 )
-from ivr.crm.protocol import Interaction
 from ivr.flow_file import load_flow
 
 ENVIRON = {"CRM_AUTHORIZATION": "Bearer secret"}
