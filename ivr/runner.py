@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ivr import loop_lag
 from ivr.api.server import Api, tokens
 from ivr.api.server import start as start_api
 from ivr.ari.events import EventStream
 from ivr.ari.rest import AriRest
-from ivr.bench import loop_lag
 from ivr.config_file import ConfigError
 from ivr.core.agents import AgentBoard, AgentProfile, AutoPause
 from ivr.core.call_flow import CallFlow
