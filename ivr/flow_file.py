@@ -18,10 +18,10 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from ivr.config_file import ConfigError, Problem, RawConfig, load_raw
-from ivr.core.destinations import HANG_UP, Destination, parse_destination
+from ivr.core.destinations import HANG_UP, Destination
 from ivr.core.flow import DEFAULT_ENTRY, Flow
 from ivr.core.nodes import (
-    NODE_TYPES,
+    NODE_KINDS,
     PATTERN_HELP,
     Agent,
     Campaign,
@@ -34,12 +34,13 @@ from ivr.core.nodes import (
     TimeCondition,
     TimeGroupRule,
     Trunk,
+    parse_destination,
 )
 from ivr.core.timegroups import TimeRule
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,39}$")
 ENTRY_KEY = re.compile(rf"^([0-9+*#]{{1,40}}|{DEFAULT_ENTRY})$")
-TABLES = ("entry", "timegroup", "trunk", "agent", *NODE_TYPES)
+TABLES = ("entry", "timegroup", "trunk", "agent", *NODE_KINDS)
 Loc = tuple[str, ...]
 M = TypeVar("M", bound=Node)
 
@@ -72,9 +73,9 @@ class _Reader:
             if key not in TABLES:
                 self.problem(_table_loc(key, value), f"unknown table (expected one of {', '.join(TABLES)})")
         nodes: dict[Destination, Node] = {}
-        for kind, model in NODE_TYPES.items():
+        for kind, node_kind in NODE_KINDS.items():
             for name, body in self._named(kind):
-                if (node := self._validate(model, body, (kind, name))) is not None:
+                if (node := self._validate(node_kind.model, body, (kind, name))) is not None:
                     nodes[Destination(kind, name)] = node
                 else:
                     self.invalid.add(Destination(kind, name))

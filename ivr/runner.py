@@ -7,28 +7,23 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
+from ivr import loop_lag
 from ivr.api.server import Api, tokens
 from ivr.api.server import start as start_api
 from ivr.ari.events import EventStream
 from ivr.ari.rest import AriRest
-from ivr.bench import loop_lag
-from ivr.config_file import ConfigError
 from ivr.core.agents import AgentBoard, AgentProfile, AutoPause
-from ivr.core.call_flow import CallFlow
 from ivr.core.distribution.engine import Distribution
 from ivr.core.flow import Flow
 from ivr.crm.service import CrmService
-from ivr.flow_file import load_flow
+from ivr.flow_holder import FlowHolder
 from ivr.secrets import ari_password
 from ivr.settings import Settings
+from ivr.signals import on_signal
 from ivr.stasis.app import StasisApp
 from ivr.stasis.campaigns import Campaigns
-from ivr.stasis.session import CallHandler
 from ivr.store.agents import AgentStateWriter, AgentStore, follow_other_nodes, restore
 from ivr.store.call_log import CallLog, CallLogWriter
 from ivr.store.claims import AgentClaims, Claims, NodeAloneClaims, keep_renewing
@@ -43,53 +38,6 @@ def agent_profiles(flow: Flow) -> dict[str, AgentProfile]:
     return {name: AgentProfile(name, agent.name, agent.email, tuple(agent.skills.items()), agent.cost,
                                agent.weight)
             for name, agent in flow.agents.items()}
-
-
-class FlowHolder:
-    """The flow new calls get. A reload swaps it only when the new file is valid; calls in
-    progress keep the flow they started with."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.current: Flow = load_flow(path)
-
-    async def reload(self) -> bool:
-        try:
-            # In a thread: a flow of 2000 agents takes some 50 ms to read and check.
-            flow = await asyncio.to_thread(load_flow, self.path)
-        except ConfigError as exc:
-            log.error("reload: %s has %d problem(s); still serving the previous flow:\n  %s",
-                      self.path, len(exc.problems), "\n  ".join(str(p) for p in exc.problems))
-            return False
-        self.current = flow
-        log.info("reload: new calls get the flow of %s (%d nodes)", self.path, len(flow.nodes))
-        return True
-
-    def new_call(self, channel_id: str) -> CallHandler:
-        return CallFlow(channel_id, self.current, lambda: datetime.now(UTC))
-
-
-def on_signal(signum: signal.Signals, work: Callable[[], Coroutine[Any, Any, object]]) -> None:
-    """Each ``signum`` runs ``work`` as a task, one at a time (a signal handler cannot await)."""
-    loop = asyncio.get_running_loop()
-    one_at_a_time = asyncio.Lock()
-    running: set[asyncio.Task[None]] = set()
-
-    async def in_turn() -> None:
-        async with one_at_a_time:
-            await work()
-
-    def done(task: asyncio.Task[None]) -> None:
-        running.discard(task)
-        if not task.cancelled() and (exc := task.exception()) is not None:
-            log.error("%s: %s", signum.name, exc, exc_info=exc)
-
-    def start() -> None:
-        task = loop.create_task(in_turn())
-        running.add(task)
-        task.add_done_callback(done)
-
-    loop.add_signal_handler(signum, start)
 
 
 async def reload(flows: FlowHolder, board: AgentBoard, api: Api, settings: Settings,

@@ -36,9 +36,10 @@ from ivr.core.nodes import Identification
 from ivr.core.player import Player
 from ivr.core.step import CallContext, Goto, Out
 from ivr.crm.service import CrmService
+from ivr.flow_holder import FlowHolder
 from ivr.listen import PortTaken
-from ivr.runner import FlowHolder, on_signal
 from ivr.settings import Settings
+from ivr.signals import on_signal
 from ivr.store.call_log import CallLog, CallLogWriter, record_of
 from ivr.store.engine import database_url, open_engine
 from ivr.store.migrations import upgrade

@@ -15,13 +15,13 @@ from typing import Any
 
 from ivr.bench.ami_events import AmiEvents
 from ivr.bench.call_timings import CallTiming, call_timings
-from ivr.bench.loop_lag import read_lags
 from ivr.bench.machine import describe
 from ivr.bench.percentiles import summary
 from ivr.bench.plan import Load, Way, first_failures, loads, ways_to_run
 from ivr.bench.process_stats import Process
 from ivr.bench.sipp_scenarios import CUSTOMER_ID, caller
 from ivr.bench.stage import APP_DID, Stage, free_media_port, free_port
+from ivr.loop_lag import read_lags
 from ivr.pbx import control
 
 log = logging.getLogger("ivr.bench")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ivr.core.crm_answer import Interaction
 from ivr.core.facts import CallFacts
-from ivr.crm.protocol import Interaction
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ivr.crm.protocol import Answer as CrmAnswer
+from ivr.core.crm_answer import Answer as CrmAnswer
 
 
 @dataclass(frozen=True)

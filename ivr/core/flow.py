@@ -9,8 +9,8 @@ from datetime import datetime
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
-from ivr.core.destinations import KIND_OF_CODE, Destination
-from ivr.core.nodes import Agent, Coded, Node, TimeCondition, Trunk
+from ivr.core.destinations import Destination
+from ivr.core.nodes import KIND_OF_CODE, Agent, Coded, Node, TimeCondition, Trunk
 from ivr.core.timegroups import TimeRule
 
 DEFAULT_ENTRY = "default"

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from ivr.core import digits
 from ivr.core.commands import AskCrm, CancelTimer, Command, SetVariable, StartMoh, StartTimer, StopMoh, Warn
+from ivr.core.crm_answer import Identified, Interaction, NotIdentified, Routed, Unavailable
 from ivr.core.destinations import Destination
 from ivr.core.digits import Collected, DigitCollector, DigitRules
 from ivr.core.events import CrmAnswered, DigitPressed, Event, PlaybackFinished, TimerFired
-from ivr.core.nodes import Identification
+from ivr.core.nodes import NODE_KINDS, Identification
 from ivr.core.step import CallContext, Goto, Out
-from ivr.crm.protocol import Identified, Interaction, NotIdentified, Routed, Unavailable
 
 CONFIRM_KEY = "1"
 HOLD_TIMER = "hold-music"
@@ -193,11 +193,12 @@ class IdentifyStep:
     def _route(self, destination: Destination, result: str, why: str = "") -> list[Out]:
         self.state = "done"
         node_id = self.ctx.flow.node_id(destination)
+        code = NODE_KINDS[destination.kind].code
         if why:
             self.ctx.facts.notes.append(f"identification {self.name}: {why}")
         return [*self.ctx.player.stop(), CancelTimer(digits.TIMER),
                 SetVariable("IVR_RESULT", result),
                 SetVariable("IVR_DESTINATION", str(destination)),
-                SetVariable("IVR_DESTINATION_TYPE", str(destination.code or destination.kind)),
+                SetVariable("IVR_DESTINATION_TYPE", str(code or destination.kind)),
                 SetVariable("IVR_DESTINATION_ID", "" if node_id is None else str(node_id)),
                 Goto(destination)]

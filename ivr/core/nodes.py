@@ -1,11 +1,13 @@
 """The nodes an admin writes in a flow file, as validated, immutable data.
 
 Each kind of node is one table in the flow file (``[menu.main]``, ``[identification.vip]``);
-the field descriptions here are what ``docs/flows.md`` documents.
+``NODE_KINDS``, at the end, lists them. The field descriptions here are what ``docs/flows.md``
+documents.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -18,10 +20,10 @@ from pydantic import (
     model_validator,
 )
 
-from ivr.core.destinations import Destination, parse_destination
+from ivr.core.crm_answer import Interaction
+from ivr.core.destinations import HANG_UP, Destination
 from ivr.core.strategies import strategy_name
 from ivr.core.timegroups import DayOfYear, TimeRule, parse_date, parse_days, parse_hours
-from ivr.crm.protocol import Interaction
 
 Seconds = Annotated[float, Field(gt=0, le=600)]
 NodeId = Annotated[int, Field(ge=1, le=999_999_999)]
@@ -42,6 +44,28 @@ PATTERN_HELP = {
     DTMF_KEY: "expected one key: 0-9, * or #",
     DIALPLAN_NAME: "expected letters, digits, _ or -",
 }
+
+
+def parse_destination(text: str) -> Destination:
+    """``kind:name``, or ``hangup`` alone for a plain hang-up.
+
+    >>> parse_destination("menu:main")
+    Destination(kind='menu', name='main')
+    >>> parse_destination("hangup") == HANG_UP
+    True
+    >>> parse_destination("queue:x")
+    Traceback (most recent call last):
+    ValueError: unknown kind 'queue' (expected kind:name, kind one of campaign, time, menu, hangup, \
+identification, message, voicemail, dialplan, external)
+    """
+    if text == "hangup":
+        return HANG_UP
+    kind, sep, name = text.partition(":")
+    if kind not in NODE_KINDS:
+        raise ValueError(f"unknown kind {kind!r} (expected kind:name, kind one of {', '.join(NODE_KINDS)})")
+    if not sep or not name:
+        raise ValueError(f"expected {kind}:<name>, got {text!r}")
+    return Destination(kind, name)
 
 
 def _destination(value: object) -> Destination:
@@ -312,14 +336,26 @@ class External(Node):
     number: str = Field(pattern=r"^(\+?[0-9]{2,20}|sip:[A-Za-z0-9._+\-]+@[A-Za-z0-9.\-]+(:[0-9]{1,5})?)$")
 
 
-NODE_TYPES: dict[str, type[Node]] = {
-    "campaign": Campaign,
-    "time": TimeCondition,
-    "menu": Menu,
-    "hangup": HangupNode,
-    "identification": Identification,
-    "message": Message,
-    "voicemail": Voicemail,
-    "dialplan": Dialplan,
-    "external": External,
+@dataclass(frozen=True)
+class NodeKind:
+    model: type[Node]
+    code: int | None
+    """OMniLeads' destination type code: a CRM answering ``"X,Y"`` names the kind by it (and the node
+    by the ``id`` the admin gave it). None: no CRM answer can send calls there, only a node an admin
+    wired to it."""
+
+
+NODE_KINDS: dict[str, NodeKind] = {
+    "campaign": NodeKind(Campaign, 1),
+    "time": NodeKind(TimeCondition, 2),
+    "menu": NodeKind(Menu, 3),
+    "hangup": NodeKind(HangupNode, 5),
+    "identification": NodeKind(Identification, 9),
+    "message": NodeKind(Message, None),
+    "voicemail": NodeKind(Voicemail, None),
+    "dialplan": NodeKind(Dialplan, None),
+    "external": NodeKind(External, None),
 }
+"""Every kind of node, each a table of the flow file and the ``kind`` of a destination, in the
+order messages list them. A new kind is added here, and its step in ``call_flow.py``."""
+KIND_OF_CODE = {kind.code: name for name, kind in NODE_KINDS.items() if kind.code is not None}

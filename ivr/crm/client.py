@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from ivr.core.crm_answer import Answer, Interaction, Unavailable
 from ivr.crm.breaker import CircuitBreaker
-from ivr.crm.protocol import Answer, Interaction, Unavailable, parse_answer, request_body
+from ivr.crm.protocol import parse_answer, request_body
 
 MAX_BODY = 64 * 1024
 

@@ -19,43 +19,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
-from enum import Enum
 from urllib.parse import urlencode
 
-
-class Interaction(Enum):
-    NONE = "none"
-    TRUE_FALSE = "true-false"
-    DESTINATION = "destination"
-
-
-Variables = tuple[tuple[str, str], ...]
-
-
-@dataclass(frozen=True)
-class Identified:
-    variables: Variables = ()
-
-
-@dataclass(frozen=True)
-class NotIdentified:
-    variables: Variables = ()
-
-
-@dataclass(frozen=True)
-class Routed:
-    type_code: int
-    destination_id: int
-    variables: Variables = ()
-
-
-@dataclass(frozen=True)
-class Unavailable:
-    reason: str
-
-
-Answer = Identified | NotIdentified | Routed | Unavailable
+from ivr.core.crm_answer import Answer, Identified, Interaction, NotIdentified, Routed, Unavailable, Variables
 
 _PAIR = re.compile(r"([0-9]{1,9}),([0-9]{1,9})")
 _VARIABLE = re.compile(r"[a-z][a-z0-9_]{0,30}")

@@ -34,6 +34,7 @@ from ivr.core.commands import (
     WaitingCall,
     Warn,
 )
+from ivr.core.crm_answer import Unavailable
 from ivr.core.events import (
     CallStarted,
     CrmAnswered,
@@ -44,7 +45,6 @@ from ivr.core.events import (
 )
 from ivr.core.facts import CallFacts
 from ivr.crm.client import CrmResult
-from ivr.crm.protocol import Unavailable
 from ivr.store.call_log import CallRecord, record_of
 
 log = logging.getLogger("ivr.call")

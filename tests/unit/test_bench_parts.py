@@ -10,8 +10,8 @@ import pytest
 from aiohttp import web
 
 from ivr.bench.crm_server import make_app
-from ivr.bench.loop_lag import read_lags, sample
 from ivr.bench.sipp_scenarios import caller
+from ivr.loop_lag import read_lags, sample
 
 
 async def ask(latency: float, failure_rate: float, body: dict[str, str]) -> httpx.Response:

@@ -27,6 +27,8 @@ from ivr.core.commands import (
     StopPlayback,
     Warn,
 )
+from ivr.core.crm_answer import Answer as CrmAnswer
+from ivr.core.crm_answer import Identified, Interaction, NotIdentified, Routed, Unavailable
 from ivr.core.digits import TIMER
 from ivr.core.events import (
     CallStarted,
@@ -41,8 +43,6 @@ from ivr.core.events import (
 from ivr.core.facts import CallFacts
 from ivr.core.flow import Flow
 from ivr.core.identify import HOLD_TIMER
-from ivr.crm.protocol import Answer as CrmAnswer
-from ivr.crm.protocol import Identified, Interaction, NotIdentified, Routed, Unavailable
 from ivr.flow_file import load_flow
 
 NOW = datetime(2026, 1, 14, 10, 0, tzinfo=UTC)  # a Wednesday, 11:00 in Madrid

@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from ivr.core.crm_answer import Identified, Interaction, NotIdentified, Routed, Unavailable
 from ivr.crm.breaker import CircuitBreaker
 from ivr.crm.client import CrmClient, CrmQuery, new_http_client
-from ivr.crm.protocol import Identified, Interaction, NotIdentified, Routed, Unavailable, parse_answer
+from ivr.crm.protocol import parse_answer
 from tests.ports import free_port
 from tests.unit.fake_crm import CrmHandler, FakeCrm
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ivr.crm.protocol import Answer, Identified, Interaction, NotIdentified, Routed, parse_answer
+from ivr.core.crm_answer import Answer, Identified, Interaction, NotIdentified, Routed
+from ivr.crm.protocol import parse_answer
 
 SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "crm" / "crm_server.py"
 CUSTOMERS = SCRIPT.with_name("customers.json")

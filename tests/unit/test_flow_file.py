@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from importlib.resources import as_file, files
 from pathlib import Path
@@ -9,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from ivr.config_file import ConfigError
+from ivr.core.crm_answer import Interaction
 from ivr.core.destinations import Destination
 from ivr.core.flow import Flow
 from ivr.core.nodes import (
+    NODE_KINDS,
     Campaign,
     Dialplan,
     External,
@@ -22,7 +25,6 @@ from ivr.core.nodes import (
     TimeCondition,
     Voicemail,
 )
-from ivr.crm.protocol import Interaction
 from ivr.flow_file import load_flow
 
 ENVIRON = {"CRM_AUTHORIZATION": "Bearer secret"}
@@ -217,6 +219,16 @@ def test_crm_codes_name_nodes_by_kind_and_id(tmp_path: Path) -> None:
     assert flow.by_code(4, 1) is None  # no kind has code 4
     assert flow.node_id(Destination("campaign", "sales")) == 11
     assert flow.node_id(Destination("message", "sorry")) is None
+
+
+def test_the_documented_kinds_and_codes_are_the_node_kinds() -> None:
+    flows_md = (Path(__file__).parents[2] / "docs" / "flows.md").read_text()
+    codes_table = flows_md.split("## Destinations and their codes")[1].split("###")[0]
+    documented = re.findall(r"^\| `([a-z]+)` \| ([0-9]+|—) \|", codes_table, re.MULTILINE)
+    sections = re.findall(r"^### `([a-z]+)`: ", flows_md, re.MULTILINE)
+
+    assert documented == [(kind, "—" if k.code is None else str(k.code)) for kind, k in NODE_KINDS.items()]
+    assert sorted(sections) == sorted(NODE_KINDS)
 
 
 def test_time_groups_trunks_and_zones(tmp_path: Path) -> None:
