@@ -176,7 +176,7 @@ class Campaigns:
     async def _ring(self, ring: cmd.RingAgent) -> None:
         try:
             await self.rest.call_agent(ring.endpoint, self.app, f"{AGENT_LEG},{ring.call_id},{ring.agent}",
-                                       ring.offer_id, ring.call_id, ring.caller_id, ring.seconds,
+                                       ring.offer_id, ring.originator, ring.caller_id, ring.seconds,
                                        dict(ring.variables))
         except (AriError, OSError) as exc:
             log.warning("call %s: cannot ring agent %s: %s", ring.call_id, ring.agent, exc)

@@ -4,37 +4,50 @@ from __future__ import annotations
 
 import logging
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from ivr.core.agents import AgentBoard, AgentProfile, AutoPause, State
+from ivr.core.callbacks import Callback, CallbackState, NewCallback
 from ivr.core.commands import WaitingCall
 from ivr.core.destinations import Destination
 from ivr.core.distribution.commands import (
     AskTeam,
     BridgeCall,
+    BriefAgent,
     ClaimAgent,
+    DialCustomer,
     DistributionCommand,
     EndBridge,
+    FinishAttempt,
     HangUpAgent,
+    HangUpCustomer,
+    HoldCallback,
     Log,
     NotifyAgent,
     RecallOwnAgent,
     ReleaseAgent,
     RingAgent,
+    StartAttempt,
     TellCaller,
     Wake,
 )
 from ivr.core.distribution.engine import TICK, TICK_SECONDS, Distribution
 from ivr.core.distribution.events import (
+    AgentBriefed,
+    AttemptStarted,
     Bridged,
     BridgeFailed,
+    CallbackDropped,
+    CallbackHeld,
+    CallbackQueued,
     CallerJoined,
     CallerLeft,
     CallerReady,
     ClaimGranted,
     ClaimRefused,
+    CustomerLegEnded,
     OfferAnswered,
     OfferEnded,
     OwnAgentRecalled,
@@ -119,7 +132,8 @@ def without_logs(commands: list[DistributionCommand]) -> list[DistributionComman
 
 
 def ring(offer: str, agent: str) -> RingAgent:
-    return RingAgent(offer, agent, f"PJSIP/agent-{agent}", "c1", "sales <600>", 15, CALL.agent_variables("sales"))
+    return RingAgent(offer, agent, f"PJSIP/agent-{agent}", "c1", "sales <600>", 15, CALL.agent_variables("sales"),
+                     "c1")
 
 
 def test_a_caller_joins_is_claimed_rung_answered_and_bridged() -> None:
@@ -414,3 +428,121 @@ def test_an_illegal_event_raises_in_tests_and_is_logged_in_production() -> None:
     assert lenient.engine.handle(OfferAnswered("c1-agent-1")) == [
         Log("distribution: offer c1-agent-1 to ana: 'answered' cannot happen when proposed; ignored",
             logging.ERROR)]
+
+
+def callback(callback_id: str = "k1", arrived: datetime = datetime(2026, 12, 7, 9, 58, tzinfo=UTC),
+             priority: int = 5) -> CallbackQueued:
+    request = NewCallback("sales", "+34600111222", "+34911000000", "1234", (("name", "Ana"),), priority, arrived,
+                          "ivr-cb-k1")
+    queued = Callback(callback_id, request, CallbackState.PENDING, arrived, arrived, arrived + timedelta(days=1),
+                      0, 3, 300.0)
+    return CallbackQueued(queued, "PJSIP/+34600111222@pstn", ("recording:ivr-cb-k1",), 30)
+
+
+def test_a_callback_is_held_offered_briefed_dialled_and_bridged_when_the_customer_accepts() -> None:
+    s = Setup()
+
+    assert without_logs(s.engine.handle(callback())) == [Wake(TICK, TICK_SECONDS), HoldCallback("k1")]
+    assert claims(s.engine.handle(CallbackHeld("k1", True))) == [("cb-k1-agent-1", "ana")]
+    ringing = [c for c in s.claimed("cb-k1-agent-1") if isinstance(c, RingAgent)]
+    assert ringing == [RingAgent("cb-k1-agent-1", "ana", "PJSIP/agent-ana", "cb-k1", "callback sales <+34600111222>",
+                                 15, (*WaitingCall("+34600111222", "", "1234", (("name", "Ana"),))
+                                      .agent_variables("sales"), ("IVR_CALLBACK", "k1")), "")]
+    assert s.engine.handle(OfferAnswered("cb-k1-agent-1")) == [BriefAgent("cb-k1-agent-1", ("recording:ivr-cb-k1",))]
+    assert s.engine.handle(AgentBriefed("cb-k1-agent-1")) == [StartAttempt("k1")]
+    assert without_logs(s.engine.handle(AttemptStarted("k1", 1))) == [
+        DialCustomer("cb-k1-try-1", "k1", 1, "PJSIP/+34600111222@pstn", "+34911000000", 30, "cb-k1-agent-1")]
+    assert s.engine.handle(CallerReady("cb-k1-try-1")) == [BridgeCall("cb-k1-bridge", "cb-k1-try-1", "cb-k1-agent-1")]
+    assert without_logs(s.engine.handle(Bridged("cb-k1-agent-1", "cb-k1-bridge"))) == [
+        FinishAttempt("k1", 1, True, "accepted; talked with agent ana")]
+    assert without_logs(s.engine.handle(CustomerLegEnded("cb-k1-try-1", "Normal Clearing"))) == [
+        HangUpAgent("cb-k1-agent-1"), EndBridge("cb-k1-bridge"), ReleaseAgent("ana", "cb-k1-agent-1")]
+    assert not s.engine.items and not s.engine.legs
+
+
+def test_a_callback_keeps_the_original_calls_place_among_live_callers() -> None:
+    s = Setup(agents=("ana",))
+    s.board.pause("ana", "meeting")
+    s.join("earlier")
+    s.wall += timedelta(seconds=30)
+    s.clock.now += 30
+    s.engine.handle(callback(arrived=s.wall - timedelta(seconds=20)))
+    s.join("later")
+
+    assert [w.call_id for w in s.engine.waiting_lines()["sales"]] == ["earlier", "cb-k1", "later"]
+    s.board.ready("ana")
+    assert claims(s.engine.handle(Woke(TICK))) == [("earlier-agent-1", "ana")]
+
+
+def test_a_callback_takes_no_agent_while_an_earlier_caller_waits_and_is_held_only_when_one_is_free() -> None:
+    s = Setup(agents=("ana",))
+    s.join("c1")
+    assert HoldCallback("k1") not in s.engine.handle(callback(arrived=s.wall + timedelta(seconds=5)))
+
+    s.claimed("c1-agent-1")
+    s.answer("c1-agent-1")
+    assert s.engine.handle(CallerLeft("c1"))[-1] == HoldCallback("k1")
+
+
+def test_an_agent_refusing_a_callback_costs_no_attempt_and_the_next_agent_gets_it() -> None:
+    s = Setup(agents=("ana", "bo"))
+    s.engine.handle(callback())
+    s.engine.handle(CallbackHeld("k1", True))
+    s.claimed("cb-k1-agent-1")
+
+    out = s.engine.handle(OfferEnded("cb-k1-agent-1", "Busy"))
+    assert claims(out) == [("cb-k1-agent-2", "bo")]
+    assert not [c for c in out if isinstance(c, (StartAttempt, FinishAttempt, HoldCallback))]
+
+
+def test_a_customer_who_does_not_accept_fails_the_attempt_and_frees_the_agent() -> None:
+    s = Setup(agents=("ana",))
+    s.engine.handle(callback())
+    s.engine.handle(CallbackHeld("k1", True))
+    s.claimed("cb-k1-agent-1")
+    s.engine.handle(OfferAnswered("cb-k1-agent-1"))
+    s.engine.handle(AgentBriefed("cb-k1-agent-1"))
+    s.engine.handle(AttemptStarted("k1", 2))
+
+    assert without_logs(s.engine.handle(CustomerLegEnded("cb-k1-try-2", "No Answer"))) == [
+        HangUpAgent("cb-k1-agent-1"), EndBridge("cb-k1-bridge"), FinishAttempt("k1", 2, False, "No Answer"),
+        ReleaseAgent("ana", "cb-k1-agent-1")]
+    assert not s.engine.items and s.board.status("ana").state is State.READY
+
+
+def test_the_agent_hanging_up_during_the_dial_fails_the_attempt_and_hangs_the_customer_up() -> None:
+    s = Setup(agents=("ana",))
+    s.engine.handle(callback())
+    s.engine.handle(CallbackHeld("k1", True))
+    s.claimed("cb-k1-agent-1")
+    s.engine.handle(OfferAnswered("cb-k1-agent-1"))
+    s.engine.handle(AgentBriefed("cb-k1-agent-1"))
+    s.engine.handle(AttemptStarted("k1", 1))
+
+    out = without_logs(s.engine.handle(OfferEnded("cb-k1-agent-1", "Normal Clearing")))
+    assert out[1:] == [HangUpCustomer("cb-k1-try-1"),
+                       FinishAttempt("k1", 1, False, "agent ana left before the customer was connected"),
+                       ReleaseAgent("ana", "cb-k1-agent-1")]
+
+
+def test_a_callback_held_by_another_node_or_cancelled_leaves_this_nodes_line() -> None:
+    s = Setup(agents=("ana",))
+    s.engine.handle(callback("k1"))
+    s.engine.handle(CallbackHeld("k1", False))
+    s.engine.handle(callback("k2"))
+    s.engine.handle(CallbackDropped("k2"))
+
+    assert s.engine.waiting_lines()["sales"] == [] and not s.engine.items
+
+
+def test_an_attempt_the_store_refuses_lets_the_agent_go_without_dialling() -> None:
+    s = Setup(agents=("ana",))
+    s.engine.handle(callback())
+    s.engine.handle(CallbackHeld("k1", True))
+    s.claimed("cb-k1-agent-1")
+    s.engine.handle(OfferAnswered("cb-k1-agent-1"))
+    s.engine.handle(AgentBriefed("cb-k1-agent-1"))
+
+    out = s.engine.handle(AttemptStarted("k1", None))
+    assert not [c for c in out if isinstance(c, DialCustomer)]
+    assert HangUpAgent("cb-k1-agent-1") in out and not s.engine.items

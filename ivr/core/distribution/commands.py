@@ -38,6 +38,8 @@ class RingAgent:
     caller_id: str
     seconds: int
     variables: tuple[tuple[str, str], ...]
+    originator: str
+    """The caller's channel, whose codecs the leg takes; "" for a callback (no caller yet)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,56 @@ class BridgeCall:
 @dataclass(frozen=True)
 class EndBridge:
     bridge_id: str
+
+
+@dataclass(frozen=True)
+class HoldCallback:
+    """Hold the callback against the other app nodes: ``CallbackHeld``."""
+
+    callback_id: str
+
+
+@dataclass(frozen=True)
+class BriefAgent:
+    """Play the briefing on the agent's leg: ``AgentBriefed`` when it ends."""
+
+    offer_id: str
+    media: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StartAttempt:
+    """Count an attempt in the store before dialling: ``AttemptStarted``."""
+
+    callback_id: str
+
+
+@dataclass(frozen=True)
+class DialCustomer:
+    """A leg to the callback's customer, with the agent's leg as originator. Its channel id
+    names the callback and the attempt, so that Asterisk refuses a second originate of the same
+    attempt. The customer accepting is ``CallerReady`` on that leg; its end, ``CustomerLegEnded``."""
+
+    channel_id: str
+    callback_id: str
+    attempt: int
+    endpoint: str
+    caller_id: str
+    seconds: int
+    originator: str
+
+
+@dataclass(frozen=True)
+class HangUpCustomer:
+    channel_id: str
+
+
+@dataclass(frozen=True)
+class FinishAttempt:
+    callback_id: str
+    attempt: int
+    completed: bool
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -112,4 +164,5 @@ class Log:
 
 
 DistributionCommand = (ClaimAgent | ReleaseAgent | RingAgent | HangUpAgent | BridgeCall | EndBridge
-                       | TellCaller | NotifyAgent | AskTeam | RecallOwnAgent | Wake | Log)
+                       | HoldCallback | BriefAgent | StartAttempt | DialCustomer | HangUpCustomer
+                       | FinishAttempt | TellCaller | NotifyAgent | AskTeam | RecallOwnAgent | Wake | Log)

@@ -17,31 +17,44 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime
 
 from ivr.core.agents import AgentBoard, State
+from ivr.core.commands import WaitingCall
 from ivr.core.destinations import Destination
 from ivr.core.distribution.commands import (
     AskTeam,
     BridgeCall,
+    BriefAgent,
     ClaimAgent,
+    DialCustomer,
     DistributionCommand,
     EndBridge,
+    FinishAttempt,
     HangUpAgent,
+    HangUpCustomer,
+    HoldCallback,
     Log,
     NotifyAgent,
     RecallOwnAgent,
     ReleaseAgent,
     RingAgent,
+    StartAttempt,
     TellCaller,
     Wake,
 )
 from ivr.core.distribution.events import (
+    AgentBriefed,
     AgentsChanged,
+    AttemptStarted,
     Bridged,
     BridgeFailed,
+    CallbackDropped,
+    CallbackHeld,
+    CallbackQueued,
     CallerJoined,
     CallerLeft,
     CallerReady,
     ClaimGranted,
     ClaimRefused,
+    CustomerLegEnded,
     DistributionEvent,
     OfferAnswered,
     OfferEnded,
@@ -54,7 +67,7 @@ from ivr.core.distribution.events import (
 )
 from ivr.core.distribution.offers import Offer, OfferState
 from ivr.core.distribution.transitions import IllegalEvent
-from ivr.core.distribution.work import WorkItem, WorkKind, WorkState
+from ivr.core.distribution.work import CallbackWork, WorkItem, WorkKind, WorkState
 from ivr.core.events import (
     AgentAnswered,
     AgentConnected,
@@ -80,6 +93,11 @@ HOLDING = frozenset({State.RINGING, State.ON_CALL, State.WRAP_UP})
 WAITING_STATES = frozenset({WorkState.ASKING, WorkState.WAITING, WorkState.OFFERING})
 
 
+def callback_item(callback_id: str) -> str:
+    """The work item (and the prefix of its legs' channel ids) of a callback."""
+    return f"cb-{callback_id}"
+
+
 class Distribution:
     def __init__(self, board: AgentBoard, flow: Callable[[], Flow], clock: Callable[[], float],
                  wall: Callable[[], datetime], rng: random.Random | None = None,
@@ -102,6 +120,8 @@ class Distribution:
         """Per campaign, how long the last items served waited (for the estimate)."""
         self.wrap_ups: dict[str, str] = {}
         """Agent -> the key of the wrap-up that ends it."""
+        self.legs: dict[str, str] = {}
+        """A callback's customer leg -> its work item."""
         self.stopping = False
         self._ids = itertools.count(1)
         self._ticking = False
@@ -132,6 +152,18 @@ class Distribution:
                 self._leave(call_id)
             case CallerReady(call_id=call_id):
                 self._ready(call_id)
+            case CallbackQueued():
+                self._queue_callback(event)
+            case CallbackHeld(callback_id=callback_id, held=held):
+                self._held(callback_id, held)
+            case CallbackDropped(callback_id=callback_id):
+                self._dropped(callback_id)
+            case AgentBriefed(offer_id=offer_id):
+                self._briefed(offer_id)
+            case AttemptStarted(callback_id=callback_id, attempt=attempt):
+                self._attempt_started(callback_id, attempt)
+            case CustomerLegEnded(channel_id=channel_id, reason=reason):
+                self._customer_gone(channel_id, reason)
             case TeamAnswered():
                 self._team(event)
             case OwnAgentRecalled():
@@ -204,6 +236,9 @@ class Distribution:
         if item.asking:
             item.state = WorkState.ASKING
         self._rematch = True
+        self._keep_ticking()
+
+    def _keep_ticking(self) -> None:
         if not self._ticking:
             self._ticking = True
             self._out.append(Wake(TICK, TICK_SECONDS))
@@ -273,6 +308,13 @@ class Distribution:
             self._tell(item, OwnAgentBusy(found.own_agent_busy))
         agents = [agent for agent in found.agents if agent in self.flow().agents]
         if not agents:
+            return
+        if item.callback is not None and not item.held:
+            # Held only once an agent is free for it: a node holding callbacks it cannot serve
+            # would keep them from the other nodes' agents.
+            item.move("hold")
+            item.asking.add("hold")
+            self._out.append(HoldCallback(item.callback.callback_id))
             return
         if not (STRATEGIES[item.node.strategy].rings_all and item.team is None):
             agents = agents[:1]
@@ -353,10 +395,14 @@ class Distribution:
     def _ring(self, item: WorkItem, offer: Offer) -> None:
         offer.move("ring")
         offer.leg = True
-        node = item.node
+        node, variables = item.node, item.call.agent_variables(item.campaign)
+        shown = f"{item.campaign} <{item.call.caller}>"
+        if item.callback is not None:
+            shown = f"callback {shown}"
+            variables += (("IVR_CALLBACK", item.callback.callback_id),)
         self._out.append(RingAgent(offer.id, offer.agent, self.flow().agent_endpoint(offer.agent), item.id,
-                                   f"{item.campaign} <{item.call.caller}>", max(1, round(node.ring_timeout)),
-                                   item.call.agent_variables(item.campaign)))
+                                   shown, max(1, round(node.ring_timeout)), variables,
+                                   "" if item.callback is not None else item.id))
 
     def _answered(self, offer_id: str) -> None:
         offer = self.offers.get(offer_id)
@@ -378,6 +424,8 @@ class Distribution:
         self.board.answered(offer.agent)
         for other in list(item.offers.values()):
             self._withdraw(other)
+        if item.callback is not None:
+            self._out.append(BriefAgent(offer.id, item.callback.briefing))
         self._tell(item, AgentAnswered(offer.agent))
 
     def _count_spare(self, item: WorkItem, agent: str) -> None:
@@ -389,9 +437,9 @@ class Distribution:
     def _ready(self, call_id: str) -> None:
         """The caller is ready to be bridged; when the agent was lost meanwhile (it waits again,
         told by ``AgentHungUp``), nothing is to be done."""
-        item = self.items.get(call_id)
+        item = self.items.get(self.legs.get(call_id, call_id))
         if item is not None and item.state is WorkState.CONNECTING and item.connected is not None:
-            self._out.append(BridgeCall(item.bridge_id, item.id, item.connected))
+            self._out.append(BridgeCall(item.bridge_id, call_id, item.connected))
 
     def _bridged(self, offer_id: str, bridge_id: str) -> None:
         offer = self.offers.get(offer_id)
@@ -402,8 +450,11 @@ class Distribution:
         item = self.items[offer.work_id]
         offer.move("bridged")
         item.move("bridged")
-        self._log(f"call {item.id}: bridged with agent {offer.agent}")
+        self._log(f"{item.kind.value} {item.id}: bridged with agent {offer.agent}")
         self._tell(item, AgentConnected(offer.agent))
+        if item.callback is not None:
+            self._out.append(FinishAttempt(item.callback.callback_id, item.attempt, True,
+                                           f"accepted; talked with agent {offer.agent}"))
 
     def _bridge_failed(self, offer_id: str, bridge_id: str, reason: str) -> None:
         offer = self.offers.get(offer_id)
@@ -411,10 +462,14 @@ class Distribution:
             self._out.append(EndBridge(bridge_id))
             return
         item = self.items[offer.work_id]
-        self._log(f"call {item.id}: could not bridge agent {offer.agent}: {reason}", logging.WARNING)
+        self._log(f"{item.kind.value} {item.id}: could not bridge agent {offer.agent}: {reason}",
+                  logging.WARNING)
         offer.move("bridge failed")
         self._end_talk(item, offer, hang_up_agent=True)
-        self._back_in_line(item, offer)
+        if item.attempt:
+            self._attempt_failed(item, f"could not bridge: {reason}")
+        else:
+            self._back_in_line(item, offer)
 
     def _ended(self, offer: Offer, reason: str, trigger: str) -> None:
         offer.leg = False
@@ -425,13 +480,19 @@ class Distribution:
             self._unanswered(item, offer, reason)
         elif was is OfferState.ANSWERED and item is not None:
             self._end_talk(item, offer, hang_up_agent=False)
-            self._back_in_line(item, offer)
+            if item.attempt:
+                self._attempt_failed(item, f"agent {offer.agent} left before the customer was connected")
+            else:
+                self._back_in_line(item, offer)
         elif was is OfferState.BRIDGED and item is not None:
             # The flow first, the bridge's end after: a prompt sent to a caller on its way out
             # of the bridge was once lost, and the caller's keys with it.
             self._tell(item, AgentHungUp(offer.agent))
             self._end_talk(item, offer, hang_up_agent=False)
             item.move("agent hung up")
+            if item.callback is not None:
+                self._hang_up_customer(item)
+                self._forget_item(item)
         self._forget_if_settled(offer)
 
     def _unanswered(self, item: WorkItem, offer: Offer, reason: str) -> None:
@@ -493,6 +554,114 @@ class Distribution:
                 del self.holding[agent]
                 self._out.append(ReleaseAgent(agent, offer_id))
 
+    # -- callbacks
+
+    def _queue_callback(self, event: CallbackQueued) -> None:
+        callback, request = event.callback, event.callback.request
+        item_id = callback_item(callback.id)
+        node = self.flow().nodes.get(Destination("campaign", request.campaign))
+        if not isinstance(node, Campaign) or not node.runs_in_app or item_id in self.items:
+            return
+        waited = max(0.0, (self.wall() - request.arrived_at).total_seconds())
+        line = self.lines.setdefault(request.campaign, WaitingLine())
+        waiting = line.join(item_id, request.priority, self.clock() - waited)
+        call = WaitingCall(request.number, "", request.customer_id, request.variables)
+        work = CallbackWork(callback.id, request.caller_id, event.endpoint, event.briefing,
+                            event.dial_seconds)
+        self.items[item_id] = WorkItem(item_id, WorkKind.CALLBACK, request.campaign, node, waiting, call,
+                                       callback=work)
+        self._log(f"callback {callback.id}: waiting in campaign {request.campaign} (priority "
+                  f"{request.priority}, position {line.position(item_id)})")
+        self._rematch = True
+        self._keep_ticking()
+
+    def _held(self, callback_id: str, held: bool) -> None:
+        item = self.items.get(callback_item(callback_id))
+        if item is None:
+            return
+        if held:
+            item.held = True
+            self._asked(item, "hold")
+        else:
+            self._log(f"callback {callback_id}: held by another app node")
+            self._drop(item)
+
+    def _dropped(self, callback_id: str) -> None:
+        item = self.items.get(callback_item(callback_id))
+        if item is not None and item.state in WAITING_STATES:
+            self._drop(item)
+
+    def _drop(self, item: WorkItem) -> None:
+        item.move("leave")
+        for offer in list(item.offers.values()):
+            self._withdraw(offer)
+        self._forget_item(item)
+        self._rematch = True
+
+    def _briefed(self, offer_id: str) -> None:
+        offer = self.offers.get(offer_id)
+        if offer is None or offer.state is not OfferState.ANSWERED:
+            return
+        item = self.items[offer.work_id]
+        if item.callback is None or item.attempt:
+            raise IllegalEvent(f"offer {offer_id}: briefed, but {item.kind.value} {item.id} is not a "
+                               f"callback waiting for its attempt")
+        self._out.append(StartAttempt(item.callback.callback_id))
+
+    def _attempt_started(self, callback_id: str, attempt: int | None) -> None:
+        item = self.items.get(callback_item(callback_id))
+        if item is None or item.callback is None or item.state is not WorkState.CONNECTING \
+                or item.connected is None:
+            if attempt is not None:
+                self._out.append(FinishAttempt(callback_id, attempt, False, "the agent left before the dial"))
+            return
+        offer = self.offers[item.connected]
+        if attempt is None:
+            self._log(f"callback {callback_id}: the store refused the attempt (not held by this node, "
+                      f"or no longer pending); agent {offer.agent} is let go", logging.ERROR)
+            self._end_talk(item, offer, hang_up_agent=True)
+            item.move("attempt failed")
+            self._forget_item(item)
+            return
+        item.attempt, item.customer_leg = attempt, f"{item.id}-try-{attempt}"
+        self.legs[item.customer_leg] = item.id
+        work = item.callback
+        self._log(f"callback {callback_id}: attempt {attempt}, dialling the customer for agent {offer.agent}")
+        self._out.append(DialCustomer(item.customer_leg, callback_id, attempt, work.endpoint, work.caller_id,
+                                      work.dial_seconds, offer.id))
+
+    def _customer_gone(self, channel_id: str, reason: str) -> None:
+        item = self.items.get(self.legs.pop(channel_id, ""))
+        if item is None or item.connected is None:
+            return
+        offer = self.offers[item.connected]
+        if item.state is WorkState.TALKING:
+            self._log(f"callback {item.id}: the customer hung up")
+            self._end_talk(item, offer, hang_up_agent=True)
+            item.move("customer hung up")
+            self._forget_item(item)
+            return
+        self._end_talk(item, offer, hang_up_agent=True)
+        self._attempt_failed(item, reason)
+
+    def _attempt_failed(self, item: WorkItem, reason: str) -> None:
+        """No customer to talk to: the store retries it later (or it is exhausted); the agent
+        is free now."""
+        assert item.callback is not None
+        self._log(f"callback {item.callback.callback_id}: attempt {item.attempt} failed: {reason}")
+        self._hang_up_customer(item)
+        self._out.append(FinishAttempt(item.callback.callback_id, item.attempt, False, reason))
+        item.move("attempt failed")
+        self._forget_item(item)
+
+    def _hang_up_customer(self, item: WorkItem) -> None:
+        if item.customer_leg is not None and self.legs.pop(item.customer_leg, None) is not None:
+            self._out.append(HangUpCustomer(item.customer_leg))
+
+    def _forget_item(self, item: WorkItem) -> None:
+        del self.items[item.id]
+        self.lines[item.campaign].leave(item.id)
+
     # -- agents, phones, timers
 
     def _woke(self, key: str) -> None:
@@ -539,7 +708,8 @@ class Distribution:
     # -- output
 
     def _tell(self, item: WorkItem, event: CallEvent) -> None:
-        self._out.append(TellCaller(item.id, event))
+        if item.kind is WorkKind.CALL:
+            self._out.append(TellCaller(item.id, event))
 
     def _log(self, message: str, level: int = logging.INFO) -> None:
         self._out.append(Log(message, level))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ivr.core.callbacks import Callback
 from ivr.core.commands import WaitingCall
 
 
@@ -30,9 +31,60 @@ class CallerLeft:
 @dataclass(frozen=True)
 class CallerReady:
     """The caller's prompt is stopped after ``AgentAnswered``: it can join the agent's bridge
-    (Asterisk adds a channel to a bridge only once its prompt is over)."""
+    (Asterisk adds a channel to a bridge only once its prompt is over). For a callback: its
+    customer, on that leg (``call_id``), accepted the call."""
 
     call_id: str
+
+
+@dataclass(frozen=True)
+class CallbackQueued:
+    """A callback due now: it waits in its campaign's line at the original call's place."""
+
+    callback: Callback
+    endpoint: str
+    """What dials the customer (the callback node's trunk with the number)."""
+    briefing: tuple[str, ...]
+    """What the agent hears before the customer is dialled (the caller's message, a beep)."""
+    dial_seconds: int
+
+
+@dataclass(frozen=True)
+class CallbackHeld:
+    """This node holds the callback against the others (or another node does: ``held`` False)."""
+
+    callback_id: str
+    held: bool
+
+
+@dataclass(frozen=True)
+class CallbackDropped:
+    """Cancelled, expired, or taken by another node: no longer waiting here."""
+
+    callback_id: str
+
+
+@dataclass(frozen=True)
+class AgentBriefed:
+    """The agent who took a callback has heard its briefing: dial the customer."""
+
+    offer_id: str
+
+
+@dataclass(frozen=True)
+class AttemptStarted:
+    """The store counted the attempt (``attempt``), or refused it (None: not held, not pending)."""
+
+    callback_id: str
+    attempt: int | None
+
+
+@dataclass(frozen=True)
+class CustomerLegEnded:
+    """The leg to a callback's customer is gone: busy, no answer, no key, or hung up."""
+
+    channel_id: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -126,6 +178,7 @@ class Stopping:
     """The app stops: conversations with agents are left bridged, not torn down."""
 
 
-DistributionEvent = (CallerJoined | CallerLeft | CallerReady | TeamAnswered | OwnAgentRecalled | ClaimGranted
-                     | ClaimRefused | RingFailed | OfferAnswered | OfferEnded | Bridged | BridgeFailed
-                     | PhoneSeen | AgentsChanged | Woke | Stopping)
+DistributionEvent = (CallerJoined | CallerLeft | CallerReady | CallbackQueued | CallbackHeld | CallbackDropped
+                     | AgentBriefed | AttemptStarted | CustomerLegEnded | TeamAnswered | OwnAgentRecalled
+                     | ClaimGranted | ClaimRefused | RingFailed | OfferAnswered | OfferEnded | Bridged
+                     | BridgeFailed | PhoneSeen | AgentsChanged | Woke | Stopping)

@@ -35,10 +35,11 @@ class WorkState(Enum):
 ASK, WAIT, OFFER, CONNECT, TALK, DONE, LEFT = WorkState
 WORK_TABLE: dict[tuple[WorkState, str], WorkState] = {
     (ASK, "answered"): WAIT, (ASK, "leave"): LEFT,
-    (WAIT, "offer"): OFFER, (WAIT, "leave"): LEFT,
+    (WAIT, "offer"): OFFER, (WAIT, "hold"): ASK, (WAIT, "leave"): LEFT,
     (OFFER, "no offer left"): WAIT, (OFFER, "answered"): CONNECT, (OFFER, "leave"): LEFT,
-    (CONNECT, "bridged"): TALK, (CONNECT, "agent lost"): WAIT, (CONNECT, "leave"): LEFT,
-    (TALK, "agent hung up"): DONE, (TALK, "leave"): LEFT,
+    (CONNECT, "bridged"): TALK, (CONNECT, "agent lost"): WAIT, (CONNECT, "attempt failed"): DONE,
+    (CONNECT, "leave"): LEFT,
+    (TALK, "agent hung up"): DONE, (TALK, "customer hung up"): DONE, (TALK, "leave"): LEFT,
     (DONE, "leave"): LEFT,
 }
 
@@ -46,6 +47,20 @@ WORK_TABLE: dict[tuple[WorkState, str], WorkState] = {
 class WorkKind(Enum):
     CALL = "call"
     """A live caller, waiting on the line with music."""
+    CALLBACK = "callback"
+    """A caller who left the line to be called back: the agent is offered it first, hears its
+    briefing, then the customer is dialled and must accept (``ivr.core.callbacks``)."""
+
+
+@dataclass(frozen=True)
+class CallbackWork:
+    """What a callback item needs beyond a call's data."""
+
+    callback_id: str
+    caller_id: str
+    endpoint: str
+    briefing: tuple[str, ...]
+    dial_seconds: int
 
 
 @dataclass
@@ -68,6 +83,11 @@ class WorkItem:
     """What is looked up before any offer: ``team``, ``own agent``."""
     start_over: bool = False
     """Every agent was tried: offer to them again from the next tick."""
+    callback: CallbackWork | None = None
+    held: bool = False
+    """A callback this node holds against the others."""
+    attempt: int = 0
+    customer_leg: str | None = None
 
     def move(self, trigger: str) -> WorkState:
         self.state = next_state(WORK_TABLE, f"{self.kind.value} {self.id}", self.state, trigger)
