@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from ivr.core.campaign import CampaignStep, Waiting
+from ivr.core.campaign import CampaignStep
 from ivr.core.commands import Answer, Command, ContinueInDialplan, Finished, Hangup, SetVariable, Warn
 from ivr.core.destinations import HANG_UP, Destination
 from ivr.core.events import CallStarted, DigitPressed, Event, HungUp, PlaybackFinished, Resumed
@@ -26,6 +26,7 @@ from ivr.core.nodes import (
     TimeCondition,
     Voicemail,
 )
+from ivr.core.place import Place
 from ivr.core.player import Player
 from ivr.core.step import CallContext, Goto, Out, Step
 
@@ -104,7 +105,7 @@ class CallFlow:
 
     def _rejoin(self, event: CallStarted) -> list[Command] | None:
         """A caller of an earlier process who was waiting in a campaign keeps its place."""
-        waiting = Waiting.parse(event.waiting) if event.resumed or event.route == REQUEUE else None
+        waiting = Place.parse(event.waiting) if event.resumed or event.route == REQUEUE else None
         node = self.flow.nodes.get(Destination("campaign", waiting.campaign)) if waiting else None
         if waiting is None or not isinstance(node, Campaign) or not node.runs_in_app:
             return None

@@ -4,8 +4,6 @@ call whether to keep that agent."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ivr.core.commands import (
     AskPosition,
     CancelTimer,
@@ -33,6 +31,7 @@ from ivr.core.events import (
     TimerFired,
 )
 from ivr.core.nodes import Campaign
+from ivr.core.place import Place
 from ivr.core.step import CallContext, Goto, Out
 
 MAX_WAIT = "max-wait"
@@ -43,40 +42,13 @@ DEFAULT_PRIORITY = 5
 """Callers without a CRM ``priority`` (1 most urgent .. 9)."""
 
 
-@dataclass(frozen=True)
-class Waiting:
-    """Kept on the caller's channel (IVR_WAITING) while it waits, so that a restarted app takes
-    the caller back into the line at its place."""
-
-    campaign: str
-    priority: int
-    since: float
-    """Unix time the caller joined the line."""
-
-    def __str__(self) -> str:
-        return f"{self.campaign}:{self.priority}:{self.since:.0f}"
-
-    @classmethod
-    def parse(cls, text: str) -> Waiting | None:
-        """
-        >>> Waiting.parse("sales:5:1795295425")
-        Waiting(campaign='sales', priority=5, since=1795295425.0)
-        >>> Waiting.parse("sales:x:1") is None
-        True
-        """
-        parts = text.split(":")
-        if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
-            return None
-        return cls(parts[0], int(parts[1]), float(parts[2]))
-
-
 class CampaignStep:
-    def __init__(self, name: str, node: Campaign, ctx: CallContext, rejoin: Waiting | None = None) -> None:
+    def __init__(self, name: str, node: Campaign, ctx: CallContext, rejoin: Place | None = None) -> None:
         self.name = name
         self.node = node
         self.ctx = ctx
         self.state = "waiting"
-        self.waiting = rejoin or Waiting(name, self._priority(), ctx.now().timestamp())
+        self.waiting = rejoin or Place(name, self._priority(), ctx.now().timestamp())
 
     def start(self) -> list[Out]:
         waited = max(0.0, self.ctx.now().timestamp() - self.waiting.since)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ivr.core.callbacks import Limits, NewCallback, RetryPolicy
 from ivr.core.crm_answer import Interaction
 from ivr.core.facts import CallFacts
 
@@ -123,6 +124,24 @@ class AskPosition:
 
 
 @dataclass(frozen=True)
+class RecordMessage:
+    """Record the caller (a beep first; ``#`` or silence ends it): ``MessageRecorded``."""
+
+    name: str
+    max_seconds: float
+    silence_seconds: float
+
+
+@dataclass(frozen=True)
+class RegisterCallback:
+    """Store the callback request, durably, before the caller is told: ``CallbackRegistered``."""
+
+    request: NewCallback
+    policy: RetryPolicy
+    limits: Limits
+
+
+@dataclass(frozen=True)
 class ConnectAgent:
     """The caller's prompt is stopped: bridge it with the agent who answered."""
 
@@ -152,4 +171,4 @@ class Finished:
 
 Command = (Answer | Play | StopPlayback | StartTimer | CancelTimer | SetVariable | StartMoh | StopMoh
            | AskCrm | JoinCampaign | LeaveCampaign | AskPosition | ConnectAgent | RememberAgent | Warn
-           | ContinueInDialplan | Hangup | Finished)
+           | RecordMessage | RegisterCallback | ContinueInDialplan | Hangup | Finished)

@@ -81,6 +81,24 @@ class QueuePosition:
 
 
 @dataclass(frozen=True)
+class MessageRecorded:
+    """The caller's message is stored under ``name``; ``failed`` says why it is not."""
+
+    name: str
+    failed: str = ""
+
+
+@dataclass(frozen=True)
+class CallbackRegistered:
+    """The callback request is stored (``callback_id``), refused by a limit (``refused``), or the
+    store failed (``failed``)."""
+
+    callback_id: str = ""
+    refused: str = ""
+    failed: str = ""
+
+
+@dataclass(frozen=True)
 class CampaignNote:
     """Something the distribution did for this call that its record should keep."""
 
@@ -88,4 +106,5 @@ class CampaignNote:
 
 
 Event = (CallStarted | DigitPressed | PlaybackFinished | TimerFired | Resumed | HungUp | CrmAnswered
-         | AgentAnswered | AgentConnected | AgentHungUp | OwnAgentBusy | CampaignNote | QueuePosition)
+         | AgentAnswered | AgentConnected | AgentHungUp | OwnAgentBusy | CampaignNote | QueuePosition
+         | MessageRecorded | CallbackRegistered)

@@ -56,7 +56,7 @@ def parse_destination(text: str) -> Destination:
     >>> parse_destination("queue:x")
     Traceback (most recent call last):
     ValueError: unknown kind 'queue' (expected kind:name, kind one of campaign, time, menu, hangup, \
-identification, message, voicemail, dialplan, external)
+identification, message, voicemail, dialplan, external, callback)
     """
     if text == "hangup":
         return HANG_UP
@@ -246,6 +246,13 @@ class Campaign(Coded):
                                  "(when the CRM names none); after the call, ask whether to keep them")
     keep_agent_prompt: Media = ("sound:ivr/keep-agent",)
     own_agent_busy_prompt: Media = Field((), description="played once when the customer's agent is busy")
+    callback: str = Field("", pattern=r"^([a-z0-9][a-z0-9_\-]{0,39})?$",
+                          description="a [callback.NAME] node: callers may ask to be called back instead")
+    callback_key: str = Field("", pattern=r"^[0-9*#]?$", description="the key that asks for the callback")
+    callback_after: float = Field(0.0, ge=0, le=7200, description="offer the callback (callback_prompt) once "
+                                  "the estimated wait is at least this many seconds; 0: never offered")
+    callback_prompt: Media = ("sound:ivr/callback-offer",)
+    callback_only: bool = Field(False, description="callers do not wait: they go to the callback at once")
 
     @field_validator("team_url")
     @classmethod
@@ -258,6 +265,11 @@ class Campaign(Coded):
     def _exit(self) -> Campaign:
         if self.exit_key and self.on_exit is None:
             raise ValueError("exit_key needs on_exit, the destination of callers who press it")
+        if (self.callback_key or self.callback_after or self.callback_only) and not self.callback:
+            raise ValueError("callback_key, callback_after and callback_only need callback, the name of a "
+                             "[callback.NAME] node")
+        if self.callback_key and self.callback_key == self.exit_key:
+            raise ValueError(f"callback_key and exit_key are both {self.callback_key!r}")
         if bool(self.overflow_after) != bool(self.overflow_agents):
             raise ValueError("overflow needs both overflow_after (seconds) and overflow_agents")
         return self
@@ -265,6 +277,45 @@ class Campaign(Coded):
     @property
     def runs_in_app(self) -> bool:
         return bool(self.agents)
+
+
+class CallbackRequest(Node):
+    """A caller asks to be called back: leaves the campaign's line keeping its place (Start),
+    gives and confirms the number, may leave a message, and the request is stored (Register);
+    a caller who presses ``decline_key``, or whose request cannot be stored, goes back into the
+    line at the same place (Decline). docs/callbacks.md describes it all."""
+
+    campaign: str = Field(pattern=AGENT_NAME, description="the campaign (with agents) that calls back")
+    trunk: str = Field(pattern=DIALPLAN_NAME, description="the trunk that dials the customer")
+    caller_id: str = Field("", pattern=r"^(\+?[0-9]{2,20})?$", description="shown to the customer")
+    country: str = Field(pattern=r"^[A-Z]{2}$", description="numbers without + are of this country (ES...)")
+    countries: tuple[Annotated[str, Field(pattern=r"^[A-Z]{2}$")], ...] = Field(
+        (), description="countries that may be called back; empty: only `country`")
+    number: Literal["caller", "ask"] = Field(
+        "caller", description="the caller's own number when it is valid, else asked; or always asked")
+    confirm: bool = Field(True, description="read the number back and ask to press 1")
+    message_seconds: float = Field(0.0, ge=0, le=300, description="longest message for the agent; 0: none")
+    message_silence: float = Field(3.0, gt=0, le=30)
+    attempts: int = Field(3, ge=1, le=10)
+    retry_delay: float = Field(300.0, ge=300, le=86_400)
+    initial_delay: float = Field(0.0, ge=0, le=86_400)
+    expires_after: float = Field(86_400.0, ge=600, le=7 * 86_400)
+    max_open_per_number: int = Field(1, ge=1, le=10)
+    max_per_number_per_day: int = Field(3, ge=1, le=100)
+    accept_key: str = Field("1", pattern=DTMF_KEY)
+    accept_timeout: Seconds = 5.0
+    accept_repeats: int = Field(1, ge=0, le=5)
+    decline_key: str = Field("*", pattern=r"^[0-9*#]?$", description="back into the line, at any prompt")
+    enter_number_prompt: Media = ("sound:ivr/callback-enter-number",)
+    invalid_number_prompt: Media = ("sound:ivr/callback-invalid-number",)
+    confirm_prompt: Media = ("sound:ivr/callback-confirm",)
+    message_prompt: Media = ("sound:ivr/callback-leave-message",)
+    registered_prompt: Media = ("sound:ivr/callback-registered",)
+    not_registered_prompt: Media = ("sound:ivr/callback-not-registered",)
+    accept_prompt: Media = ("sound:ivr/callback-accept",)
+    agent_prompt: Media = Field(("sound:beep",), description="the agent hears it, then the message, "
+                                "then the customer is dialled")
+    dial_timeout: int = Field(30, ge=5, le=120)
 
 
 class Agent(Node):
@@ -355,6 +406,7 @@ NODE_KINDS: dict[str, NodeKind] = {
     "voicemail": NodeKind(Voicemail, None),
     "dialplan": NodeKind(Dialplan, None),
     "external": NodeKind(External, None),
+    "callback": NodeKind(CallbackRequest, None),
 }
 """Every kind of node, each a table of the flow file and the ``kind`` of a destination, in the
 order messages list them. A new kind is added here, and its step in ``call_flow.py``."""
