@@ -24,6 +24,7 @@ from ivr.core.nodes import (
     NODE_KINDS,
     PATTERN_HELP,
     Agent,
+    CallbackRequest,
     Campaign,
     Coded,
     External,
@@ -199,11 +200,36 @@ class _Reader:
                 self._groups(node.overflow_hours, (*loc, "overflow_hours"), timegroups)
             if isinstance(node, External):
                 self._external(node, loc, trunks)
+            if isinstance(node, CallbackRequest):
+                self._callback(node, loc, nodes, trunks)
+            if isinstance(node, Campaign) and node.callback:
+                self._callback_of(node.callback, destination.name, loc, nodes)
             if isinstance(node, Identification) and node.authorization_env:
                 if not self.environ.get(node.authorization_env):
                     self.problem((*loc, "authorization_env"),
                                  f"environment variable {node.authorization_env} is not set")
         return zones
+
+    def _callback(self, node: CallbackRequest, loc: Loc, nodes: Mapping[Destination, Node],
+                  trunks: Mapping[str, Trunk]) -> None:
+        campaign = nodes.get(Destination("campaign", node.campaign))
+        if not isinstance(campaign, Campaign):
+            if Destination("campaign", node.campaign) not in self.invalid:
+                self.problem((*loc, "campaign"), f"no node campaign:{node.campaign} in this file")
+        elif not campaign.runs_in_app:
+            self.problem((*loc, "campaign"),
+                         f"campaign {node.campaign} has no agents: only one the app runs can call back")
+        if node.trunk not in trunks:
+            self.problem((*loc, "trunk"), f"no trunk {node.trunk!r} ([trunk.{node.trunk}])")
+
+    def _callback_of(self, name: str, campaign: str, loc: Loc, nodes: Mapping[Destination, Node]) -> None:
+        node = nodes.get(Destination("callback", name))
+        if not isinstance(node, CallbackRequest):
+            if Destination("callback", name) not in self.invalid:
+                self.problem((*loc, "callback"), f"no node callback:{name} in this file")
+        elif node.campaign != campaign:
+            self.problem((*loc, "callback"), f"callback:{name} calls back for campaign {node.campaign}, "
+                         f"not {campaign}")
 
     def _time(self, node: TimeCondition, loc: Loc, timegroups: Mapping[str, tuple[TimeRule, ...]],
               zones: dict[str, ZoneInfo]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from ivr.core.callback_request import CallbackStep
 from ivr.core.campaign import CampaignStep
 from ivr.core.commands import Answer, Command, ContinueInDialplan, Finished, Hangup, SetVariable, Warn
 from ivr.core.destinations import HANG_UP, Destination
@@ -15,6 +16,7 @@ from ivr.core.flow import Flow
 from ivr.core.identify import IdentifyStep
 from ivr.core.menu import MenuStep
 from ivr.core.nodes import (
+    CallbackRequest,
     Campaign,
     Dialplan,
     External,
@@ -161,6 +163,8 @@ class CallFlow:
                 is_open = self.flow.is_open(node, self.now())
                 self.facts.notes.append(f"time {name}: {'open' if is_open else 'closed'}")
                 return [Goto(node.on_match if is_open else node.otherwise)]
+            case CallbackRequest():
+                return self._step(CallbackStep(name, node, ctx))
             case Campaign() if node.runs_in_app:
                 return self._step(CampaignStep(name, node, ctx))
             case Campaign():

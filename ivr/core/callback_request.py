@@ -21,6 +21,7 @@ from ivr.core import digits
 from ivr.core.callbacks import Limits, NewCallback, RetryPolicy
 from ivr.core.commands import (
     CancelTimer,
+    Command,
     RecordMessage,
     RegisterCallback,
     SetVariable,
@@ -36,7 +37,7 @@ from ivr.core.events import (
     PlaybackFinished,
     TimerFired,
 )
-from ivr.core.nodes import Campaign, CallbackRequest
+from ivr.core.nodes import CallbackRequest, Campaign
 from ivr.core.phone_numbers import check_number, readback
 from ivr.core.place import Place
 from ivr.core.step import CallContext, Goto, Out
@@ -73,10 +74,10 @@ class CallbackStep:
     def start(self) -> list[Out]:
         self._note(f"started; place kept in campaign {self.place.campaign}")
         if self.node.number == "caller":
-            found = check_number(self.ctx.caller, self.node.country, self.node.countries)
-            if found.number:
-                return self._got_number(found.number)
-            self._note(f"the caller's own number is not one to call back ({found.refused}); asked")
+            number, refused = self._check(self.ctx.caller)
+            if number:
+                return self._got_number(number)
+            self._note(f"the caller's own number is not one to call back ({refused}); asked")
         return self._ask_number(self.node.enter_number_prompt)
 
     def _ask_number(self, media: tuple[str, ...]) -> list[Out]:
@@ -84,6 +85,14 @@ class CallbackStep:
         self.tries += 1
         self.collector = DigitCollector(self._rules())
         return [*self.ctx.player.play(media)]
+
+    def _check(self, raw: str) -> tuple[str, str]:
+        """The number in E.164, or why not: checked by its country's plan, then by the trunk's
+        allow list (the trunk would refuse it anyway, only later)."""
+        found = check_number(raw, self.node.country, self.node.countries)
+        if found.number and not self.ctx.flow.trunks[self.node.trunk].allows(found.number):
+            return "", f"not in the allow list of trunk {self.node.trunk}"
+        return found.number, found.refused
 
     def _got_number(self, number: str) -> list[Out]:
         self.number = number
@@ -110,14 +119,16 @@ class CallbackStep:
                               datetime.fromtimestamp(self.place.since, UTC), self.message, self.ctx.call_id,
                               self.name)
         policy = RetryPolicy(node.initial_delay, node.attempts, node.retry_delay, node.expires_after)
-        return [RegisterCallback(request, policy, Limits(node.max_open_per_number, node.max_per_number_per_day))]
+        limits = Limits(node.max_open_per_number, node.max_per_number_per_day)
+        return [RegisterCallback(request, policy, limits)]
 
     def handle(self, event: Event) -> list[Out]:
         match event:
             case DigitPressed(digit=digit) if digit == self.node.decline_key and self.state in (
                     "number", "confirm"):
                 self._note(f"the caller pressed {digit}: back in the line")
-                return [*self.ctx.player.stop(), CancelTimer(digits.TIMER), CancelTimer(CONFIRM), *self._decline()]
+                return [*self.ctx.player.stop(), CancelTimer(digits.TIMER), CancelTimer(CONFIRM),
+                        *self._decline()]
             case DigitPressed(digit=digit) if self.state == "number":
                 return [*self.ctx.player.stop(), *self._entered(self.collector.press(digit))]
             case TimerFired(name=digits.TIMER) if self.state == "number":
@@ -125,7 +136,8 @@ class CallbackStep:
             case DigitPressed(digit="1") if self.state == "confirm":
                 return [*self.ctx.player.stop(), CancelTimer(CONFIRM), *self._ask_message()]
             case DigitPressed(digit="2") if self.state == "confirm":
-                return [*self.ctx.player.stop(), CancelTimer(CONFIRM), *self._ask_number(self.node.enter_number_prompt)]
+                return [*self.ctx.player.stop(), CancelTimer(CONFIRM),
+                        *self._ask_number(self.node.enter_number_prompt)]
             case TimerFired(name=name) if name == CONFIRM and self.state == "confirm":
                 if self.confirm_plays < 2:
                     return self._confirm()
@@ -160,23 +172,25 @@ class CallbackStep:
                 return [Goto(HANG_UP if self.only else Destination("campaign", self.node.campaign))]
         return []
 
-    def _entered(self, commands: list[digits.Command]) -> list[Out]:
+    def _entered(self, commands: list[Command]) -> list[Out]:
         result = self.collector.result
         if result is None:
             return [*commands]
-        found = check_number(result.digits, self.node.country, self.node.countries)
-        if found.number:
-            return [*commands, *self._got_number(found.number)]
-        self._note(f"number refused ({found.refused or 'nothing keyed'})")
+        number, refused = self._check(result.digits)
+        if number:
+            return [*commands, *self._got_number(number)]
+        self._note(f"number refused ({refused if result.digits else 'nothing keyed'})")
         if self.tries >= NUMBER_ATTEMPTS:
             return [*commands, *self._decline()]
-        return [*commands, *self._ask_number((*self.node.invalid_number_prompt, *self.node.enter_number_prompt))]
+        again = (*self.node.invalid_number_prompt, *self.node.enter_number_prompt)
+        return [*commands, *self._ask_number(again)]
 
     def _registered(self, answer: CallbackRegistered) -> list[Out]:
         if answer.callback_id:
             self.state = "goodbye"
             self._note(f"registered as {answer.callback_id}")
-            return [SetVariable("IVR_CALLBACK", answer.callback_id), *self.ctx.player.play(self.node.registered_prompt)]
+            return [SetVariable("IVR_CALLBACK", answer.callback_id),
+                    *self.ctx.player.play(self.node.registered_prompt)]
         self._note(f"not registered: {answer.refused or answer.failed}")
         return [*self.ctx.player.play(self.node.not_registered_prompt), *self._declining()]
 

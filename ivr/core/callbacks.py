@@ -75,6 +75,8 @@ class NewCallback:
     """The recording the caller left for the agent (an Asterisk recording name), or ""."""
     call_id: str = ""
     """The original call's channel id."""
+    via: str = ""
+    """The flow's callback node it was made by: its trunk dials the customer, its prompts play."""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from ivr.core.commands import (
     StopMoh,
     WaitingCall,
 )
-from ivr.core.destinations import HANG_UP
+from ivr.core.destinations import HANG_UP, Destination
 from ivr.core.events import (
     AgentAnswered,
     AgentConnected,
@@ -48,9 +48,13 @@ class CampaignStep:
         self.node = node
         self.ctx = ctx
         self.state = "waiting"
-        self.waiting = rejoin or Place(name, self._priority(), ctx.now().timestamp())
+        kept = ctx.place if ctx.place is not None and ctx.place.campaign == name else None
+        self.waiting = rejoin or kept or Place(name, self._priority(), ctx.now().timestamp())
+        self.callback_offered = False
 
     def start(self) -> list[Out]:
+        if self.node.callback_only:
+            return self._to_callback("callback only")
         waited = max(0.0, self.ctx.now().timestamp() - self.waiting.since)
         return [SetVariable("__IVR_CAMPAIGN", self.name), SetVariable("IVR_WAITING", str(self.waiting)),
                 StartMoh(self.node.music),
@@ -77,10 +81,15 @@ class CampaignStep:
                 return [*self.ctx.player.stop(), CancelTimer(MAX_WAIT), CancelTimer(ANNOUNCE),
                         LeaveCampaign(self.name), StopMoh(), SetVariable("IVR_WAITING", ""),
                         Goto(self.node.on_exit)]
+            case DigitPressed(digit=digit) if self.state == "waiting" and digit == self.node.callback_key:
+                return [*self.ctx.player.stop(), CancelTimer(MAX_WAIT), CancelTimer(ANNOUNCE),
+                        LeaveCampaign(self.name), StopMoh(), SetVariable("IVR_WAITING", ""),
+                        *self._to_callback(f"the caller pressed {digit}")]
             case TimerFired(name=name) if name == ANNOUNCE and self.state == "waiting":
                 return [AskPosition(self.name)]
             case QueuePosition() if self.state == "waiting":
-                return [StopMoh(), *self.ctx.player.play(announcement(event))]
+                return [StopMoh(), *self.ctx.player.play((*announcement(event),
+                                                          *self._callback_offer(event)))]
             case OwnAgentBusy(agent=agent) if self.state == "waiting":
                 self.ctx.facts.notes.append(f"campaign {self.name}: own agent {agent} not available")
                 if not self.node.own_agent_busy_prompt:
@@ -133,6 +142,22 @@ class CampaignStep:
                 return [*self.ctx.player.stop(), CancelTimer(ANNOUNCE), LeaveCampaign(self.name), StopMoh(),
                         SetVariable("IVR_WAITING", ""), Goto(self.node.on_max_wait)]
         return []
+
+    def _callback_offer(self, where: QueuePosition) -> tuple[str, ...]:
+        """Once, when the estimated wait reaches ``callback_after``: press the key to be called back."""
+        after = self.node.callback_after
+        short = where.wait_minutes is None or where.wait_minutes * 60 < after
+        if not after or self.callback_offered or short:
+            return ()
+        self.callback_offered = True
+        return self.node.callback_prompt
+
+    def _to_callback(self, why: str) -> list[Out]:
+        """Start callback: out of the line, the place kept for a decline."""
+        self.state = "done"
+        self.ctx.place = self.waiting
+        self.ctx.facts.notes.append(f"campaign {self.name}: to callback {self.node.callback} ({why})")
+        return [Goto(Destination("callback", self.node.callback))]
 
     def resume(self) -> list[Out]:
         return [StartMoh(self.node.music)] if self.state == "waiting" else []

@@ -12,6 +12,7 @@ from ivr.core.destinations import Destination
 from ivr.core.events import Event
 from ivr.core.facts import CallFacts
 from ivr.core.flow import Flow
+from ivr.core.place import Place
 from ivr.core.player import Player
 
 
@@ -34,6 +35,8 @@ class CallContext:
     caller: str = ""
     did: str = ""
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    place: Place | None = None
+    """The caller's place in a campaign's line, kept while it asks for a callback."""
 
 
 class Step(Protocol):
