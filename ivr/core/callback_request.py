@@ -136,6 +136,7 @@ class CallbackStep:
             case DigitPressed(digit="1") if self.state == "confirm":
                 return [*self.ctx.player.stop(), CancelTimer(CONFIRM), *self._ask_message()]
             case DigitPressed(digit="2") if self.state == "confirm":
+                self.tries = 0
                 return [*self.ctx.player.stop(), CancelTimer(CONFIRM),
                         *self._ask_number(self.node.enter_number_prompt)]
             case TimerFired(name=name) if name == CONFIRM and self.state == "confirm":
