@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
+from typing import Literal
 
 
 class CallbackState(Enum):
@@ -80,6 +81,16 @@ class NewCallback:
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """Why a callback was not registered: ``open``, the number already waits for one in this
+    campaign (Limits.max_open_per_number); ``rate``, it asked for too many today
+    (Limits.max_per_number_per_day). The message names the number and the limit."""
+
+    reason: Literal["open", "rate"]
+    message: str
+
+
+@dataclass(frozen=True)
 class Callback:
     id: str
     request: NewCallback
@@ -91,7 +102,7 @@ class Callback:
     max_attempts: int
     retry_delay: float
     node: str = ""
-    """The app node dialling it (state dialing)."""
+    """The app node holding it for an offer to its agents (pending) or dialling it (dialing)."""
     reason: str = ""
     """Why it ended, or why the last attempt failed."""
 

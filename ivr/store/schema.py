@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text
+from sqlalchemy import Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -75,4 +75,31 @@ own_agents = Table(
     Column("customer_id", String(64), primary_key=True),
     Column("agent", String(40), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+callbacks = Table(
+    "ivr_callbacks", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("campaign", String(80), nullable=False),
+    Column("number", String(20), nullable=False),
+    Column("caller_id", String(80), nullable=False),
+    Column("customer_id", String(64), nullable=False),
+    Column("variables", Text, nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("arrived_at", DateTime(timezone=True), nullable=False),
+    Column("message", String(200), nullable=False),
+    Column("call_id", String(128), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("not_before", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("max_attempts", Integer, nullable=False),
+    Column("retry_delay", Float, nullable=False),
+    Column("node", String(80), nullable=True),
+    Column("lease_expires_at", DateTime(timezone=True), nullable=True),
+    Column("reason", String(300), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_ivr_callbacks_campaign_state", "campaign", "state"),
+    Index("ix_ivr_callbacks_number_created_at", "number", "created_at"),
 )
