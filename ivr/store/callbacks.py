@@ -46,7 +46,7 @@ NUMBER_LOCKS = 0x1F0E
 migrations' one-key lock."""
 PENDING, DIALING = CallbackState.PENDING.value, CallbackState.DIALING.value
 _OPEN = sorted(state.value for state in OPEN)
-_REQUEST = ("campaign", "number", "caller_id", "customer_id", "message", "call_id")
+_REQUEST = ("campaign", "number", "caller_id", "customer_id", "message", "call_id", "via")
 
 
 class UnknownCallback(LookupError):

@@ -89,6 +89,7 @@ callbacks = Table(
     Column("arrived_at", DateTime(timezone=True), nullable=False),
     Column("message", String(200), nullable=False),
     Column("call_id", String(128), nullable=False),
+    Column("via", String(40), nullable=False),
     Column("state", String(20), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("not_before", DateTime(timezone=True), nullable=False),
