@@ -26,6 +26,7 @@ from ivr.stasis.app import StasisApp
 from ivr.stasis.campaigns import Campaigns
 from ivr.store.agents import AgentStateWriter, AgentStore, follow_other_nodes, restore
 from ivr.store.call_log import CallLog, CallLogWriter
+from ivr.store.callbacks import CallbackStore
 from ivr.store.claims import AgentClaims, Claims, NodeAloneClaims, keep_renewing
 from ivr.store.engine import database_url, open_engine
 from ivr.store.migrations import upgrade
@@ -86,7 +87,8 @@ async def serve(settings: Settings) -> None:
     own_agents = OwnAgents(engine)
     campaigns = Campaigns(rest, settings.ari.app, distribution,
                           post=lambda call, event: app.post(call, event),
-                          claims=claims, own_agents=own_agents, http=crm.http)
+                          claims=claims, own_agents=own_agents, http=crm.http,
+                          callback_store=CallbackStore(engine, settings.ari.app))
     app = StasisApp(settings.ari.app, rest, flows.new_call, connection=lambda: stream.connections,
                     flow_name=settings.flow_path.stem[:40], on_record=records, crm=crm,
                     campaigns=campaigns)
@@ -99,6 +101,7 @@ async def serve(settings: Settings) -> None:
     api_runner = await start_api(api, settings.api.bind, settings.api.port)
     reader = asyncio.create_task(stream.run(), name="ari-events")
     renewing = None if alone else asyncio.create_task(keep_renewing(shared_claims), name="agent-claims")
+    calling_back = asyncio.create_task(campaigns.serve_callbacks(), name="callbacks")
     following = None if alone else asyncio.create_task(follow_other_nodes(board, agent_store),
                                                        name="agent-presence")
     lag_path = loop_lag.lag_file()
@@ -123,7 +126,7 @@ async def serve(settings: Settings) -> None:
     finally:
         if pid_file.read_text().strip() == str(os.getpid()):
             pid_file.unlink()
-        for task in (reader, stopping, renewing, following, lag):
+        for task in (reader, stopping, renewing, following, lag, calling_back):
             if task is not None:
                 task.cancel()
         await api_runner.cleanup()

@@ -18,6 +18,14 @@ prompts=(
   "thank-you-goodbye|Thank you for calling. Goodbye.|Gracias por llamar. Adiós."
   "keep-agent|To be served by this same agent next time, press 1. For whoever is free first, press 2.|Para ser atendido por este mismo agente la próxima vez, presione 1. Para quien esté libre primero, presione 2."
   "own-agent-busy|Your agent is busy. The next free agent will take your call.|Su agente está ocupado. El próximo agente libre atenderá su llamada."
+  "callback-offer|To be called back instead of waiting, without losing your place, press 2.|Para que le llamemos en lugar de esperar, sin perder su turno, presione 2."
+  "callback-enter-number|Please enter the number to call you back on, followed by the hash key. To go back to the queue, press star.|Por favor, ingrese el número al que le llamaremos, seguido de la tecla numeral. Para volver a la cola, presione asterisco."
+  "callback-invalid-number|We cannot call that number.|No podemos llamar a ese número."
+  "callback-confirm|is the number we will call you back on. If it is correct, press 1. To enter another, press 2. To go back to the queue, press star.|es el número al que le llamaremos. Si es correcto, presione 1. Para ingresar otro, presione 2. Para volver a la cola, presione asterisco."
+  "callback-leave-message|After the tone, tell us briefly why you are calling, then press hash.|Después del tono, díganos brevemente el motivo de su llamada y presione numeral."
+  "callback-registered|Thank you. An agent will call you back, in your turn. Goodbye.|Gracias. Un agente le devolverá la llamada, en su turno. Adiós."
+  "callback-not-registered|We could not register your callback.|No pudimos registrar su solicitud de llamada."
+  "callback-accept|Hello. We are calling you back, as you asked. To speak with an agent now, press 1.|Hola. Le devolvemos la llamada, como nos pidió. Para hablar con un agente ahora, presione 1."
 )
 for language in en es; do
   mkdir -p "$language"

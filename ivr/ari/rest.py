@@ -24,6 +24,10 @@ class NotFound(AriError):
     """The channel, bridge or playback is gone (404), usually because the caller hung up."""
 
 
+VOICE_FORMATS = "ulaw,alaw,gsm"
+"""The codecs offered on a leg that has no other channel to take them from."""
+
+
 class AriRest:
     """Over a plain HTTP/1.1 client (ivr.ari.http): a call makes some twenty requests, which
     cost 1 ms of the app's CPU each through httpx and 0.45 ms through aiohttp
@@ -122,12 +126,23 @@ class AriRest:
 
     async def call_agent(self, endpoint: str, app: str, args: str, channel_id: str, originator: str,
                          caller_id: str, timeout: int, variables: Mapping[str, str]) -> None:
-        """A leg to an agent, its codecs taken from the caller's channel (``originator``), with
-        its channel variables set in the same request."""
+        """A leg into ``app`` (an agent's, a callback's customer's), its codecs taken from the
+        channel it is made for (``originator``), with its channel variables set in the same
+        request. Without an originator (an agent called for a callback) the formats are given
+        instead (see ``originate``)."""
+        codecs = {"originator": originator} if originator else {"formats": VOICE_FORMATS}
         await self.request("POST", "/channels", params={
             "endpoint": endpoint, "app": app, "appArgs": args, "channelId": channel_id,
-            "originator": originator, "callerId": caller_id, "timeout": timeout},
+            **codecs, "callerId": caller_id, "timeout": timeout},
             body={"variables": dict(variables)})
+
+    async def record(self, channel_id: str, name: str, max_seconds: float, silence_seconds: float) -> None:
+        """A message from the caller, after a beep, until ``#``, silence or the time is up; kept by
+        Asterisk as a stored recording (``recording:<name>`` plays it)."""
+        await self.request("POST", f"/channels/{channel_id}/record", params={
+            "name": name, "format": "wav", "maxDurationSeconds": round(max_seconds),
+            "maxSilenceSeconds": round(silence_seconds), "ifExists": "overwrite", "beep": "true",
+            "terminateOn": "#"})
 
     async def endpoints(self, tech: str) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = await self.request("GET", f"/endpoints/{tech}")

@@ -105,6 +105,8 @@ class Callback:
     """The app node holding it for an offer to its agents (pending) or dialling it (dialing)."""
     reason: str = ""
     """Why it ended, or why the last attempt failed."""
+    held_until: datetime | None = None
+    """When the hold of ``node`` runs out, unless renewed."""
 
     def due(self, now: datetime) -> bool:
         return self.state is CallbackState.PENDING and self.not_before <= now < self.expires_at

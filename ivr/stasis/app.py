@@ -11,6 +11,7 @@ from typing import Any
 
 from ivr.ari.rest import AriError, AriRest, NotFound
 from ivr.core.events import Event, HungUp, Resumed
+from ivr.stasis.callbacks import CUSTOMER_LEG
 from ivr.stasis.campaigns import AGENT_LEG, Campaigns
 from ivr.stasis.session import CallHandler, CallSession, Crm, RecordSink
 from ivr.stasis.translate import call_started, channel_of, stasis_args, translate
@@ -21,7 +22,8 @@ FlowFactory = Callable[[str], CallHandler]
 FALLBACK = ("ivr-fallback", "s", 1)
 REQUEUE = ("ivr-requeue", "s", 1)
 EVENTS = ("StasisStart", "StasisEnd", "ChannelDtmfReceived", "PlaybackFinished", "ChannelHangupRequest",
-          "ChannelDestroyed", "EndpointStateChange", "ApplicationReplaced")
+          "ChannelDestroyed", "EndpointStateChange", "ApplicationReplaced", "RecordingFinished",
+          "RecordingFailed")
 """The events the app reads; Asterisk is asked to send no other."""
 
 
@@ -46,19 +48,25 @@ class StasisApp:
             if event.get("type") == "EndpointStateChange" and self.campaigns is not None:
                 self.campaigns.phones.on_endpoint(event.get("endpoint") or {})
             return
-        if self.campaigns is not None and (self.campaigns.owns(channel_id) or _agent_leg(event)):
-            self.campaigns.on_event(event, channel_id)
-            return
-        if event.get("type") == "StasisStart" and channel_id not in self.sessions:
+        starts = event.get("type") == "StasisStart" and channel_id not in self.sessions
+        if self.campaigns is not None and channel_id not in self.sessions:
+            args = [str(a) for a in event.get("args") or []]
+            if starts and args[:1] == [CUSTOMER_LEG] and (
+                    accept := self.campaigns.acceptance(channel_id, args)) is not None:
+                self._open(channel_id, accept, "callback")
+            elif self.campaigns.owns(channel_id) or (starts and args[:1] in ([AGENT_LEG], [CUSTOMER_LEG])):
+                self.campaigns.on_event(event, channel_id)
+                return
+        if starts and channel_id not in self.sessions:
             self._open(channel_id)
         session = self.sessions.get(channel_id)
         translated = translate(event)
         if session is not None and translated is not None:
             session.post(translated)
 
-    def _open(self, channel_id: str) -> CallSession:
-        session = CallSession(channel_id, self.new_flow(channel_id), self.rest, self.connection(),
-                              self.flow_name, self.on_record, self.crm, self.campaigns)
+    def _open(self, channel_id: str, flow: CallHandler | None = None, flow_name: str = "") -> CallSession:
+        session = CallSession(channel_id, flow or self.new_flow(channel_id), self.rest, self.connection(),
+                              flow_name or self.flow_name, self.on_record, self.crm, self.campaigns)
         self.sessions[channel_id] = session
         task = asyncio.create_task(self._run(session), name=f"call-{channel_id}")
         self._tasks.add(task)
@@ -105,7 +113,7 @@ class StasisApp:
         except NotFound:
             return
         args = stasis_args(channel)
-        if args[:1] == [AGENT_LEG]:
+        if args[:1] in ([AGENT_LEG], [CUSTOMER_LEG]):
             if channel.get("state") != "Up":
                 log.info("reconcile: hanging up agent leg %s of an earlier process", channel_id)
                 await self.rest.hangup(channel_id)
@@ -153,8 +161,3 @@ class StasisApp:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-
-
-def _agent_leg(event: dict[str, Any]) -> bool:
-    args = event.get("args") or []
-    return event.get("type") == "StasisStart" and bool(args) and args[0] == AGENT_LEG

@@ -18,14 +18,17 @@ import aiohttp
 from sqlalchemy.exc import SQLAlchemyError
 
 from ivr.ari.rest import AriError, AriRest, NotFound
-from ivr.core.commands import WaitingCall
+from ivr.core.callback_accept import CallbackAcceptance
+from ivr.core.commands import RegisterCallback, WaitingCall
 from ivr.core.distribution import commands as cmd
 from ivr.core.distribution import events as evt
 from ivr.core.distribution.engine import Distribution
-from ivr.core.events import Event, QueuePosition
+from ivr.core.events import CallbackRegistered, Event, QueuePosition
 from ivr.core.waiting import Waiting
 from ivr.crm.team import ask_team
+from ivr.stasis.callbacks import Callbacks
 from ivr.stasis.phones import Phones
+from ivr.store.callbacks import CallbackStore
 from ivr.store.claims import Claims
 from ivr.store.own_agents import OwnAgents
 
@@ -37,7 +40,8 @@ AGENT_LEG = "agent"
 
 class Campaigns:
     def __init__(self, rest: AriRest, app: str, engine: Distribution, post: Callable[[str, Event], None],
-                 claims: Claims, own_agents: OwnAgents, http: aiohttp.ClientSession) -> None:
+                 claims: Claims, own_agents: OwnAgents, http: aiohttp.ClientSession,
+                 callback_store: CallbackStore | None = None) -> None:
         self.rest = rest
         self.app = app
         self.engine = engine
@@ -46,6 +50,8 @@ class Campaigns:
         self.own_agents = own_agents
         self.http = http
         self.phones = Phones(rest, app, engine, self.feed)
+        self.callbacks = None if callback_store is None else Callbacks(
+            callback_store, rest, app, engine, self.feed, self._spawn)
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._rings: dict[str, asyncio.Task[None]] = {}
@@ -88,6 +94,11 @@ class Campaigns:
     def position(self, call_id: str) -> QueuePosition | None:
         return self.engine.position(call_id)
 
+    async def register_callback(self, command: RegisterCallback) -> CallbackRegistered:
+        if self.callbacks is None:
+            return CallbackRegistered(failed="this app stores no callbacks")
+        return await self.callbacks.register(command)
+
     def remember(self, customer_id: str, agent: str) -> None:
         """The caller's answer after the call: keep this agent for them, or (empty) none."""
         self._spawn(self._remember(customer_id, agent))
@@ -95,16 +106,25 @@ class Campaigns:
     # -- what the app and the API ask
 
     def owns(self, channel_id: str) -> bool:
-        return channel_id in self.engine.offers
+        return channel_id in self.engine.offers or channel_id in self.engine.legs
 
     def offer_ids(self) -> set[str]:
-        return set(self.engine.offers)
+        """The agents' and the callbacks' customers' legs this node made."""
+        return set(self.engine.offers) | set(self.engine.legs)
+
+    def acceptance(self, channel_id: str, args: list[str]) -> CallbackAcceptance | None:
+        return None if self.callbacks is None else self.callbacks.acceptance(channel_id, args)
 
     def is_talking(self, call_id: str) -> bool:
         return self.engine.is_talking(call_id)
 
     def is_waiting(self, call_id: str) -> bool:
         return self.engine.is_waiting(call_id)
+
+    async def serve_callbacks(self) -> None:
+        """Until cancelled: due callbacks into the lines, attempts of an earlier run closed."""
+        if self.callbacks is not None:
+            await self.callbacks.run()
 
     def agents_changed(self) -> None:
         """After a reload: the phones of new agents are watched too."""
@@ -120,16 +140,25 @@ class Campaigns:
         self.listeners.append(listener)
 
     def on_event(self, event: dict[str, Any], channel_id: str) -> None:
-        """An event of an agent's leg."""
+        """An event of an agent's leg, or of a callback's customer's leg that has no session
+        (it was not answered)."""
         kind = event.get("type")
-        if kind == "StasisStart":
+        ended = kind in ("ChannelDestroyed", "StasisEnd")
+        if channel_id in self.engine.legs:
+            if ended:
+                self.feed(evt.CustomerLegEnded(channel_id, str(event.get("cause_txt") or kind)))
+        elif kind == "StasisStart":
             self.feed(evt.OfferAnswered(channel_id))
-        elif kind in ("ChannelDestroyed", "StasisEnd"):
+        elif ended:
             self.feed(evt.OfferEnded(channel_id, str(event.get("cause_txt") or kind)))
+        elif kind == "PlaybackFinished" and self.callbacks is not None:
+            self.callbacks.briefed(str((event.get("playback") or {}).get("id", "")))
 
     # -- the engine's commands
 
     def _carry_out(self, command: cmd.DistributionCommand) -> None:
+        if self.callbacks is not None and self.callbacks.carry_out(command):
+            return
         match command:
             case cmd.TellCaller(call_id=call_id, event=event):
                 self.post(call_id, event)
@@ -234,6 +263,7 @@ class Campaigns:
             pass
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Not awaited: its outcome comes back to the engine as an event, or is logged."""
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._done)

@@ -25,6 +25,8 @@ from ivr.core.commands import (
     JoinCampaign,
     LeaveCampaign,
     Play,
+    RecordMessage,
+    RegisterCallback,
     RememberAgent,
     SetVariable,
     StartMoh,
@@ -36,6 +38,7 @@ from ivr.core.commands import (
 )
 from ivr.core.crm_answer import Unavailable
 from ivr.core.events import (
+    CallbackRegistered,
     CallStarted,
     CrmAnswered,
     Event,
@@ -73,6 +76,8 @@ class Queues(Protocol):
 
     def remember(self, customer_id: str, agent: str) -> None: ...
 
+    async def register_callback(self, command: RegisterCallback) -> CallbackRegistered: ...
+
 
 class NoQueues:
     def join(self, call_id: str, campaign: str, priority: int,
@@ -91,6 +96,9 @@ class NoQueues:
     def remember(self, customer_id: str, agent: str) -> None:
         return None
 
+    async def register_callback(self, command: RegisterCallback) -> CallbackRegistered:
+        return CallbackRegistered(failed="this app runs no campaigns")
+
 
 RecordSink = Callable[[CallRecord], None]
 
@@ -104,7 +112,8 @@ class _NoCrm:
         raise RuntimeError("this app has no CRM service")
 
 
-LOCAL = (StartTimer, CancelTimer, AskCrm, JoinCampaign, LeaveCampaign, AskPosition, RememberAgent, Warn)
+LOCAL = (StartTimer, CancelTimer, AskCrm, JoinCampaign, LeaveCampaign, AskPosition, RememberAgent, Warn,
+         RegisterCallback)
 """Commands carried out inside the app, at once: none waits on Asterisk or on another command."""
 IN_ORDER = (Answer, Play, ContinueInDialplan, Hangup, ConnectAgent, Finished)
 """Commands that wait for everything before them and go before everything after them. A prompt
@@ -174,6 +183,8 @@ class CallSession:
         self.answered_at: datetime | None = None
         self.hangup_cause = ""
         self._lookup: asyncio.Task[None] | None = None
+        self._registration: asyncio.Task[None] | None = None
+        """Not cancelled when the caller hangs up: a request being stored is stored."""
         self._inbox: asyncio.Queue[Event | tuple[str, int]] = asyncio.Queue()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._timer_seq: dict[str, int] = {}
@@ -266,6 +277,10 @@ class CallSession:
                     self.post(where)
             case RememberAgent(customer_id=customer_id, agent=agent):
                 self.queues.remember(customer_id, agent)
+            case RecordMessage(name=name, max_seconds=max_seconds, silence_seconds=silence):
+                await self.rest.record(channel, name, max_seconds, silence)
+            case RegisterCallback():
+                self._spawn_registration(command)
             case Warn(message=message):
                 log.warning("call %s: %s", channel, message)
             case Hangup(reason=reason):
@@ -289,6 +304,17 @@ class CallSession:
 
         self._cancel_lookup()
         self._lookup = asyncio.create_task(lookup(), name=f"crm-{self.channel_id}")
+
+    def _spawn_registration(self, command: RegisterCallback) -> None:
+        async def register() -> None:
+            try:
+                answer = await self.queues.register_callback(command)
+            except Exception as exc:
+                log.exception("call %s: the callback request could not be stored", self.channel_id)
+                answer = CallbackRegistered(failed=f"internal error: {type(exc).__name__}")
+            self.post(answer)
+
+        self._registration = asyncio.create_task(register(), name=f"callback-{self.channel_id}")
 
     def _cancel_lookup(self) -> None:
         if self._lookup is not None and not self._lookup.done():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ivr.core.events import CallStarted, DigitPressed, Event, HungUp, PlaybackFinished
+from ivr.core.events import CallStarted, DigitPressed, Event, HungUp, MessageRecorded, PlaybackFinished
 
 
 def channel_of(event: dict[str, Any]) -> str | None:
@@ -12,11 +12,12 @@ def channel_of(event: dict[str, Any]) -> str | None:
     channel = event.get("channel")
     if isinstance(channel, dict) and isinstance(channel.get("id"), str):
         return str(channel["id"])
-    playback = event.get("playback")
-    if isinstance(playback, dict):
-        target = str(playback.get("target_uri", ""))
-        if target.startswith("channel:"):
-            return target.removeprefix("channel:")
+    for what in ("playback", "recording"):
+        media = event.get(what)
+        if isinstance(media, dict):
+            target = str(media.get("target_uri", ""))
+            if target.startswith("channel:"):
+                return target.removeprefix("channel:")
     return None
 
 
@@ -52,6 +53,10 @@ def translate(event: dict[str, Any]) -> Event | None:
         return DigitPressed(str(event.get("digit", "")))
     if kind == "PlaybackFinished":
         return PlaybackFinished(str((event.get("playback") or {}).get("id", "")))
+    if kind in ("RecordingFinished", "RecordingFailed"):
+        recording = event.get("recording") or {}
+        failed = "" if kind == "RecordingFinished" else str(recording.get("cause") or "recording failed")
+        return MessageRecorded(str(recording.get("name", "")), failed)
     if kind == "ChannelHangupRequest":
         return HungUp(f"hangup request, cause {event.get('cause', '?')}")
     if kind == "ChannelDestroyed":

@@ -266,4 +266,5 @@ def _callback(row: RowMapping) -> Callback:
     return Callback(
         row["id"], new, CallbackState(row["state"]), _utc(row["created_at"]), _utc(row["not_before"]),
         _utc(row["expires_at"]), attempts=row["attempts"], max_attempts=row["max_attempts"],
-        retry_delay=float(row["retry_delay"]), node=row["node"] or "", reason=row["reason"])
+        retry_delay=float(row["retry_delay"]), node=row["node"] or "", reason=row["reason"],
+        held_until=_utc(row["lease_expires_at"]) if row["lease_expires_at"] is not None else None)

@@ -297,9 +297,9 @@ prompt = ["sound:ivr/main-menu"]
 url = "http://localhost:8088"
 """) == [
         "flows.toml:7: [menus.main]: unknown table (expected one of entry, timegroup, trunk, agent, campaign, "
-        "time, menu, hangup, identification, message, voicemail, dialplan, external)",
+        "time, menu, hangup, identification, message, voicemail, dialplan, external, callback)",
         "flows.toml:10: [ari]: unknown table (expected one of entry, timegroup, trunk, agent, campaign, "
-        "time, menu, hangup, identification, message, voicemail, dialplan, external)",
+        "time, menu, hangup, identification, message, voicemail, dialplan, external, callback)",
     ]
 
 
@@ -350,7 +350,7 @@ options = { "1" = "queue:sales" }
 on_failure = "menu"
 """) == [
         "flows.toml:9: [menu.main] options.1: unknown kind 'queue' (expected kind:name, kind one of "
-        "campaign, time, menu, hangup, identification, message, voicemail, dialplan, external) "
+        "campaign, time, menu, hangup, identification, message, voicemail, dialplan, external, callback) "
         "(got 'queue:sales')",
         "flows.toml:10: [menu.main] on_failure: expected menu:<name>, got 'menu'",
     ]
@@ -406,7 +406,7 @@ prompt = ["sound:hello"]
         "flows.toml:2: [entry] 100: no node menu:nowhere in this file",
         "flows.toml:3: [entry] sales: expected a dialled number (0-9 + * #) or 'default'",
         "flows.toml:4: [entry] 200: unknown kind 'cinema' (expected kind:name, kind one of campaign, "
-        "time, menu, hangup, identification, message, voicemail, dialplan, external)",
+        "time, menu, hangup, identification, message, voicemail, dialplan, external, callback)",
     ]
 
 

@@ -244,6 +244,9 @@ class Distribution:
             self._out.append(Wake(TICK, TICK_SECONDS))
 
     def _leave(self, call_id: str) -> None:
+        if call_id in self.legs:
+            self._customer_gone(call_id, "the customer's call ended")
+            return
         item = self.items.get(call_id)
         if item is None or (self.stopping and item.connected is not None):
             return

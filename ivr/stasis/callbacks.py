@@ -1,0 +1,223 @@
+"""Callbacks over the store and ARI: requests stored for the call flow, due callbacks fed to the
+distribution engine, and the engine's callback commands carried out.
+
+Every node polls the store: a callback registered on any node, or due again after a failed
+attempt, joins the line of each node that runs its campaign, and the node whose agent is free
+first holds it (``CallbackStore.hold``). An attempt is counted in the store before the customer
+is dialled, on a leg whose channel id names the callback and the attempt; a node that finds, at
+start, attempts it was dialling when it died hangs those legs up and counts them failed, so
+no attempt is ever dialled twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from ivr.ari.rest import AriError, AriRest, NotFound
+from ivr.core.callback_accept import Acceptance, CallbackAcceptance
+from ivr.core.callbacks import Callback, Refusal
+from ivr.core.commands import RegisterCallback
+from ivr.core.destinations import Destination
+from ivr.core.distribution import commands as cmd
+from ivr.core.distribution import events as evt
+from ivr.core.distribution.engine import WAITING_STATES, Distribution, callback_item
+from ivr.core.events import CallbackRegistered
+from ivr.core.nodes import CallbackRequest
+from ivr.store.callbacks import CallbackStore
+
+log = logging.getLogger("ivr.callbacks")
+
+POLL_SECONDS = 2.0
+CUSTOMER_LEG = "callback"
+"""First Stasis argument of a callback's customer leg: ``callback,<callback id>,<attempt>``."""
+
+
+class Callbacks:
+    def __init__(self, store: CallbackStore, rest: AriRest, app: str, engine: Distribution,
+                 feed: Callable[[evt.DistributionEvent], None],
+                 spawn: Callable[[Coroutine[Any, Any, None]], object]) -> None:
+        self.store = store
+        self.rest = rest
+        self.app = app
+        self.engine = engine
+        self.feed = feed
+        self.spawn = spawn
+        self.known: dict[str, Callback] = {}
+        """Callbacks fed to the engine, by id."""
+        self._poll_now = asyncio.Event()
+        self._briefings: dict[str, str] = {}
+        """Briefing playback -> the offer whose agent hears it."""
+
+    async def register(self, command: RegisterCallback) -> CallbackRegistered:
+        try:
+            stored = await self.store.register(command.request, command.policy, command.limits)
+        except (SQLAlchemyError, OSError, ValueError) as exc:
+            log.error("callback for %s not stored: %s", command.request.number, exc)
+            return CallbackRegistered(failed=f"not stored: {exc}"[:200])
+        if isinstance(stored, Refusal):
+            return CallbackRegistered(refused=stored.message)
+        log.info("callback %s: registered for %s in campaign %s", stored.id, stored.request.number,
+                 stored.request.campaign)
+        self._poll_now.set()
+        return CallbackRegistered(stored.id)
+
+    def _node(self, callback: Callback) -> CallbackRequest | None:
+        node = self.engine.flow().nodes.get(Destination("callback", callback.request.via))
+        return node if isinstance(node, CallbackRequest) else None
+
+    def acceptance(self, channel_id: str, args: list[str]) -> CallbackAcceptance | None:
+        """The customer's side of a leg this node dialled (``callback,<id>,<attempt>``)."""
+        callback = self.known.get(args[1]) if len(args) == 3 and args[2].isdigit() else None
+        node = self._node(callback) if callback is not None else None
+        if callback is None or node is None:
+            return None
+        rules = Acceptance(node.accept_prompt, node.accept_key, node.accept_timeout, node.accept_repeats)
+        return CallbackAcceptance(channel_id, callback.id, int(args[2]), rules)
+
+    # -- the poll
+
+    async def run(self) -> None:
+        await self.recover()
+        while True:
+            try:
+                await self.poll()
+            except (SQLAlchemyError, OSError) as exc:
+                log.error("callbacks: the store did not answer (%s); trying again", exc)
+            try:
+                async with asyncio.timeout(POLL_SECONDS):
+                    await self._poll_now.wait()
+            except TimeoutError:
+                pass
+            self._poll_now.clear()
+
+    async def poll(self) -> None:
+        for expired in await self.store.expire():
+            log.info("callback %s: expired", expired.id)
+        await self.store.renew()
+        now = self.engine.wall()
+        due = {c.id: c for c in await self.store.open_in() if c.due(now) and self._ours(c)}
+        for callback in due.values():
+            if callback_item(callback.id) not in self.engine.items:
+                self._queue(callback)
+        for callback_id in [i for i in self.known if i not in due]:
+            item = self.engine.items.get(callback_item(callback_id))
+            if item is None or item.state in WAITING_STATES:
+                del self.known[callback_id]
+                self.feed(evt.CallbackDropped(callback_id))
+
+    def _ours(self, callback: Callback) -> bool:
+        """Not held by another node (or its hold ran out: that node is gone)."""
+        return (not callback.node or callback.node == self.store.node
+                or (callback.held_until is not None and callback.held_until < self.engine.wall()))
+
+    def _queue(self, callback: Callback) -> None:
+        node = self._node(callback)
+        trunk = self.engine.flow().trunks.get(node.trunk) if node is not None else None
+        if node is None or trunk is None:
+            log.error("callback %s: its node callback:%s or its trunk is gone from the flow; it waits",
+                      callback.id, callback.request.via)
+            return
+        briefing = node.agent_prompt + ((f"recording:{callback.request.message}",)
+                                        if callback.request.message else ())
+        self.known[callback.id] = callback
+        self.feed(evt.CallbackQueued(callback, trunk.dial.replace("{number}", callback.request.number),
+                                     briefing, node.dial_timeout))
+
+    async def recover(self) -> None:
+        """Attempts this node was dialling when it stopped: their legs hung up, counted failed."""
+        try:
+            dialing = await self.store.dialing_of_this_node()
+        except (SQLAlchemyError, OSError) as exc:
+            log.error("callbacks: attempts of an earlier run not checked (%s)", exc)
+            return
+        for callback in dialing:
+            leg = f"{callback_item(callback.id)}-try-{callback.attempts}"
+            try:
+                await self.rest.hangup(leg)
+            except (NotFound, AriError, OSError):
+                pass
+            await self.store.finish_attempt(callback.id, callback.attempts, False,
+                                            "the app restarted during the attempt")
+            log.warning("callback %s: attempt %d was in progress when the app stopped; counted failed",
+                        callback.id, callback.attempts)
+
+    # -- the engine's commands
+
+    def carry_out(self, command: cmd.DistributionCommand) -> bool:
+        """Whether it was a callback command (and is now under way)."""
+        match command:
+            case cmd.HoldCallback(callback_id=callback_id):
+                self.spawn(self._hold(callback_id))
+            case cmd.BriefAgent(offer_id=offer_id, media=media):
+                self._briefings[f"{offer_id}-brief"] = offer_id
+                self.spawn(self._brief(offer_id, media))
+            case cmd.StartAttempt(callback_id=callback_id):
+                self.spawn(self._start(callback_id))
+            case cmd.DialCustomer():
+                self.spawn(self._dial(command))
+            case cmd.HangUpCustomer(channel_id=channel_id):
+                self.spawn(self._hang_up(channel_id))
+            case cmd.FinishAttempt():
+                self.spawn(self._finish(command))
+            case _:
+                return False
+        return True
+
+    def briefed(self, playback_id: str) -> None:
+        if (offer_id := self._briefings.pop(playback_id, None)) is not None:
+            self.feed(evt.AgentBriefed(offer_id))
+
+    async def _hold(self, callback_id: str) -> None:
+        try:
+            held = await self.store.hold(callback_id)
+        except (SQLAlchemyError, OSError) as exc:
+            log.error("callback %s: not held (%s)", callback_id, exc)
+            held = False
+        self.feed(evt.CallbackHeld(callback_id, held))
+
+    async def _brief(self, offer_id: str, media: tuple[str, ...]) -> None:
+        try:
+            await self.rest.play(offer_id, f"{offer_id}-brief", media)
+        except (AriError, OSError) as exc:
+            log.warning("agent leg %s: briefing not played (%s); dialling at once", offer_id, exc)
+            self.briefed(f"{offer_id}-brief")
+
+    async def _start(self, callback_id: str) -> None:
+        try:
+            attempt = await self.store.start_attempt(callback_id)
+        except (SQLAlchemyError, OSError) as exc:
+            log.error("callback %s: attempt not counted (%s); not dialled", callback_id, exc)
+            attempt = None
+        self.feed(evt.AttemptStarted(callback_id, attempt))
+
+    async def _dial(self, dial: cmd.DialCustomer) -> None:
+        try:
+            args = f"{CUSTOMER_LEG},{dial.callback_id},{dial.attempt}"
+            await self.rest.call_agent(dial.endpoint, self.app, args, dial.channel_id, dial.originator,
+                                       dial.caller_id, dial.seconds, {"IVR_CALLBACK": dial.callback_id})
+        except (AriError, OSError) as exc:
+            self.feed(evt.CustomerLegEnded(dial.channel_id, f"not dialled: {exc}"))
+
+    async def _hang_up(self, channel_id: str) -> None:
+        try:
+            await self.rest.hangup(channel_id)
+        except (NotFound, AriError, OSError):
+            pass
+
+    async def _finish(self, finish: cmd.FinishAttempt) -> None:
+        try:
+            done = await self.store.finish_attempt(finish.callback_id, finish.attempt, finish.completed,
+                                                   finish.reason)
+        except (SQLAlchemyError, OSError, LookupError) as exc:
+            log.error("callback %s: attempt %d's end not stored (%s)", finish.callback_id, finish.attempt,
+                      exc)
+            return
+        self.known.pop(finish.callback_id, None)
+        log.info("callback %s: attempt %d %s; now %s", done.id, finish.attempt,
+                 "completed" if finish.completed else f"failed ({finish.reason})", done.state.value)
+        self._poll_now.set()
