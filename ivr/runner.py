@@ -85,10 +85,10 @@ async def serve(settings: Settings) -> None:
     app: StasisApp
     distribution = Distribution(board, lambda: flows.current, time.monotonic, lambda: datetime.now(UTC))
     own_agents = OwnAgents(engine)
+    callbacks = CallbackStore(engine, settings.ari.app)
     campaigns = Campaigns(rest, settings.ari.app, distribution,
                           post=lambda call, event: app.post(call, event),
-                          claims=claims, own_agents=own_agents, http=crm.http,
-                          callback_store=CallbackStore(engine, settings.ari.app))
+                          claims=claims, own_agents=own_agents, http=crm.http, callback_store=callbacks)
     app = StasisApp(settings.ari.app, rest, flows.new_call, connection=lambda: stream.connections,
                     flow_name=settings.flow_path.stem[:40], on_record=records, crm=crm,
                     campaigns=campaigns)
@@ -97,7 +97,7 @@ async def serve(settings: Settings) -> None:
                          ping_interval=settings.ari.ping_interval,
                          startup_timeout=settings.ari.startup_timeout)
     api = Api(board, campaigns, own_agents, tokens(settings.state_path / "api", list(board.agents)),
-              time.monotonic)
+              time.monotonic, callbacks)
     api_runner = await start_api(api, settings.api.bind, settings.api.port)
     reader = asyncio.create_task(stream.run(), name="ari-events")
     renewing = None if alone else asyncio.create_task(keep_renewing(shared_claims), name="agent-claims")

@@ -19,10 +19,12 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
+from ivr.api.callbacks import routes as callback_routes
 from ivr.api.service import Lines
 from ivr.core.agents import AgentBoard, TransitionError
 from ivr.listen import PortTaken
 from ivr.secrets import ensure_secret
+from ivr.store.callbacks import CallbackStore
 from ivr.store.own_agents import OwnAgents
 
 log = logging.getLogger("ivr.api")
@@ -42,8 +44,9 @@ def tokens(folder: Path, agents: list[str]) -> dict[str, str]:
 
 class Api:
     def __init__(self, board: AgentBoard, lines: Lines, own_agents: OwnAgents, tokens: dict[str, str],
-                 clock: Callable[[], float]) -> None:
+                 clock: Callable[[], float], callbacks: CallbackStore | None = None) -> None:
         self.board = board
+        self.callbacks = callbacks
         self.lines = lines
         self.own_agents = own_agents
         self.tokens = tokens
@@ -59,6 +62,8 @@ class Api:
         app.router.add_get("/api/campaigns", self.queues)
         app.router.add_get("/api/events", self.events)
         app.router.add_route("*", "/api/customers/{customer}/agent", self.own_agent)
+        if self.callbacks is not None:
+            app.router.add_routes(callback_routes(self.callbacks, _supervisor_only))
         return app
 
     @web.middleware
@@ -185,6 +190,12 @@ async def _json(request: web.Request) -> Any:
         return await request.json()
     except (ValueError, UnicodeDecodeError):
         return None
+
+
+def _supervisor_only(request: web.Request) -> web.Response | None:
+    if request["who"] != SUPERVISOR:
+        return _error(403, "only the supervisor token reads or changes callbacks")
+    return None
 
 
 def _error(status: int, message: str) -> web.Response:

@@ -1,6 +1,8 @@
 """Agents as real SIP user agents: SIPp in server mode at a fixed address, for a few calls, that
 answers (at once, or late: after ringing a moment), refuses (486 Busy Here), rings until
-Asterisk gives up (CANCEL), or answers, talks for a moment and hangs up (BYE)."""
+Asterisk gives up (CANCEL), or answers, talks for a moment and hangs up (BYE). The same stand in
+for customers called back: one that answers, presses 1 (RFC 2833) and talks a moment, one that
+answers and presses nothing."""
 
 from __future__ import annotations
 
@@ -9,10 +11,10 @@ import subprocess
 from pathlib import Path
 from typing import Literal
 
-from ivr.bench.sipp_scenarios import reply
+from ivr.bench.sipp_scenarios import presses, reply
 from tests.ports import free_port
 
-Behaviour = Literal["answer", "late", "busy", "ring", "brief"]
+Behaviour = Literal["answer", "late", "busy", "ring", "brief", "accept", "silent"]
 
 HEAD = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="agent that {behaviour}s">
@@ -46,6 +48,10 @@ HANG_UP = """  <pause milliseconds="{talk_ms}"/>
 """
 TALK_MS = 1500
 RING_MS = 1500
+KEY_AFTER_MS = 2500
+"""The customer presses the key this long after answering: during the prompt that asks for it."""
+WITH_KEYS = reply("200 OK", sdp=True).replace("RTP/AVP 0\n", "RTP/AVP 0 101\n").replace(
+    "a=rtpmap:0 PCMU/8000\n", "a=rtpmap:0 PCMU/8000\n      a=rtpmap:101 telephone-event/8000\n      a=fmtp:101 0-15\n")
 
 SCENARIOS: dict[str, str] = {
     "answer": (INVITE + reply("180 Ringing") + reply("200 OK", sdp=True)
@@ -55,6 +61,11 @@ SCENARIOS: dict[str, str] = {
     "brief": ('  <recv request="INVITE" rrs="true"/>\n' + reply("180 Ringing") + reply("200 OK", sdp=True)
               + ACK_KEEPING_DIALOG + HANG_UP.format(talk_ms=TALK_MS)),
     "busy": INVITE + reply("486 Busy Here") + '  <recv request="ACK"/>\n',
+    "accept": ('  <recv request="INVITE" rrs="true"/>\n' + reply("180 Ringing") + WITH_KEYS + ACK_KEEPING_DIALOG
+               + f'  <pause milliseconds="{KEY_AFTER_MS}"/>\n' + presses("1", 250) + "\n"
+               + HANG_UP.format(talk_ms=TALK_MS)),
+    "silent": (INVITE + reply("180 Ringing") + WITH_KEYS + '  <recv request="ACK"/>\n  <recv request="BYE"/>\n'
+               + reply("200 OK", in_dialog=True)),
     "ring": (INVITE_KEEPING_CSEQ + reply("180 Ringing") + '  <recv request="CANCEL"/>\n' + reply("200 OK")
              + reply("487 Request Terminated", cseq=INVITE_CSEQ) + '  <recv request="ACK"/>\n'),
 }

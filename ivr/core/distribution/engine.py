@@ -369,7 +369,7 @@ class Distribution:
             self.board.offered(offer.agent)
             self._out.append(NotifyAgent(offer.agent, (("type", "offer"), ("agent", offer.agent),
                                                        *item.call_data().items())))
-            self._log(f"call {item.id}: offered to agent {offer.agent} ({item.node.strategy})")
+            self._log(f"{item.kind.value} {item.id}: offered to agent {offer.agent} ({item.node.strategy})")
         self._round_moves(item)
 
     def _refused(self, offer: Offer) -> None:
@@ -569,7 +569,7 @@ class Distribution:
         line = self.lines.setdefault(request.campaign, WaitingLine())
         waiting = line.join(item_id, request.priority, self.clock() - waited)
         call = WaitingCall(request.number, "", request.customer_id, request.variables)
-        work = CallbackWork(callback.id, request.caller_id, event.endpoint, event.briefing,
+        work = CallbackWork(callback.id, request.caller_id, request.message, event.endpoint, event.briefing,
                             event.dial_seconds)
         self.items[item_id] = WorkItem(item_id, WorkKind.CALLBACK, request.campaign, node, waiting, call,
                                        callback=work)

@@ -58,6 +58,8 @@ class CallbackWork:
 
     callback_id: str
     caller_id: str
+    message: str
+    """The caller's recording for the agent, or ""."""
     endpoint: str
     briefing: tuple[str, ...]
     dial_seconds: int
@@ -100,8 +102,11 @@ class WorkItem:
     def call_data(self) -> dict[str, Any]:
         """What the dynamic team service and the agents' screen pop are told of the work."""
         call = self.call
-        return {"call": self.id, "campaign": self.campaign, "caller": call.caller, "did": call.did,
+        data = {"call": self.id, "campaign": self.campaign, "caller": call.caller, "did": call.did,
                 "customer_id": call.customer_id, "variables": dict(call.crm_variables)}
+        if self.callback is not None:
+            data |= {"callback": self.callback.callback_id, "message": self.callback.message}
+        return data
 
     def crm_agent(self) -> str:
         return dict(self.call.crm_variables).get("agent", "") if self.node.prefer_crm_agent else ""

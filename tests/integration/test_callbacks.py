@@ -1,0 +1,153 @@
+"""In-queue callbacks against the real Asterisk: a caller asks to be called back, an agent (SIPp)
+takes the callback at the caller's original place, and the customer (SIPp behind a trunk) is
+dialled and presses 1."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.integration.harness import REPO, App, Pbx, until
+from tests.integration.sip_agents import Behaviour, SipAgent
+from tests.ports import free_port
+
+CUSTOMER = "+34600111222"
+
+FLOW = """
+[entry]
+"500" = "campaign:sales"
+
+[campaign.sales]
+agents = ["ana"]
+ring_timeout = 5.0
+max_wait = 60.0
+callback = "sales"
+callback_key = "2"
+
+[callback.sales]
+campaign = "sales"
+trunk = "pstn"
+caller_id = "+34911000000"
+country = "ES"
+message_seconds = {message_seconds}
+message_silence = 1
+attempts = {attempts}
+accept_timeout = 2.0
+accept_repeats = 0
+dial_timeout = 5
+
+[trunk.pstn]
+dial = "PJSIP/{{number}}@pstn"
+allow = ["+346*"]
+
+[agent.ana]
+phone = "{ana}"
+"""
+
+PROVIDER = """
+[pstn]
+type = aor
+contact = sip:127.0.0.1:{port}
+
+[pstn]
+type = endpoint
+context = ivr-agents
+disallow = all
+allow = ulaw
+dtmf_mode = rfc4733
+aors = pstn
+"""
+
+
+class Stage:
+    """The app with one agent, ana, paused at first; the customer's phone behind trunk pstn."""
+
+    def __init__(self, pbx: Pbx, folder: Path, customer: Behaviour, customer_calls: int = 1,
+                 ana_calls: int = 2, message_seconds: float = 2.0, attempts: int = 3) -> None:
+        self.pbx = pbx
+        self.folder = folder
+        self.ana = SipAgent("ana", "answer", folder, ana_calls)
+        self.customer = SipAgent("pstn", customer, folder, customer_calls)
+        (folder / "providers.conf").write_text(PROVIDER.format(port=self.customer.port))
+        port = free_port()
+        self.api = f"http://127.0.0.1:{port}/api"
+        self.database = folder / "ivr.sqlite3"
+        flow = FLOW.format(ana=self.ana.phone, message_seconds=message_seconds, attempts=attempts)
+        self.config = pbx.configured(folder, flow, f'\n[api]\nport = {port}\n[database]\nurl = "sqlite:///{self.database}"\n')
+        self.config.write_text(self.config.read_text().replace(
+            "[pbx]\n", f'[pbx]\npjsip_include = "{folder / "providers.conf"}"\n', 1))
+        assert pbx.ivr("pbx", "up", config=self.config).returncode == 0
+        self.dialled_before = self.dialled()
+        self.app = App(pbx, folder / "app.log", config=self.config)
+        self.app.wait_connected(1)
+        self.token = (pbx.state_dir / "api" / "supervisor-token").read_text().strip()
+        self.act("login")
+        self.act("pause", json={"reason": "meeting"})
+
+    def act(self, action: str, **kwargs: Any) -> None:
+        httpx.post(f"{self.api}/agents/ana/{action}", headers={"Authorization": f"Bearer {self.token}"},
+                   timeout=5, **kwargs).raise_for_status()
+
+    def caller(self, dtmf: str = "", timeout: float = 40) -> subprocess.Popen[str]:
+        args = ["--dtmf", dtmf, "--send-at", "answer"] if dtmf else []
+        return subprocess.Popen(
+            [sys.executable, "-m", "ivr", "--config", str(self.config), "call", "500", "--json",
+             "--caller-id", f"caller <{CUSTOMER}>", "--timeout", str(timeout), *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+
+    def dialled(self) -> int:
+        """How often Asterisk has dialled the customer's number (its log, since it started)."""
+        return self.pbx.asterisk_log().count(f"Called {CUSTOMER}@pstn")
+
+    def callbacks(self) -> list[dict[str, Any]]:
+        with sqlite3.connect(self.database) as db:
+            db.row_factory = sqlite3.Row
+            return [dict(row) for row in db.execute("SELECT * FROM ivr_callbacks ORDER BY created_at")]
+
+    def close(self) -> None:
+        self.app.stop()
+        self.ana.stop()
+        self.customer.stop()
+
+
+def report(process: subprocess.Popen[str]) -> dict[str, Any]:
+    out, err = process.communicate(timeout=90)
+    assert out.strip(), err
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+def test_a_callback_is_made_at_the_callers_place_and_the_customer_accepts(pbx: Pbx, tmp_path: Path) -> None:
+    stage = Stage(pbx, tmp_path, "accept")
+    try:
+        asking = stage.caller("2ww1")
+        until(lambda: "waiting in campaign sales" in stage.app.text(), 20, "the first caller waiting")
+        later = stage.caller(timeout=60)
+        until(lambda: stage.app.text().count("waiting in campaign sales") >= 2, 20, "the second caller waiting")
+        asked = report(asking)
+        until(lambda: "callback" in stage.app.text() and stage.callbacks(), 10, "the callback stored")
+        stage.act("ready")
+        served = report(later)
+        until(lambda: stage.callbacks()[0]["state"] == "completed", 30, "the callback completed")
+    finally:
+        stage.close()
+
+    log = stage.app.text()
+    stored = stage.callbacks()[0]
+    assert asked["variables"].get("IVR_CALLBACK") == stored["id"], asked
+    assert "sound:ivr/callback-registered" in asked["prompts"], asked
+    assert stored["number"] == CUSTOMER and stored["attempts"] == 1 and stored["message"], stored
+    assert served["variables"]["IVR_AGENT"] == "ana", served
+    offers = [line.split(": offered")[0].rsplit(" ", 2)[-2:] for line in log.splitlines()
+              if "offered to agent ana" in line]
+    assert [kind for kind, _ in offers] == ["callback", "call"], log
+    assert f"callback {stored['id']}: attempt 1, dialling the customer for agent ana" in log
+    assert (REPO / ".pbx" / "root" / "var" / "spool" / "asterisk" / "recording"
+            / f"{stored['message']}.wav").exists()
+    assert stage.dialled() - stage.dialled_before == 1

@@ -1,0 +1,74 @@
+"""The supervisors' callback routes over a real store (SQLite and PostgreSQL) and a real server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ivr.api.callbacks import routes
+from ivr.core.callbacks import Limits, NewCallback, RetryPolicy
+from ivr.store.callbacks import CallbackStore
+from ivr.store.migrations import upgrade
+
+ARRIVED = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+
+
+def supervisor_only(request: web.Request) -> web.Response | None:
+    if request.headers.get("X-Who") != "supervisor":
+        return web.json_response({"error": "only the supervisor"}, status=403)
+    return None
+
+
+@pytest.fixture
+async def client(engine: AsyncEngine) -> AsyncIterator[tuple[TestClient[web.Request, web.Application], CallbackStore]]:
+    await upgrade(engine)
+    store = CallbackStore(engine, "ivr", wall=lambda: ARRIVED)
+    app = web.Application()
+    app.router.add_routes(routes(store, supervisor_only))
+    async with TestClient(TestServer(app)) as test_client:
+        yield test_client, store
+
+
+async def registered(store: CallbackStore, number: str = "+34600111222") -> str:
+    stored = await store.register(NewCallback("sales", number, "", "1234", (), 5, ARRIVED, via="sales"),
+                                  RetryPolicy(), Limits())
+    assert not isinstance(stored, type(None)) and hasattr(stored, "id")
+    return str(stored.id)
+
+
+async def test_the_supervisor_lists_cancels_and_reschedules_pending_callbacks(
+        client: tuple[TestClient[web.Request, web.Application], CallbackStore]) -> None:
+    http, store = client
+    first, second = await registered(store), await registered(store, "+34600111333")
+    supervisor = {"X-Who": "supervisor"}
+
+    listed = await (await http.get("/api/callbacks?campaign=sales&state=pending", headers=supervisor)).json()
+    assert sorted(c["id"] for c in listed["callbacks"]) == sorted([first, second])
+
+    cancelled = await http.post(f"/api/callbacks/{first}/cancel", json={"reason": "asked by phone"},
+                                headers=supervisor)
+    assert cancelled.status == 200 and (await cancelled.json())["state"] == "cancelled"
+    assert (await http.post(f"/api/callbacks/{first}/cancel", headers=supervisor)).status == 409
+
+    moved = await http.post(f"/api/callbacks/{second}/reschedule", json={"at": "2026-12-07T11:30:00+01:00"},
+                            headers=supervisor)
+    assert (await moved.json())["not_before"] == "2026-12-07T10:30:00+00:00"
+
+
+async def test_bad_requests_and_agents_tokens_are_refused(
+        client: tuple[TestClient[web.Request, web.Application], CallbackStore]) -> None:
+    http, store = client
+    pending = await registered(store)
+    supervisor = {"X-Who": "supervisor"}
+
+    assert (await http.get("/api/callbacks", headers={"X-Who": "ana"})).status == 403
+    assert (await http.get("/api/callbacks?state=lost", headers=supervisor)).status == 400
+    for body in ({"at": "tomorrow"}, {"at": "2026-12-07T11:30:00"}, ["x"]):
+        refused = await http.post(f"/api/callbacks/{pending}/reschedule", json=body, headers=supervisor)
+        assert refused.status == 400, body
+    assert (await http.post("/api/callbacks/not-an-id/cancel", headers=supervisor)).status == 404
