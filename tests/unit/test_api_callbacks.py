@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.api.callbacks import routes
-from ivr.core.callbacks import Limits, NewCallback, RetryPolicy
+from ivr.core.callbacks import Callback, Limits, NewCallback, RetryPolicy
 from ivr.store.callbacks import CallbackStore
 from ivr.store.migrations import upgrade
 
@@ -37,8 +37,8 @@ async def client(engine: AsyncEngine) -> AsyncIterator[tuple[TestClient[web.Requ
 async def registered(store: CallbackStore, number: str = "+34600111222") -> str:
     stored = await store.register(NewCallback("sales", number, "", "1234", (), 5, ARRIVED, via="sales"),
                                   RetryPolicy(), Limits())
-    assert not isinstance(stored, type(None)) and hasattr(stored, "id")
-    return str(stored.id)
+    assert isinstance(stored, Callback), stored
+    return stored.id
 
 
 async def test_the_supervisor_lists_cancels_and_reschedules_pending_callbacks(
