@@ -201,7 +201,7 @@ class _Reader:
             if isinstance(node, External):
                 self._external(node, loc, trunks)
             if isinstance(node, CallbackRequest):
-                self._callback(node, loc, nodes, trunks)
+                self._callback(node, loc, nodes, trunks, timegroups, zones)
             if isinstance(node, Campaign) and node.callback:
                 self._callback_of(node.callback, destination.name, loc, nodes)
             if isinstance(node, Identification) and node.authorization_env:
@@ -211,7 +211,8 @@ class _Reader:
         return zones
 
     def _callback(self, node: CallbackRequest, loc: Loc, nodes: Mapping[Destination, Node],
-                  trunks: Mapping[str, Trunk]) -> None:
+                  trunks: Mapping[str, Trunk], timegroups: Mapping[str, tuple[TimeRule, ...]],
+                  zones: dict[str, ZoneInfo]) -> None:
         campaign = nodes.get(Destination("campaign", node.campaign))
         if not isinstance(campaign, Campaign):
             if Destination("campaign", node.campaign) not in self.invalid:
@@ -221,6 +222,9 @@ class _Reader:
                          f"campaign {node.campaign} has no agents: only one the app runs can call back")
         if node.trunk not in trunks:
             self.problem((*loc, "trunk"), f"no trunk {node.trunk!r} ([trunk.{node.trunk}])")
+        if node.hours:
+            self._zone(node.timezone, (*loc, "timezone"), zones)
+            self._groups(node.hours, (*loc, "hours"), timegroups)
 
     def _callback_of(self, name: str, campaign: str, loc: Loc, nodes: Mapping[Destination, Node]) -> None:
         node = nodes.get(Destination("callback", name))

@@ -88,7 +88,8 @@ async def serve(settings: Settings) -> None:
     callbacks = CallbackStore(engine, settings.ari.app)
     campaigns = Campaigns(rest, settings.ari.app, distribution,
                           post=lambda call, event: app.post(call, event),
-                          claims=claims, own_agents=own_agents, http=crm.http, callback_store=callbacks)
+                          claims=claims, own_agents=own_agents, http=crm.http, callback_store=callbacks,
+                          on_record=records)
     app = StasisApp(settings.ari.app, rest, flows.new_call, connection=lambda: stream.connections,
                     flow_name=settings.flow_path.stem[:40], on_record=records, crm=crm,
                     campaigns=campaigns)

@@ -69,6 +69,10 @@ class AriRest:
         await self.request("POST", f"/applications/{app}/subscription",
                            params={"eventSource": ",".join(sources)})
 
+    async def channels(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self.request("GET", "/channels")
+        return result
+
     async def channel(self, channel_id: str) -> dict[str, Any]:
         result: dict[str, Any] = await self.request("GET", f"/channels/{channel_id}")
         return result

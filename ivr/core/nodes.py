@@ -297,9 +297,14 @@ class CallbackRequest(Node):
     message_seconds: float = Field(0.0, ge=0, le=300, description="longest message for the agent; 0: none")
     message_silence: float = Field(3.0, gt=0, le=30)
     attempts: int = Field(3, ge=1, le=10)
-    retry_delay: float = Field(300.0, ge=300, le=86_400)
+    retry_delay: float = Field(300.0, ge=1, le=86_400)
     initial_delay: float = Field(0.0, ge=0, le=86_400)
     expires_after: float = Field(86_400.0, ge=600, le=7 * 86_400)
+    hours: tuple[Annotated[str, Field(pattern=DIALPLAN_NAME)], ...] = Field(
+        (), description="time groups when customers may be called back; empty: any time")
+    timezone: str = "UTC"
+    stop_before_close: float = Field(10.0, ge=0, le=240, description="minutes before the end of `hours` "
+                                     "when no callback starts any more")
     max_open_per_number: int = Field(1, ge=1, le=10)
     max_per_number_per_day: int = Field(3, ge=1, le=100)
     accept_key: str = Field("1", pattern=DTMF_KEY)

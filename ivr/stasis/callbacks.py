@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -27,7 +28,10 @@ from ivr.core.distribution import commands as cmd
 from ivr.core.distribution import events as evt
 from ivr.core.distribution.engine import WAITING_STATES, Distribution, callback_item
 from ivr.core.events import CallbackRegistered
+from ivr.core.facts import CallFacts
 from ivr.core.nodes import CallbackRequest
+from ivr.stasis.session import RecordSink
+from ivr.store.call_log import record_of
 from ivr.store.callbacks import CallbackStore
 
 log = logging.getLogger("ivr.callbacks")
@@ -40,7 +44,10 @@ CUSTOMER_LEG = "callback"
 class Callbacks:
     def __init__(self, store: CallbackStore, rest: AriRest, app: str, engine: Distribution,
                  feed: Callable[[evt.DistributionEvent], None],
-                 spawn: Callable[[Coroutine[Any, Any, None]], object]) -> None:
+                 spawn: Callable[[Coroutine[Any, Any, None]], object], on_record: RecordSink) -> None:
+        self.on_record = on_record
+        self._dialled: dict[str, tuple[datetime, cmd.DialCustomer]] = {}
+        """Customers' legs not (yet) answered: their record is written here when they end."""
         self.store = store
         self.rest = rest
         self.app = app
@@ -50,6 +57,8 @@ class Callbacks:
         self.known: dict[str, Callback] = {}
         """Callbacks fed to the engine, by id."""
         self._poll_now = asyncio.Event()
+        self._lost: set[str] = set()
+        """Callbacks whose node is gone from the flow, already logged."""
         self._briefings: dict[str, str] = {}
         """Briefing playback -> the offer whose agent hears it."""
 
@@ -77,6 +86,7 @@ class Callbacks:
         if callback is None or node is None:
             return None
         rules = Acceptance(node.accept_prompt, node.accept_key, node.accept_timeout, node.accept_repeats)
+        self._dialled.pop(channel_id, None)
         return CallbackAcceptance(channel_id, callback.id, int(args[2]), rules)
 
     # -- the poll
@@ -100,11 +110,12 @@ class Callbacks:
             log.info("callback %s: expired", expired.id)
         await self.store.renew()
         now = self.engine.wall()
-        due = {c.id: c for c in await self.store.open_in() if c.due(now) and self._ours(c)}
-        for callback in due.values():
+        due = [c for c in await self.store.open_in() if c.due(now) and self._ours(c)]
+        startable = {c.id: (c, node) for c in due if (node := self._node_to_start(c)) is not None}
+        for callback, node in startable.values():
             if callback_item(callback.id) not in self.engine.items:
-                self._queue(callback)
-        for callback_id in [i for i in self.known if i not in due]:
+                self._queue(callback, node)
+        for callback_id in [i for i in self.known if i not in startable]:
             item = self.engine.items.get(callback_item(callback_id))
             if item is None or item.state in WAITING_STATES:
                 del self.known[callback_id]
@@ -115,32 +126,46 @@ class Callbacks:
         return (not callback.node or callback.node == self.store.node
                 or (callback.held_until is not None and callback.held_until < self.engine.wall()))
 
-    def _queue(self, callback: Callback) -> None:
+    def _node_to_start(self, callback: Callback) -> CallbackRequest | None:
+        """Its callback node, when it may start now (within its hours)."""
         node = self._node(callback)
-        trunk = self.engine.flow().trunks.get(node.trunk) if node is not None else None
-        if node is None or trunk is None:
-            log.error("callback %s: its node callback:%s or its trunk is gone from the flow; it waits",
-                      callback.id, callback.request.via)
-            return
+        if node is None or node.trunk not in self.engine.flow().trunks:
+            if callback.id not in self._lost:
+                self._lost.add(callback.id)
+                log.error("callback %s: its node callback:%s or that node's trunk is gone from the flow; "
+                          "it waits until it expires", callback.id, callback.request.via)
+            return None
+        return node if self._in_hours(node) else None
+
+    def _queue(self, callback: Callback, node: CallbackRequest) -> None:
+        trunk = self.engine.flow().trunks[node.trunk]
         briefing = node.agent_prompt + ((f"recording:{callback.request.message}",)
                                         if callback.request.message else ())
         self.known[callback.id] = callback
         self.feed(evt.CallbackQueued(callback, trunk.dial.replace("{number}", callback.request.number),
                                      briefing, node.dial_timeout))
 
+    def _in_hours(self, node: CallbackRequest) -> bool:
+        """Within the node's hours, and not in their last ``stop_before_close`` minutes (a
+        callback then might run past closing time)."""
+        if not node.hours:
+            return True
+        flow, now = self.engine.flow(), self.engine.wall()
+        last = now + timedelta(minutes=node.stop_before_close)
+        return flow.within(node.hours, node.timezone, now) and flow.within(node.hours, node.timezone, last)
+
     async def recover(self) -> None:
-        """Attempts this node was dialling when it stopped: their legs hung up, counted failed."""
+        """Attempts this node was dialling when it stopped: their legs (the customer's, and the
+        agent's waiting for it) hung up, the attempt counted failed."""
         try:
             dialing = await self.store.dialing_of_this_node()
-        except (SQLAlchemyError, OSError) as exc:
+            channels = [str(c.get("id", "")) for c in await self.rest.channels()] if dialing else []
+        except (SQLAlchemyError, OSError, AriError) as exc:
             log.error("callbacks: attempts of an earlier run not checked (%s)", exc)
             return
         for callback in dialing:
-            leg = f"{callback_item(callback.id)}-try-{callback.attempts}"
-            try:
-                await self.rest.hangup(leg)
-            except (NotFound, AriError, OSError):
-                pass
+            for leg in [c for c in channels if c.startswith(f"{callback_item(callback.id)}-")]:
+                await self._hang_up(leg)
             await self.store.finish_attempt(callback.id, callback.attempts, False,
                                             "the app restarted during the attempt")
             log.warning("callback %s: attempt %d was in progress when the app stopped; counted failed",
@@ -167,6 +192,18 @@ class Callbacks:
             case _:
                 return False
         return True
+
+    def leg_ended(self, channel_id: str, reason: str) -> None:
+        """A customer's leg that no session answered is over: its record, then the engine."""
+        if (dialled := self._dialled.pop(channel_id, None)) is not None:
+            started, dial = dialled
+            facts = CallFacts(nodes=[f"callback:{dial.callback_id}"],
+                              notes=[f"callback {dial.callback_id}: attempt {dial.attempt}"])
+            self.on_record(record_of(facts, channel_id=channel_id, caller=dial.number, did="",
+                                     flow="callback", started_at=started, answered_at=None,
+                                     outcome=f"callback attempt not answered ({reason})"[:200],
+                                     hangup_cause=reason[:120]))
+        self.feed(evt.CustomerLegEnded(channel_id, reason))
 
     def briefed(self, playback_id: str) -> None:
         if (offer_id := self._briefings.pop(playback_id, None)) is not None:
@@ -196,12 +233,13 @@ class Callbacks:
         self.feed(evt.AttemptStarted(callback_id, attempt))
 
     async def _dial(self, dial: cmd.DialCustomer) -> None:
+        self._dialled[dial.channel_id] = (datetime.now(UTC), dial)
         try:
             args = f"{CUSTOMER_LEG},{dial.callback_id},{dial.attempt}"
             await self.rest.call_agent(dial.endpoint, self.app, args, dial.channel_id, dial.originator,
                                        dial.caller_id, dial.seconds, {"IVR_CALLBACK": dial.callback_id})
         except (AriError, OSError) as exc:
-            self.feed(evt.CustomerLegEnded(dial.channel_id, f"not dialled: {exc}"))
+            self.leg_ended(dial.channel_id, f"not dialled: {exc}")
 
     async def _hang_up(self, channel_id: str) -> None:
         try:

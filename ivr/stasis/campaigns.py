@@ -28,6 +28,7 @@ from ivr.core.waiting import Waiting
 from ivr.crm.team import ask_team
 from ivr.stasis.callbacks import Callbacks
 from ivr.stasis.phones import Phones
+from ivr.stasis.session import RecordSink, no_record
 from ivr.store.callbacks import CallbackStore
 from ivr.store.claims import Claims
 from ivr.store.own_agents import OwnAgents
@@ -41,7 +42,7 @@ AGENT_LEG = "agent"
 class Campaigns:
     def __init__(self, rest: AriRest, app: str, engine: Distribution, post: Callable[[str, Event], None],
                  claims: Claims, own_agents: OwnAgents, http: aiohttp.ClientSession,
-                 callback_store: CallbackStore | None = None) -> None:
+                 callback_store: CallbackStore | None = None, on_record: RecordSink = no_record) -> None:
         self.rest = rest
         self.app = app
         self.engine = engine
@@ -51,7 +52,7 @@ class Campaigns:
         self.http = http
         self.phones = Phones(rest, app, engine, self.feed)
         self.callbacks = None if callback_store is None else Callbacks(
-            callback_store, rest, app, engine, self.feed, self._spawn)
+            callback_store, rest, app, engine, self.feed, self._spawn, on_record)
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._rings: dict[str, asyncio.Task[None]] = {}
@@ -145,8 +146,8 @@ class Campaigns:
         kind = event.get("type")
         ended = kind in ("ChannelDestroyed", "StasisEnd")
         if channel_id in self.engine.legs:
-            if ended:
-                self.feed(evt.CustomerLegEnded(channel_id, str(event.get("cause_txt") or kind)))
+            if ended and self.callbacks is not None:
+                self.callbacks.leg_ended(channel_id, str(event.get("cause_txt") or kind))
         elif kind == "StasisStart":
             self.feed(evt.OfferAnswered(channel_id))
         elif ended:

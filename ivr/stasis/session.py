@@ -103,7 +103,7 @@ class NoQueues:
 RecordSink = Callable[[CallRecord], None]
 
 
-def _no_sink(record: CallRecord) -> None:
+def no_record(record: CallRecord) -> None:
     return None
 
 
@@ -166,7 +166,7 @@ def batches(commands: list[Command]) -> list[list[Command]]:
 
 class CallSession:
     def __init__(self, channel_id: str, flow: CallHandler, rest: AriRest, epoch: int,
-                 flow_name: str = "", on_record: RecordSink = _no_sink, crm: Crm | None = None,
+                 flow_name: str = "", on_record: RecordSink = no_record, crm: Crm | None = None,
                  queues: Queues | None = None) -> None:
         self.channel_id = channel_id
         self.flow = flow

@@ -451,7 +451,8 @@ def test_a_callback_is_held_offered_briefed_dialled_and_bridged_when_the_custome
     assert s.engine.handle(OfferAnswered("cb-k1-agent-1")) == [BriefAgent("cb-k1-agent-1", ("recording:ivr-cb-k1",))]
     assert s.engine.handle(AgentBriefed("cb-k1-agent-1")) == [StartAttempt("k1")]
     assert without_logs(s.engine.handle(AttemptStarted("k1", 1))) == [
-        DialCustomer("cb-k1-try-1", "k1", 1, "PJSIP/+34600111222@pstn", "+34911000000", 30, "cb-k1-agent-1")]
+        DialCustomer("cb-k1-try-1", "k1", 1, "PJSIP/+34600111222@pstn", "+34911000000", 30, "cb-k1-agent-1",
+                     "+34600111222")]
     assert s.engine.handle(CallerReady("cb-k1-try-1")) == [BridgeCall("cb-k1-bridge", "cb-k1-try-1", "cb-k1-agent-1")]
     assert without_logs(s.engine.handle(Bridged("cb-k1-agent-1", "cb-k1-bridge"))) == [
         FinishAttempt("k1", 1, True, "accepted; talked with agent ana")]

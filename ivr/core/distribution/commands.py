@@ -98,6 +98,8 @@ class DialCustomer:
     caller_id: str
     seconds: int
     originator: str
+    number: str
+    """The customer's number (E.164), for the record."""
 
 
 @dataclass(frozen=True)

@@ -631,7 +631,7 @@ class Distribution:
         work = item.callback
         self._log(f"callback {callback_id}: attempt {attempt}, dialling the customer for agent {offer.agent}")
         self._out.append(DialCustomer(item.customer_leg, callback_id, attempt, work.endpoint, work.caller_id,
-                                      work.dial_seconds, offer.id))
+                                      work.dial_seconds, offer.id, item.call.caller))
 
     def _customer_gone(self, channel_id: str, reason: str) -> None:
         item = self.items.get(self.legs.pop(channel_id, ""))
