@@ -39,13 +39,12 @@ from ivr.core.events import (
 )
 from ivr.core.nodes import CallbackRequest, Campaign
 from ivr.core.phone_numbers import check_number, readback
-from ivr.core.place import Place
+from ivr.core.place import Place, crm_priority
 from ivr.core.step import CallContext, Goto, Out
 
 NUMBER_ATTEMPTS = 3
 CONFIRM = "confirm"
 CONFIRM_SECONDS = 5.0
-DEFAULT_PRIORITY = 5
 
 
 class CallbackStep:
@@ -61,8 +60,8 @@ class CallbackStep:
         self.collector = DigitCollector(self._rules())
         campaign = ctx.flow.nodes.get(Destination("campaign", node.campaign))
         self.only = isinstance(campaign, Campaign) and campaign.callback_only
-        self.place = ctx.place if ctx.place is not None and ctx.place.campaign == node.campaign else Place(
-            node.campaign, DEFAULT_PRIORITY, ctx.now().timestamp())
+        kept = ctx.place if ctx.place is not None and ctx.place.campaign == node.campaign else None
+        self.place = kept or Place(node.campaign, crm_priority(ctx.facts.variables), ctx.now().timestamp())
         ctx.place = self.place
 
     def _rules(self) -> DigitRules:

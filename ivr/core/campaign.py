@@ -31,15 +31,13 @@ from ivr.core.events import (
     TimerFired,
 )
 from ivr.core.nodes import Campaign
-from ivr.core.place import Place
+from ivr.core.place import Place, crm_priority
 from ivr.core.step import CallContext, Goto, Out
 
 MAX_WAIT = "max-wait"
 ANNOUNCE = "announce"
 KEEP_ANSWER = "keep-answer"
 KEEP_ANSWER_SECONDS = 5.0
-DEFAULT_PRIORITY = 5
-"""Callers without a CRM ``priority`` (1 most urgent .. 9)."""
 
 
 class CampaignStep:
@@ -49,7 +47,7 @@ class CampaignStep:
         self.ctx = ctx
         self.state = "waiting"
         kept = ctx.place if ctx.place is not None and ctx.place.campaign == name else None
-        self.waiting = rejoin or kept or Place(name, self._priority(), ctx.now().timestamp())
+        self.waiting = rejoin or kept or Place(name, crm_priority(ctx.facts.variables), ctx.now().timestamp())
         self.callback_offered = False
 
     def start(self) -> list[Out]:
@@ -67,10 +65,6 @@ class CampaignStep:
     def _call(self) -> WaitingCall:
         facts = self.ctx.facts
         return WaitingCall(self.ctx.caller, self.ctx.did, facts.customer_id, tuple(facts.variables.items()))
-
-    def _priority(self) -> int:
-        given = self.ctx.facts.variables.get("priority", "")
-        return int(given) if given.isdigit() and 1 <= int(given) <= 9 else DEFAULT_PRIORITY
 
     def handle(self, event: Event) -> list[Out]:
         match event:

@@ -3,7 +3,11 @@ that a restarted app, or a caller coming back from asking for a callback, keeps 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+DEFAULT_PRIORITY = 5
+"""Callers without a CRM ``priority`` (1 most urgent .. 9)."""
 
 
 @dataclass(frozen=True)
@@ -28,3 +32,13 @@ class Place:
         if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
             return None
         return cls(parts[0], int(parts[1]), float(parts[2]))
+
+
+def crm_priority(variables: Mapping[str, str]) -> int:
+    """The CRM's ``priority`` variable, when it is one (1 most urgent .. 9).
+
+    >>> crm_priority({"priority": "2"}), crm_priority({"priority": "0"}), crm_priority({})
+    (2, 5, 5)
+    """
+    given = variables.get("priority", "")
+    return int(given) if given.isdigit() and 1 <= int(given) <= 9 else DEFAULT_PRIORITY

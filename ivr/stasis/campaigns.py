@@ -146,7 +146,11 @@ class Campaigns:
         kind = event.get("type")
         ended = kind in ("ChannelDestroyed", "StasisEnd")
         if channel_id in self.engine.legs:
-            if ended and self.callbacks is not None:
+            if kind == "StasisStart":
+                # Answered, but its callback node is gone from the flow: nothing to ask them.
+                log.error("callback leg %s: no callback node to accept it with; hanging up", channel_id)
+                self._spawn(self._hang_up(channel_id))
+            elif ended and self.callbacks is not None:
                 self.callbacks.leg_ended(channel_id, str(event.get("cause_txt") or kind))
         elif kind == "StasisStart":
             self.feed(evt.OfferAnswered(channel_id))

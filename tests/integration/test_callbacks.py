@@ -38,9 +38,10 @@ country = "ES"
 message_seconds = {message_seconds}
 message_silence = 1
 attempts = {attempts}
+retry_delay = 2
 accept_timeout = 2.0
 accept_repeats = 0
-dial_timeout = 5
+dial_timeout = {dial_timeout}
 
 [trunk.pstn]
 dial = "PJSIP/{{number}}@pstn"
@@ -69,7 +70,7 @@ class Stage:
     """The app with one agent, ana, paused at first; the customer's phone behind trunk pstn."""
 
     def __init__(self, pbx: Pbx, folder: Path, customer: Behaviour, customer_calls: int = 1,
-                 ana_calls: int = 2, message_seconds: float = 2.0, attempts: int = 3) -> None:
+                 ana_calls: int = 2, message_seconds: float = 2.0, attempts: int = 3, dial_timeout: int = 8) -> None:
         self.pbx = pbx
         self.folder = folder
         self.ana = SipAgent("ana", "answer", folder, ana_calls)
@@ -78,7 +79,8 @@ class Stage:
         port = free_port()
         self.api = f"http://127.0.0.1:{port}/api"
         self.database = folder / "ivr.sqlite3"
-        flow = FLOW.format(ana=self.ana.phone, message_seconds=message_seconds, attempts=attempts)
+        flow = FLOW.format(ana=self.ana.phone, message_seconds=message_seconds, attempts=attempts,
+                           dial_timeout=dial_timeout)
         self.config = pbx.configured(folder, flow, f'\n[api]\nport = {port}\n[database]\nurl = "sqlite:///{self.database}"\n')
         self.config.write_text(self.config.read_text().replace(
             "[pbx]\n", f'[pbx]\npjsip_include = "{folder / "providers.conf"}"\n', 1))
@@ -106,9 +108,21 @@ class Stage:
         return self.pbx.asterisk_log().count(f"Called {CUSTOMER}@pstn")
 
     def callbacks(self) -> list[dict[str, Any]]:
+        return self._rows("SELECT * FROM ivr_callbacks ORDER BY created_at")
+
+    def records(self, flow: str) -> list[dict[str, Any]]:
+        return self._rows(f"SELECT * FROM ivr_calls WHERE flow = '{flow}' ORDER BY id")
+
+    def _rows(self, query: str) -> list[dict[str, Any]]:
         with sqlite3.connect(self.database) as db:
             db.row_factory = sqlite3.Row
-            return [dict(row) for row in db.execute("SELECT * FROM ivr_callbacks ORDER BY created_at")]
+            return [dict(row) for row in db.execute(query)]
+
+    def ask(self) -> dict[str, Any]:
+        """A caller waits, presses 2 for a callback, 1 to confirm its own number, and hangs up."""
+        asked = report(self.caller("2ww1"))
+        assert asked["variables"].get("IVR_CALLBACK"), asked
+        return asked
 
     def close(self) -> None:
         self.app.stop()
@@ -150,4 +164,39 @@ def test_a_callback_is_made_at_the_callers_place_and_the_customer_accepts(pbx: P
     assert f"callback {stored['id']}: attempt 1, dialling the customer for agent ana" in log
     assert (REPO / ".pbx" / "root" / "var" / "spool" / "asterisk" / "recording"
             / f"{stored['message']}.wav").exists()
+    assert stage.dialled() - stage.dialled_before == 1
+
+
+def test_a_customer_who_never_presses_1_is_retried_then_the_callback_is_exhausted(pbx: Pbx, tmp_path: Path) -> None:
+    stage = Stage(pbx, tmp_path, "silent", customer_calls=2, message_seconds=0, attempts=2)
+    try:
+        stage.ask()
+        stage.act("ready")
+        until(lambda: stage.callbacks()[0]["state"] == "exhausted", 60, "the callback exhausted")
+        until(lambda: len(stage.records("callback")) == 2, 10, "a record per attempt")
+    finally:
+        stage.close()
+
+    stored = stage.callbacks()[0]
+    assert stored["attempts"] == 2, stored
+    assert [r["outcome"] for r in stage.records("callback")] == ["callback not accepted (no key 1)"] * 2
+    assert stage.dialled() - stage.dialled_before == 2
+
+
+def test_an_attempt_in_progress_when_the_app_is_killed_is_dialled_once(pbx: Pbx, tmp_path: Path) -> None:
+    stage = Stage(pbx, tmp_path, "ring", message_seconds=0, attempts=1, dial_timeout=30)
+    try:
+        stage.ask()
+        stage.act("ready")
+        until(lambda: "dialling the customer" in stage.app.text(), 20, "the customer dialled")
+        until(lambda: stage.dialled() > stage.dialled_before, 10, "Asterisk dialling the customer")
+        stage.app.process.kill()
+        stage.app.stop()
+        stage.app = App(pbx, tmp_path / "app-again.log", config=stage.config)
+        stage.app.wait_connected(1)
+        until(lambda: stage.callbacks()[0]["state"] == "exhausted", 20, "the attempt closed")
+    finally:
+        stage.close()
+
+    assert stage.callbacks()[0]["reason"] == "the app restarted during the attempt"
     assert stage.dialled() - stage.dialled_before == 1
