@@ -4,15 +4,20 @@ dialled and presses 1."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from ivr.core.callbacks import Callback, Limits, NewCallback, RetryPolicy
+from ivr.store.callbacks import CallbackStore
+from ivr.store.engine import open_engine
 from tests.integration.harness import REPO, App, Pbx, until
 from tests.integration.sip_agents import Behaviour, SipAgent
 from tests.ports import free_port
@@ -24,7 +29,7 @@ FLOW = """
 "500" = "campaign:sales"
 
 [campaign.sales]
-agents = ["ana"]
+agents = {agents}
 ring_timeout = 5.0
 max_wait = 60.0
 callback = "sales"
@@ -47,8 +52,7 @@ dial_timeout = {dial_timeout}
 dial = "PJSIP/{{number}}@pstn"
 allow = ["+346*"]
 
-[agent.ana]
-phone = "{ana}"
+{agent_tables}
 """
 
 PROVIDER = """
@@ -67,25 +71,28 @@ aors = pstn
 
 
 class Stage:
-    """The app with one agent, ana, paused at first; the customer's phone behind trunk pstn."""
+    """The app with its agents (ana alone by default), paused at first; the customers' phone behind
+    trunk pstn (every number of the trunk reaches the same SIPp)."""
 
     def __init__(self, pbx: Pbx, folder: Path, customer: Behaviour, customer_calls: int = 1,
-                 ana_calls: int = 2, message_seconds: float = 2.0, attempts: int = 3, dial_timeout: int = 8) -> None:
+                 agent_calls: int = 2, message_seconds: float = 2.0, attempts: int = 3, dial_timeout: int = 8,
+                 agents: tuple[str, ...] = ("ana",)) -> None:
         self.pbx = pbx
         self.folder = folder
-        self.ana = SipAgent("ana", "answer", folder, ana_calls)
+        self.agents = {name: SipAgent(name, "answer", folder, agent_calls) for name in agents}
         self.customer = SipAgent("pstn", customer, folder, customer_calls)
         (folder / "providers.conf").write_text(PROVIDER.format(port=self.customer.port))
         port = free_port()
         self.api = f"http://127.0.0.1:{port}/api"
         self.database = folder / "ivr.sqlite3"
-        flow = FLOW.format(ana=self.ana.phone, message_seconds=message_seconds, attempts=attempts,
-                           dial_timeout=dial_timeout)
+        tables = "\n".join(f'[agent.{name}]\nphone = "{agent.phone}"\n' for name, agent in self.agents.items())
+        flow = FLOW.format(agents=json.dumps(list(agents)), agent_tables=tables, message_seconds=message_seconds,
+                           attempts=attempts, dial_timeout=dial_timeout)
         self.config = pbx.configured(folder, flow, f'\n[api]\nport = {port}\n[database]\nurl = "sqlite:///{self.database}"\n')
         self.config.write_text(self.config.read_text().replace(
             "[pbx]\n", f'[pbx]\npjsip_include = "{folder / "providers.conf"}"\n', 1))
         assert pbx.ivr("pbx", "up", config=self.config).returncode == 0
-        self.dialled_before = self.dialled()
+        self.dialled_before, self.dialled_before_all = self.dialled(), self.dialled("+346001112")
         self.app = App(pbx, folder / "app.log", config=self.config)
         self.app.wait_connected(1)
         self.token = (pbx.state_dir / "api" / "supervisor-token").read_text().strip()
@@ -93,8 +100,9 @@ class Stage:
         self.act("pause", json={"reason": "meeting"})
 
     def act(self, action: str, **kwargs: Any) -> None:
-        httpx.post(f"{self.api}/agents/ana/{action}", headers={"Authorization": f"Bearer {self.token}"},
-                   timeout=5, **kwargs).raise_for_status()
+        for agent in self.agents:
+            httpx.post(f"{self.api}/agents/{agent}/{action}", headers={"Authorization": f"Bearer {self.token}"},
+                       timeout=5, **kwargs).raise_for_status()
 
     def caller(self, dtmf: str = "", timeout: float = 40) -> subprocess.Popen[str]:
         args = ["--dtmf", dtmf, "--send-at", "answer"] if dtmf else []
@@ -103,9 +111,9 @@ class Stage:
              "--caller-id", f"caller <{CUSTOMER}>", "--timeout", str(timeout), *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
 
-    def dialled(self) -> int:
-        """How often Asterisk has dialled the customer's number (its log, since it started)."""
-        return self.pbx.asterisk_log().count(f"Called {CUSTOMER}@pstn")
+    def dialled(self, number: str = f"{CUSTOMER}@pstn") -> int:
+        """How often Asterisk has dialled the number (or numbers so beginning), by its log."""
+        return self.pbx.asterisk_log().count(f"Called {number}")
 
     def callbacks(self) -> list[dict[str, Any]]:
         return self._rows("SELECT * FROM ivr_callbacks ORDER BY created_at")
@@ -126,8 +134,22 @@ class Stage:
 
     def close(self) -> None:
         self.app.stop()
-        self.ana.stop()
+        for agent in self.agents.values():
+            agent.stop()
         self.customer.stop()
+
+
+async def register(database: Path, numbers: list[str]) -> None:
+    """Callbacks as the flow registers them, one per number, straight into the store."""
+    engine = open_engine(f"sqlite+aiosqlite:///{database}")
+    store = CallbackStore(engine, "tests")
+    try:
+        for number in numbers:
+            stored = await store.register(NewCallback("sales", number, "", "", (), 5, datetime.now(UTC), via="sales"),
+                                          RetryPolicy(), Limits())
+            assert isinstance(stored, Callback), stored
+    finally:
+        await engine.dispose()
 
 
 def report(process: subprocess.Popen[str]) -> dict[str, Any]:
@@ -142,7 +164,7 @@ def test_a_callback_is_made_at_the_callers_place_and_the_customer_accepts(pbx: P
     try:
         asking = stage.caller("2ww1")
         until(lambda: "waiting in campaign sales" in stage.app.text(), 20, "the first caller waiting")
-        later = stage.caller(timeout=60)
+        later = stage.caller(timeout=35)
         until(lambda: stage.app.text().count("waiting in campaign sales") >= 2, 20, "the second caller waiting")
         asked = report(asking)
         until(lambda: "callback" in stage.app.text() and stage.callbacks(), 10, "the callback stored")
@@ -162,7 +184,7 @@ def test_a_callback_is_made_at_the_callers_place_and_the_customer_accepts(pbx: P
               if "offered to agent ana" in line]
     assert [kind for kind, _ in offers] == ["callback", "call"], log
     assert f"callback {stored['id']}: attempt 1, dialling the customer for agent ana" in log
-    assert (REPO / ".pbx" / "root" / "var" / "spool" / "asterisk" / "recording"
+    assert (REPO / ".pbx" / "root" / "srv" / "ivr" / "test" / "spool" / "recording"
             / f"{stored['message']}.wav").exists()
     assert stage.dialled() - stage.dialled_before == 1
 
@@ -200,3 +222,25 @@ def test_an_attempt_in_progress_when_the_app_is_killed_is_dialled_once(pbx: Pbx,
 
     assert stage.callbacks()[0]["reason"] == "the app restarted during the attempt"
     assert stage.dialled() - stage.dialled_before == 1
+
+
+def test_never_more_callbacks_in_progress_than_agents(pbx: Pbx, tmp_path: Path) -> None:
+    stage = Stage(pbx, tmp_path, "accept", customer_calls=20, agent_calls=20, message_seconds=0,
+                  agents=("ana", "bo", "cy"))
+    numbers = [f"+346001112{index:02d}" for index in range(20)]
+    in_progress: list[int] = []
+    try:
+        asyncio.run(register(stage.database, numbers))
+        stage.act("ready")
+
+        def sampled() -> bool:
+            """Customers on the line (dialled, asked, or talking): a leg through the trunk each."""
+            in_progress.append(sum(c["name"].startswith("PJSIP/pstn-") for c in pbx.channels()))
+            return all(c["state"] == "completed" for c in stage.callbacks())
+
+        until(sampled, 180, "every callback completed")
+    finally:
+        stage.close()
+
+    assert max(in_progress) == 3, in_progress
+    assert stage.dialled("+346001112") - stage.dialled_before_all == 20
