@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
 import socket
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -82,6 +84,16 @@ def app(pbx: Pbx, tmp_path: Path) -> Iterator[App]:
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture
+def postgres() -> Iterator[str]:
+    """A database of its own on the PostgreSQL at 127.0.0.1:5432, dropped afterwards."""
+    name = f"ivr_it_{secrets.token_hex(4)}"
+    psql = ["psql", "-h", "127.0.0.1", "-d", "test", "-qc"]
+    subprocess.run([*psql, f'CREATE DATABASE "{name}"'], check=True)
+    yield f"postgresql://127.0.0.1:5432/{name}"
+    subprocess.run([*psql, f'DROP DATABASE "{name}" WITH (FORCE)'], check=True)
 
 
 @pytest.fixture(autouse=True)

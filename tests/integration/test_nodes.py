@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import secrets
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.integration.harness import REPO, App, Pbx, until
 from tests.integration.sip_agents import SipAgent
@@ -40,15 +37,6 @@ phone = "{phone}"
 """
 
 
-@pytest.fixture
-def database() -> Iterator[str]:
-    name = f"ivr_nodes_{secrets.token_hex(4)}"
-    psql = ["psql", "-h", "127.0.0.1", "-d", "test", "-qc"]
-    subprocess.run([*psql, f'CREATE DATABASE "{name}"'], check=True)
-    yield f"postgresql://127.0.0.1:5432/{name}"
-    subprocess.run([*psql, f'DROP DATABASE "{name}" WITH (FORCE)'], check=True)
-
-
 class Watcher(threading.Thread):
     """Asterisk's own count of channels on each agent's phone, looked at every 50 ms."""
 
@@ -66,13 +54,13 @@ class Watcher(threading.Thread):
 
 
 def test_two_app_nodes_under_a_burst_never_double_offer_and_serve_every_caller(
-        pbx: Pbx, tmp_path: Path, database: str) -> None:
+        pbx: Pbx, tmp_path: Path, postgres: str) -> None:
     """Callers wait on both nodes; the agents then log in on both at once, so that both nodes
     go for the same free agents at the same moment. Afterwards a pause through one node's API
     holds on the other."""
     agents = {name: SipAgent(name, "brief", tmp_path, calls=CALLERS) for name in AGENTS}
     flow = FLOW + "".join(AGENT.format(name=n, phone=a.phone) for n, a in agents.items())
-    settings = f'\n[database]\nurl = "{database}"\n\n[ari]\napp = "ivr-a"\n'
+    settings = f'\n[database]\nurl = "{postgres}"\n\n[ari]\napp = "ivr-a"\n'
     config = pbx.configured(tmp_path, flow, settings)
     config.write_text(config.read_text().replace("[pbx]\n", '[pbx]\napps = ["ivr-a", "ivr-b"]\n', 1))
     nodes: list[App] = []
