@@ -1,0 +1,117 @@
+"""The distribution engine's state, and the small helpers every part of the engine shares.
+
+``EngineState`` holds every waiting item, every offer and the agents' board, with the clock, the
+wall clock and the randomness of ``weighted-random`` injected. Commands collect in ``_out`` while
+one event is applied. The helpers here serve more than one part; ending a callback's failed
+attempt is among them, since an offer's life ends one too (the agent lost before the customer was
+connected). The engine is built up on it: ``matching.Matching`` (waiting work matched with
+agents), ``offering.Offering`` (an offer's life), ``calling_back.CallingBack`` (callbacks) and
+``engine.Distribution`` (events in, commands out).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import random
+from collections import deque
+from collections.abc import Callable
+from datetime import date, datetime
+
+from ivr.core.agents import AgentBoard
+from ivr.core.distribution.commands import (
+    DistributionCommand,
+    FinishAttempt,
+    HangUpCustomer,
+    Log,
+    TellCaller,
+    Wake,
+)
+from ivr.core.distribution.offers import Offer
+from ivr.core.distribution.work import WorkItem, WorkKind, WorkState
+from ivr.core.events import Event as CallEvent
+from ivr.core.flow import Flow
+from ivr.core.waiting import WaitingLine
+
+TICK = "tick"
+TICK_SECONDS = 2.0
+"""Phones come online and other nodes release agents without telling: look again this often
+while anything waits."""
+WAITING_STATES = frozenset({WorkState.ASKING, WorkState.WAITING, WorkState.OFFERING})
+
+
+class EngineState:
+    def __init__(self, board: AgentBoard, flow: Callable[[], Flow], clock: Callable[[], float],
+                 wall: Callable[[], datetime], rng: random.Random | None = None,
+                 strict: bool = False) -> None:
+        self.board = board
+        self.flow = flow
+        self.clock = clock
+        self.wall = wall
+        self.rng = rng or random.Random()
+        self.strict = strict
+        self.items: dict[str, WorkItem] = {}
+        self.lines: dict[str, WaitingLine] = {}
+        self.offers: dict[str, Offer] = {}
+        self.holding: dict[str, str] = {}
+        """Agent -> the offer this node holds the agent's claim for."""
+        self.held_elsewhere: set[str] = set()
+        """Agents whose claim another node refused since the last tick."""
+        self.spare_calls: dict[tuple[str, date], int] = {}
+        self.waits: dict[str, deque[float]] = {}
+        """Per campaign, how long the last items served waited (for the estimate)."""
+        self.wrap_ups: dict[str, str] = {}
+        """Agent -> the key of the wrap-up that ends it."""
+        self.legs: dict[str, str] = {}
+        """A callback's customer leg -> its work item."""
+        self.stopping = False
+        self._ids = itertools.count(1)
+        self._ticking = False
+        self._rematch = False
+        self._out: list[DistributionCommand] = []
+
+    # -- shared helpers
+
+    def _keep_ticking(self) -> None:
+        if not self._ticking:
+            self._ticking = True
+            self._out.append(Wake(TICK, TICK_SECONDS))
+
+    def _asked(self, item: WorkItem, what: str) -> None:
+        item.asking.discard(what)
+        if not item.asking and item.state is WorkState.ASKING:
+            item.move("answered")
+            self._rematch = True
+
+    def _forget_if_settled(self, offer: Offer) -> None:
+        if offer.settled:
+            self.offers.pop(offer.id, None)
+
+    def _forget_item(self, item: WorkItem) -> None:
+        del self.items[item.id]
+        self.lines[item.campaign].leave(item.id)
+
+    # -- a callback's attempt ended (from an offer's life as from the callbacks')
+
+    def _attempt_failed(self, item: WorkItem, reason: str) -> None:
+        """No customer to talk to: the store retries it later (or it is exhausted); the agent
+        is free now."""
+        assert item.callback is not None
+        self._log(f"callback {item.callback.callback_id}: attempt {item.attempt} failed: {reason}")
+        self._hang_up_customer(item)
+        self._out.append(FinishAttempt(item.callback.callback_id, item.attempt, False, reason))
+        item.move("attempt failed")
+        self._forget_item(item)
+
+    def _hang_up_customer(self, item: WorkItem) -> None:
+        if item.customer_leg is not None and self.legs.pop(item.customer_leg, None) is not None:
+            self._out.append(HangUpCustomer(item.customer_leg))
+
+    # -- output
+
+    def _tell(self, item: WorkItem, event: CallEvent) -> None:
+        if item.kind is WorkKind.CALL:
+            self._out.append(TellCaller(item.id, event))
+
+    def _log(self, message: str, level: int = logging.INFO) -> None:
+        self._out.append(Log(message, level))
