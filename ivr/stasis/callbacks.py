@@ -26,7 +26,9 @@ from ivr.core.commands import RegisterCallback
 from ivr.core.destinations import Destination
 from ivr.core.distribution import commands as cmd
 from ivr.core.distribution import events as evt
-from ivr.core.distribution.engine import WAITING_STATES, Distribution, callback_item
+from ivr.core.distribution.calling_back import callback_item
+from ivr.core.distribution.engine import Distribution
+from ivr.core.distribution.engine_state import WAITING_STATES
 from ivr.core.events import CallbackRegistered
 from ivr.core.facts import CallFacts
 from ivr.core.nodes import CallbackRequest

@@ -33,7 +33,8 @@ from ivr.core.distribution.commands import (
     TellCaller,
     Wake,
 )
-from ivr.core.distribution.engine import TICK, TICK_SECONDS, Distribution
+from ivr.core.distribution.engine import Distribution
+from ivr.core.distribution.engine_state import TICK, TICK_SECONDS
 from ivr.core.distribution.events import (
     AgentBriefed,
     AttemptStarted,

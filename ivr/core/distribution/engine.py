@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 from ivr.core.agents import State
 from ivr.core.destinations import Destination
-from ivr.core.distribution.calling_back import CallingBack, callback_item
+from ivr.core.distribution.calling_back import CallingBack
 from ivr.core.distribution.commands import AskTeam, DistributionCommand, RecallOwnAgent, Wake
 from ivr.core.distribution.engine_state import TICK, TICK_SECONDS, WAITING_STATES
 from ivr.core.distribution.events import (
@@ -47,14 +47,11 @@ from ivr.core.distribution.events import (
     TeamAnswered,
     Woke,
 )
-from ivr.core.distribution.offering import HOLDING
 from ivr.core.distribution.transitions import IllegalEvent
 from ivr.core.distribution.work import WorkItem, WorkKind, WorkState
 from ivr.core.events import CampaignNote, QueuePosition
 from ivr.core.nodes import Campaign
 from ivr.core.waiting import Waiting, WaitingLine
-
-__all__ = ["HOLDING", "TICK", "TICK_SECONDS", "WAITING_STATES", "Distribution", "callback_item"]
 
 
 class Distribution(CallingBack):
