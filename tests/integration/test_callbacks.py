@@ -140,6 +140,21 @@ class Stage:
     def records(self, flow: str) -> list[dict[str, Any]]:
         return self._rows(f"SELECT * FROM ivr_calls WHERE flow = '{flow}' ORDER BY id")
 
+    def execute(self, statement: str) -> None:
+        async def run() -> None:
+            engine = open_engine(async_url(self.database))
+            try:
+                async with engine.begin() as connection:
+                    await connection.execute(text(statement))
+            finally:
+                await engine.dispose()
+
+        asyncio.run(run())
+
+    @property
+    def flow_name(self) -> str:
+        return "flows"
+
     def _rows(self, query: str) -> list[dict[str, Any]]:
         async def read() -> list[dict[str, Any]]:
             engine = open_engine(async_url(self.database))
@@ -291,3 +306,46 @@ def test_two_app_nodes_dial_each_callback_attempt_once(pbx: Pbx, tmp_path: Path,
     assert stage.dialled("+346001113") == 20
     held_by = {c["node"] for c in callbacks}
     assert held_by <= {"ivr-a", "ivr-b"}, held_by
+
+
+def test_declining_keeps_the_place_and_hanging_up_before_registering_leaves_no_request(
+        pbx: Pbx, tmp_path: Path) -> None:
+    """The decliner waits again at its place, ahead of a caller who came later, so it is the first
+    one bridged with the one agent (the later one only once the decliner's call has ended)."""
+    stage = Stage(pbx, tmp_path, "silent", customer_calls=0)
+    joined = lambda: stage.app.text().count("waiting in campaign sales")  # noqa: E731
+    try:
+        declining = stage.caller("2ww*", timeout=20)
+        until(lambda: joined() >= 2, 20, "the decliner back in the line")
+        later = stage.caller(timeout=45)
+        until(lambda: joined() >= 3, 20, "the later caller waiting")
+        stage.act("ready")
+        first, second = report(declining), report(later)
+        report(stage.caller("2", timeout=4))
+        until(lambda: len(stage.records(stage.flow_name)) == 3, 10, "the three records")
+    finally:
+        stage.close()
+
+    assert first["variables"]["IVR_AGENT"] == "ana" and second["variables"]["IVR_AGENT"] == "ana"
+    records = stage.records(stage.flow_name)
+    decliner = next(r for r in records if "pressed *: back in the line" in r["notes"])
+    bridged = [line.split(": bridged")[0].rsplit(" ", 1)[-1] for line in stage.app.text().splitlines()
+               if ": bridged with agent ana" in line]
+    assert bridged[0] == decliner["channel_id"], (bridged, records)
+    assert any("before the request was stored (abandoned)" in r["notes"] for r in records), records
+    assert stage.callbacks() == []
+
+
+def test_a_store_that_refuses_the_request_never_tells_the_caller_it_is_registered(
+        pbx: Pbx, tmp_path: Path) -> None:
+    stage = Stage(pbx, tmp_path, "silent", customer_calls=0, message_seconds=0)
+    stage.execute("CREATE TRIGGER refuse BEFORE INSERT ON ivr_callbacks BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    try:
+        asked = report(stage.caller("2ww1", timeout=15))
+    finally:
+        stage.close()
+
+    assert "IVR_CALLBACK" not in asked["variables"], asked
+    assert "sound:ivr/callback-not-registered" in asked["prompts"], asked
+    assert "sound:ivr/callback-registered" not in asked["prompts"], asked
+    assert stage.callbacks() == []
