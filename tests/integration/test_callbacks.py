@@ -313,7 +313,10 @@ def test_declining_keeps_the_place_and_hanging_up_before_registering_leaves_no_r
     """The decliner waits again at its place, ahead of a caller who came later, so it is the first
     one bridged with the one agent (the later one only once the decliner's call has ended)."""
     stage = Stage(pbx, tmp_path, "silent", customer_calls=0)
-    joined = lambda: stage.app.text().count("waiting in campaign sales")  # noqa: E731
+
+    def joined() -> int:
+        return stage.app.text().count("waiting in campaign sales")
+
     try:
         declining = stage.caller("2ww*", timeout=20)
         until(lambda: joined() >= 2, 20, "the decliner back in the line")
