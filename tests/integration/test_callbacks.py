@@ -312,7 +312,7 @@ def test_declining_keeps_the_place_and_hanging_up_before_registering_leaves_no_r
         pbx: Pbx, tmp_path: Path) -> None:
     """The decliner waits again at its place, ahead of a caller who came later, so it is the first
     one bridged with the one agent (the later one only once the decliner's call has ended)."""
-    stage = Stage(pbx, tmp_path, "silent", customer_calls=0)
+    stage = Stage(pbx, tmp_path, "silent")
 
     def joined() -> int:
         return stage.app.text().count("waiting in campaign sales")
@@ -341,7 +341,7 @@ def test_declining_keeps_the_place_and_hanging_up_before_registering_leaves_no_r
 
 def test_a_store_that_refuses_the_request_never_tells_the_caller_it_is_registered(
         pbx: Pbx, tmp_path: Path) -> None:
-    stage = Stage(pbx, tmp_path, "silent", customer_calls=0, message_seconds=0)
+    stage = Stage(pbx, tmp_path, "silent", message_seconds=0)
     stage.execute("CREATE TRIGGER refuse BEFORE INSERT ON ivr_callbacks BEGIN SELECT RAISE(ABORT, 'disk full'); END")
     try:
         asked = report(stage.caller("2ww1", timeout=15))
