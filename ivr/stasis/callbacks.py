@@ -47,15 +47,15 @@ class Callbacks:
     def __init__(self, store: CallbackStore, rest: AriRest, app: str, engine: Distribution,
                  feed: Callable[[evt.DistributionEvent], None],
                  spawn: Callable[[Coroutine[Any, Any, None]], object], on_record: RecordSink) -> None:
-        self.on_record = on_record
-        self._dialled: dict[str, tuple[datetime, cmd.DialCustomer]] = {}
-        """Customers' legs not (yet) answered: their record is written here when they end."""
         self.store = store
         self.rest = rest
         self.app = app
         self.engine = engine
         self.feed = feed
         self.spawn = spawn
+        self.on_record = on_record
+        self._dialled: dict[str, tuple[datetime, cmd.DialCustomer]] = {}
+        """Customers' legs not (yet) answered: their record is written here when they end."""
         self.known: dict[str, Callback] = {}
         """Callbacks fed to the engine, by id."""
         self._poll_now = asyncio.Event()
