@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
@@ -56,18 +57,30 @@ class Campaigns:
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._rings: dict[str, asyncio.Task[None]] = {}
+        self._events: deque[evt.DistributionEvent] = deque()
+        self._draining = False
         self._feeding = False
         self._change_told = False
         engine.board.listeners.append(self._agent_changed)
 
     def feed(self, event: evt.DistributionEvent) -> None:
-        self._feeding = True
+        """Events are handled one at a time, in order: one fed while the commands of another are
+        being carried out waits for them."""
+        self._events.append(event)
+        if self._draining:
+            return
+        self._draining = True
         try:
-            commands = self.engine.handle(event)
+            while self._events:
+                self._feeding = True
+                try:
+                    commands = self.engine.handle(self._events.popleft())
+                finally:
+                    self._feeding = False
+                for command in commands:
+                    self._carry_out(command)
         finally:
-            self._feeding = False
-        for command in commands:
-            self._carry_out(command)
+            self._draining = False
 
     def _agent_changed(self, agent: str) -> None:
         """A change from outside the engine (the API, another node): one rematch soon after,
@@ -167,6 +180,9 @@ class Campaigns:
         match command:
             case cmd.TellCaller(call_id=call_id, event=event):
                 self.post(call_id, event)
+            case cmd.ClaimAgent(offer_id=offer_id, agent=agent) if not self.claims.shared:
+                # No other node: granted in this turn, so a call alone is rung with no task between.
+                self.feed(evt.ClaimGranted(offer_id))
             case cmd.ClaimAgent(offer_id=offer_id, agent=agent):
                 self._spawn(self._claim(offer_id, agent))
             case cmd.ReleaseAgent(agent=agent, offer_id=offer_id):

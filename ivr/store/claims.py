@@ -31,6 +31,9 @@ c = agent_claims.c
 
 
 class Claims(Protocol):
+    shared: bool
+    """Whether other app nodes may hold the agents (else every claim is granted)."""
+
     async def claim(self, agent: str, token: str) -> bool: ...
 
     async def release(self, agent: str, token: str) -> None: ...
@@ -41,6 +44,8 @@ class NodeAloneClaims:
     node's own claim never stops it (see AgentClaims.claim), so every claim is granted without
     a database write before the ring."""
 
+    shared = False
+
     async def claim(self, agent: str, token: str) -> bool:
         return True
 
@@ -49,6 +54,8 @@ class NodeAloneClaims:
 
 
 class AgentClaims:
+    shared = True
+
     def __init__(self, engine: AsyncEngine, node: str,
                  wall: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.engine = engine
