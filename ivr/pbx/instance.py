@@ -17,7 +17,9 @@ from ivr.settings import FallbackSettings, Settings
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "dialplan" / "asterisk"
 SOUNDS = Path(__file__).resolve().parents[2] / "sounds"
-FOLDERS = ("etc", "lib", "log", "run", "spool", "cache", "moh")
+FOLDERS = ("etc", "lib", "log", "run", "spool", "spool/recording", "cache", "moh")
+"""Asterisk creates none of them; ARI recordings (callers' messages for callbacks) go to
+``spool/recording``, and a recording asked for without it fails ("No such file or directory")."""
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
 
 

@@ -43,6 +43,7 @@ from ivr.core.events import (
     CrmAnswered,
     Event,
     HungUp,
+    MessageRecorded,
     QueuePosition,
     TimerFired,
 )
@@ -278,7 +279,14 @@ class CallSession:
             case RememberAgent(customer_id=customer_id, agent=agent):
                 self.queues.remember(customer_id, agent)
             case RecordMessage(name=name, max_seconds=max_seconds, silence_seconds=silence):
-                await self.rest.record(channel, name, max_seconds, silence)
+                try:
+                    await self.rest.record(channel, name, max_seconds, silence)
+                except NotFound:
+                    raise
+                except (AriError, OSError) as exc:
+                    # No recording, so no event to end it: the flow goes on without a message.
+                    log.warning("call %s: recording %s not started: %s", channel, name, exc)
+                    self.post(MessageRecorded(name, failed=str(exc)[:200]))
             case RegisterCallback():
                 self._spawn_registration(command)
             case Warn(message=message):

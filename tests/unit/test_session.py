@@ -17,6 +17,7 @@ from ivr.core.commands import (
     Hangup,
     JoinCampaign,
     Play,
+    RecordMessage,
     SetVariable,
     StartMoh,
     StartTimer,
@@ -24,7 +25,7 @@ from ivr.core.commands import (
     StopPlayback,
     WaitingCall,
 )
-from ivr.core.events import CallStarted, Event, HungUp, TimerFired
+from ivr.core.events import CallStarted, Event, HungUp, MessageRecorded, TimerFired
 from ivr.core.facts import CallFacts
 from ivr.stasis.session import CallSession, NoQueues, Queues
 from tests.unit.fake_ari import Recorder, rest_for
@@ -195,3 +196,12 @@ async def test_the_agent_is_connected_once_the_callers_prompt_is_stopped() -> No
         await asyncio.wait_for(session.run(), 2)
 
     assert line.connected_after == ["DELETE /ari/playbacks/p1?", "stopped the prompt"]
+
+
+async def test_a_recording_that_cannot_start_ends_at_once_for_the_flow() -> None:
+    flow = Scripted({CallStarted: [RecordMessage("m1", 20.0, 3.0)], MessageRecorded: [Finished("on")]})
+    async with session_for(flow, Recorder(status=500)) as session:
+        session.post(CallStarted("200", "100", "inbound"))
+        await asyncio.wait_for(session.run(), 2)
+
+    assert isinstance(flow.seen[-1], MessageRecorded) and flow.seen[-1].failed, flow.seen
