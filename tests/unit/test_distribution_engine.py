@@ -548,3 +548,16 @@ def test_an_attempt_the_store_refuses_lets_the_agent_go_without_dialling() -> No
     out = s.engine.handle(AttemptStarted("k1", None))
     assert not [c for c in out if isinstance(c, DialCustomer)]
     assert HangUpAgent("cb-k1-agent-1") in out and not s.engine.items
+
+
+def test_a_later_caller_does_not_take_the_agent_while_the_callbacks_hold_is_asked() -> None:
+    s = Setup(agents=("ana",))
+    s.board.pause("ana", "meeting")
+    s.engine.handle(callback(arrived=s.wall - timedelta(seconds=60)))
+    s.join("later")
+    s.board.ready("ana")
+
+    out = s.engine.handle(Woke(TICK))
+    assert HoldCallback("k1") in out and claims(out) == []
+    assert claims(s.engine.handle(CallbackHeld("k1", True))) == [("cb-k1-agent-1", "ana")]
+    assert s.engine.kept_for == {}

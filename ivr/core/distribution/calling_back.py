@@ -49,6 +49,7 @@ class CallingBack(Offering):
         item = self.items.get(callback_item(callback_id))
         if item is None:
             return
+        self._unkeep(item)
         if held:
             item.held = True
             self._asked(item, "hold")

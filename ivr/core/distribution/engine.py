@@ -135,7 +135,8 @@ class Distribution(CallingBack):
         return item is not None and item.state in WAITING_STATES
 
     def is_talking(self, call_id: str) -> bool:
-        item = self.items.get(call_id)
+        """Also for a callback's customer, by the leg."""
+        item = self.items.get(self.legs.get(call_id, call_id))
         return item is not None and item.connected is not None
 
     def waiting_lines(self) -> Mapping[str, list[Waiting]]:

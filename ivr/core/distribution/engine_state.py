@@ -55,6 +55,9 @@ class EngineState:
         self.offers: dict[str, Offer] = {}
         self.holding: dict[str, str] = {}
         """Agent -> the offer this node holds the agent's claim for."""
+        self.kept_for: dict[str, str] = {}
+        """Agent -> the callback it is kept for while this node asks the store to hold it: a
+        later call must not take the agent meanwhile."""
         self.held_elsewhere: set[str] = set()
         """Agents whose claim another node refused since the last tick."""
         self.spare_calls: dict[tuple[str, date], int] = {}
@@ -90,6 +93,11 @@ class EngineState:
     def _forget_item(self, item: WorkItem) -> None:
         del self.items[item.id]
         self.lines[item.campaign].leave(item.id)
+        self._unkeep(item)
+
+    def _unkeep(self, item: WorkItem) -> None:
+        for agent in [agent for agent, owner in self.kept_for.items() if owner == item.id]:
+            del self.kept_for[agent]
 
     # -- a callback's attempt ended (from an offer's life as from the callbacks')
 

@@ -35,15 +35,16 @@ class Matching(EngineState):
         agents = [agent for agent in found.agents if agent in self.flow().agents]
         if not agents:
             return
+        if not (STRATEGIES[item.node.strategy].rings_all and item.team is None):
+            agents = agents[:1]
         if item.callback is not None and not item.held:
             # Held only once an agent is free for it: a node holding callbacks it cannot serve
             # would keep them from the other nodes' agents.
             item.move("hold")
             item.asking.add("hold")
+            self.kept_for.update(dict.fromkeys(agents, item.id))
             self._out.append(HoldCallback(item.callback.callback_id))
             return
-        if not (STRATEGIES[item.node.strategy].rings_all and item.team is None):
-            agents = agents[:1]
         item.move("offer")
         for agent in agents:
             offer = Offer(f"{item.id}-agent-{next(self._ids)}", item.id, agent)
@@ -57,7 +58,8 @@ class Matching(EngineState):
         spares = Spares(self.clock() - item.waiting.joined_at, in_hours,
                         {a: n for (a, day), n in self.spare_calls.items() if day == today})
         claiming = {offer.agent for offer in self.offers.values() if offer.claim_open}
-        skipped = frozenset(item.waiting.skipped | self.held_elsewhere | claiming)
+        kept = {agent for agent, owner in self.kept_for.items() if owner != item.id}
+        skipped = frozenset(item.waiting.skipped | self.held_elsewhere | claiming | kept)
         return offer_order(node, self.board, skipped, item.preferred(flow.agent_names), item.team, spares,
                            self.rng)
 
