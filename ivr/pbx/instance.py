@@ -95,8 +95,9 @@ def fallback_dialplan(fallback: FallbackSettings) -> str:
 def agent_endpoints(agents: Mapping[str, Agent], secrets: Path, bind: str) -> str:
     """One PJSIP endpoint per agent, ``agent-<name>``: a fixed contact, or a registration
     with a generated password (in the secrets folder, ``agent-<name>-password``); its media on
-    the PBX's address (see the loopback endpoint in pjsip.conf). Agents called through a trunk
-    have none: the trunk's endpoint carries their calls."""
+    the PBX's address and through Asterisk (see the loopback endpoint in pjsip.conf): bridged with
+    a callback's customer on a trunk, the phone was otherwise re-INVITEd to the trunk's media
+    address. Agents called through a trunk have none: the trunk's endpoint carries their calls."""
     sections = []
     for name, agent in sorted(agents.items()):
         if agent.trunk:
@@ -112,7 +113,8 @@ def agent_endpoints(agents: Mapping[str, Agent], secrets: Path, bind: str) -> st
             sections.append("\n".join([*aor, f"contact = {agent.phone}"]))
         sections.append("\n".join([
             f"[{endpoint}]", "type = endpoint", "context = ivr-agents", "disallow = all",
-            "allow = ulaw,alaw,gsm", "dtmf_mode = rfc4733", "rtp_symmetric = yes", f"aors = {endpoint}",
+            "allow = ulaw,alaw,gsm", "dtmf_mode = rfc4733", "rtp_symmetric = yes", "direct_media = no",
+            f"aors = {endpoint}",
             f"media_address = {bind}", "bind_rtp_to_media_address = yes",
             *([f"auth = {endpoint}"] if agent.phone == "register" else []),
             f"callerid = {agent.name or name} <{name}>"]))

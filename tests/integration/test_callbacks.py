@@ -66,6 +66,7 @@ context = ivr-agents
 disallow = all
 allow = ulaw
 dtmf_mode = rfc4733
+direct_media = no
 aors = pstn
 """
 
@@ -210,7 +211,7 @@ def test_a_callback_is_made_at_the_callers_place_and_the_customer_accepts(pbx: P
     try:
         asking = stage.caller("2ww1")
         until(lambda: "waiting in campaign sales" in stage.app.text(), 20, "the first caller waiting")
-        later = stage.caller(timeout=35)
+        later = stage.caller(timeout=60)
         until(lambda: stage.app.text().count("waiting in campaign sales") >= 2, 20, "the second caller waiting")
         asked = report(asking)
         until(lambda: "registered for" in stage.app.text(), 10, "the callback stored")
