@@ -101,8 +101,12 @@ class CallbackStep:
         return self._confirm()
 
     def _confirm(self) -> list[Out]:
+        """The number digit by digit, each its own sound file: Asterisk cannot stop a playback in
+        the middle of a ``digits:`` media ("Could not stop playback"), and the caller's key
+        would wait for the whole read-back, with every request on the channel."""
         self.confirm_plays += 1
-        return [*self.ctx.player.play((f"digits:{readback(self.number)}", *self.node.confirm_prompt))]
+        digits = tuple(f"sound:digits/{digit}" for digit in readback(self.number))
+        return [*self.ctx.player.play((*digits, *self.node.confirm_prompt))]
 
     def _ask_message(self) -> list[Out]:
         if not self.node.message_seconds:

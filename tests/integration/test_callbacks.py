@@ -173,6 +173,11 @@ class Stage:
         assert asked["variables"].get("IVR_CALLBACK"), asked
         return asked
 
+    def settle(self) -> None:
+        """Until the last conversation has ended (a callback is completed once bridged)."""
+        until(lambda: not [c for c in self.pbx.channels() if c["id"].startswith("cb-")], 30,
+              "the callbacks' conversations to end")
+
     def close(self) -> None:
         for node in self.nodes:
             node.stop()
@@ -283,6 +288,7 @@ def test_never_more_callbacks_in_progress_than_agents(pbx: Pbx, tmp_path: Path) 
             return all(c["state"] == "completed" for c in stage.callbacks())
 
         until(sampled, 180, "every callback completed")
+        stage.settle()
     finally:
         stage.close()
 
@@ -299,6 +305,7 @@ def test_two_app_nodes_dial_each_callback_attempt_once(pbx: Pbx, tmp_path: Path,
         asyncio.run(register(postgres, numbers))
         stage.act("ready")
         until(lambda: all(c["state"] == "completed" for c in stage.callbacks()), 180, "every callback completed")
+        stage.settle()
     finally:
         stage.close()
 

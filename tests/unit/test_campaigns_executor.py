@@ -83,8 +83,8 @@ async def test_at_an_answer_the_others_are_hung_up_then_the_caller_is_bridged_on
         campaigns.connect("c1")
         await until(lambda: len(told) == 2)
 
-    assert ari.requests[2:] == ["DELETE /ari/channels/c1-agent-1", "POST /ari/bridges/c1-bridge",
-                                "POST /ari/bridges/c1-bridge/addChannel"]
+    assert ari.requests[2:] == ["DELETE /ari/channels/c1-agent-1", "POST /ari/bridges/c1-agent-2-bridge",
+                                "POST /ari/bridges/c1-agent-2-bridge/addChannel"]
     assert told[1] == ("c1", AgentConnected("bo"))
 
 

@@ -113,7 +113,7 @@ class Setup:
         """Answered, the caller ready, the bridge made."""
         out = self.engine.handle(OfferAnswered(offer))
         out += self.engine.handle(CallerReady(call_id))
-        return out + self.engine.handle(Bridged(offer, f"{call_id}-bridge"))
+        return out + self.engine.handle(Bridged(offer, f"{offer}-bridge"))
 
 
 def claims(commands: list[DistributionCommand]) -> list[tuple[str, str]]:
@@ -148,8 +148,8 @@ def test_a_caller_joins_is_claimed_rung_answered_and_bridged() -> None:
         ring("c1-agent-1", "ana")]
     assert s.board.status("ana").state is State.RINGING
     assert s.engine.handle(OfferAnswered("c1-agent-1")) == [TellCaller("c1", AgentAnswered("ana"))]
-    assert s.engine.handle(CallerReady("c1")) == [BridgeCall("c1-bridge", "c1", "c1-agent-1")]
-    assert without_logs(s.engine.handle(Bridged("c1-agent-1", "c1-bridge"))) == [
+    assert s.engine.handle(CallerReady("c1")) == [BridgeCall("c1-agent-1-bridge", "c1", "c1-agent-1")]
+    assert without_logs(s.engine.handle(Bridged("c1-agent-1", "c1-agent-1-bridge"))) == [
         TellCaller("c1", AgentConnected("ana"))]
     assert s.engine.is_talking("c1") and not s.engine.is_waiting("c1")
 
@@ -268,7 +268,7 @@ def test_an_agent_answering_during_an_announcement_waits_for_the_caller_to_be_re
 
     assert told(s.engine.handle(OfferAnswered("c1-agent-1"))) == [AgentAnswered("ana")]
     assert s.engine.waiting_lines()["sales"] == []
-    assert s.engine.handle(CallerReady("c1")) == [BridgeCall("c1-bridge", "c1", "c1-agent-1")]
+    assert s.engine.handle(CallerReady("c1")) == [BridgeCall("c1-agent-1-bridge", "c1", "c1-agent-1")]
 
 
 def test_an_agent_lost_before_the_bridge_puts_the_caller_back_in_its_place() -> None:
@@ -279,7 +279,7 @@ def test_an_agent_lost_before_the_bridge_puts_the_caller_back_in_its_place() -> 
     s.engine.handle(OfferAnswered("c1-agent-1"))
 
     out = s.engine.handle(OfferEnded("c1-agent-1", "Normal Clearing"))
-    assert without_logs(out) == [EndBridge("c1-bridge"), TellCaller("c1", AgentHungUp("ana")),
+    assert without_logs(out) == [EndBridge("c1-agent-1-bridge"), TellCaller("c1", AgentHungUp("ana")),
                                  ReleaseAgent("ana", "c1-agent-1"), ClaimAgent("c1-agent-2", "ana")]
     assert [w.call_id for w in s.engine.waiting_lines()["sales"]] == ["c1", "c2"]
     assert s.engine.handle(CallerReady("c1")) == []
@@ -292,8 +292,8 @@ def test_a_bridge_that_fails_hangs_the_agent_up_and_the_caller_waits_again() -> 
     s.engine.handle(OfferAnswered("c1-agent-1"))
     s.engine.handle(CallerReady("c1"))
 
-    out = s.engine.handle(BridgeFailed("c1-agent-1", "c1-bridge", "Channel not found"))
-    assert without_logs(out) == [Wake("wrap-up:c1-agent-1", 5), HangUpAgent("c1-agent-1"), EndBridge("c1-bridge"),
+    out = s.engine.handle(BridgeFailed("c1-agent-1", "c1-agent-1-bridge", "Channel not found"))
+    assert without_logs(out) == [Wake("wrap-up:c1-agent-1", 5), HangUpAgent("c1-agent-1"), EndBridge("c1-agent-1-bridge"),
                                  TellCaller("c1", AgentHungUp("ana")), ClaimAgent("c1-agent-2", "bo")]
     assert s.engine.is_waiting("c1")
 
@@ -305,7 +305,7 @@ def test_the_agent_hanging_up_tells_the_flow_before_the_bridge_ends_then_wrap_up
     s.answer("c1-agent-1")
 
     assert without_logs(s.engine.handle(OfferEnded("c1-agent-1", "Normal Clearing"))) == [
-        TellCaller("c1", AgentHungUp("ana")), Wake("wrap-up:c1-agent-1", 30), EndBridge("c1-bridge")]
+        TellCaller("c1", AgentHungUp("ana")), Wake("wrap-up:c1-agent-1", 30), EndBridge("c1-agent-1-bridge")]
     assert s.board.status("ana").state is State.WRAP_UP
     assert s.engine.handle(Woke("wrap-up:c1-agent-1")) == [ReleaseAgent("ana", "c1-agent-1")]
     assert s.board.status("ana").state is State.READY
@@ -318,7 +318,7 @@ def test_the_caller_hanging_up_during_the_conversation_hangs_the_agent_up() -> N
     s.answer("c1-agent-1")
 
     assert without_logs(s.engine.handle(CallerLeft("c1"))) == [
-        HangUpAgent("c1-agent-1"), EndBridge("c1-bridge"), ReleaseAgent("ana", "c1-agent-1")]
+        HangUpAgent("c1-agent-1"), EndBridge("c1-agent-1-bridge"), ReleaseAgent("ana", "c1-agent-1")]
 
 
 def test_the_crm_named_own_agent_is_offered_first_whatever_the_strategy() -> None:
@@ -454,11 +454,11 @@ def test_a_callback_is_held_offered_briefed_dialled_and_bridged_when_the_custome
     assert without_logs(s.engine.handle(AttemptStarted("k1", 1))) == [
         DialCustomer("cb-k1-try-1", "k1", 1, "PJSIP/+34600111222@pstn", "+34911000000", 30, "cb-k1-agent-1",
                      "+34600111222")]
-    assert s.engine.handle(CallerReady("cb-k1-try-1")) == [BridgeCall("cb-k1-bridge", "cb-k1-try-1", "cb-k1-agent-1")]
-    assert without_logs(s.engine.handle(Bridged("cb-k1-agent-1", "cb-k1-bridge"))) == [
+    assert s.engine.handle(CallerReady("cb-k1-try-1")) == [BridgeCall("cb-k1-agent-1-bridge", "cb-k1-try-1", "cb-k1-agent-1")]
+    assert without_logs(s.engine.handle(Bridged("cb-k1-agent-1", "cb-k1-agent-1-bridge"))) == [
         FinishAttempt("k1", 1, True, "accepted; talked with agent ana")]
     assert without_logs(s.engine.handle(CustomerLegEnded("cb-k1-try-1", "Normal Clearing"))) == [
-        HangUpAgent("cb-k1-agent-1"), EndBridge("cb-k1-bridge"), ReleaseAgent("ana", "cb-k1-agent-1")]
+        HangUpAgent("cb-k1-agent-1"), EndBridge("cb-k1-agent-1-bridge"), ReleaseAgent("ana", "cb-k1-agent-1")]
     assert not s.engine.items and not s.engine.legs
 
 
@@ -507,7 +507,7 @@ def test_a_customer_who_does_not_accept_fails_the_attempt_and_frees_the_agent() 
     s.engine.handle(AttemptStarted("k1", 2))
 
     assert without_logs(s.engine.handle(CustomerLegEnded("cb-k1-try-2", "No Answer"))) == [
-        HangUpAgent("cb-k1-agent-1"), EndBridge("cb-k1-bridge"), FinishAttempt("k1", 2, False, "No Answer"),
+        HangUpAgent("cb-k1-agent-1"), EndBridge("cb-k1-agent-1-bridge"), FinishAttempt("k1", 2, False, "No Answer"),
         ReleaseAgent("ana", "cb-k1-agent-1")]
     assert not s.engine.items and s.board.status("ana").state is State.READY
 

@@ -31,6 +31,12 @@ HOLDING = frozenset({State.RINGING, State.ON_CALL, State.WRAP_UP})
 """The states in which this node holds its claim on the agent."""
 
 
+
+def bridge_of(offer_id: str) -> str:
+    """The bridge of an answered offer: one per offer, so that a bridge left behind by an
+    earlier attempt (its end still on its way) never refuses the next ("already exists")."""
+    return f"{offer_id}-bridge"
+
 class Offering(Matching):
     def _offer(self, offer_id: str) -> Offer:
         offer = self.offers.get(offer_id)
@@ -129,7 +135,7 @@ class Offering(Matching):
         told by ``AgentHungUp``), nothing is to be done."""
         item = self.items.get(self.legs.get(call_id, call_id))
         if item is not None and item.state is WorkState.CONNECTING and item.connected is not None:
-            self._out.append(BridgeCall(item.bridge_id, call_id, item.connected))
+            self._out.append(BridgeCall(bridge_of(item.connected), call_id, item.connected))
 
     def _bridged(self, offer_id: str, bridge_id: str) -> None:
         offer = self.offers.get(offer_id)
@@ -231,7 +237,7 @@ class Offering(Matching):
             self._out.append(Wake(key, wrap_up))
         if hang_up_agent:
             self._out.append(HangUpAgent(offer.id))
-        self._out.append(EndBridge(item.bridge_id))
+        self._out.append(EndBridge(bridge_of(offer.id)))
         self._forget_if_settled(offer)
 
     def _release_idle(self) -> None:

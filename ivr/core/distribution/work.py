@@ -95,10 +95,6 @@ class WorkItem:
         self.state = next_state(WORK_TABLE, f"{self.kind.value} {self.id}", self.state, trigger)
         return self.state
 
-    @property
-    def bridge_id(self) -> str:
-        return f"{self.id}-bridge"
-
     def call_data(self) -> dict[str, Any]:
         """What the dynamic team service and the agents' screen pop are told of the work."""
         call = self.call
