@@ -98,7 +98,7 @@ async def serve(settings: Settings) -> None:
                          ping_interval=settings.ari.ping_interval,
                          startup_timeout=settings.ari.startup_timeout)
     api = Api(board, campaigns, own_agents, tokens(settings.state_path / "api", list(board.agents)),
-              time.monotonic, callbacks)
+              time.monotonic, callbacks, rest.stored_recording)
     api_runner = await start_api(api, settings.api.bind, settings.api.port)
     reader = asyncio.create_task(stream.run(), name="ari-events")
     renewing = None if alone else asyncio.create_task(keep_renewing(shared_claims), name="agent-claims")

@@ -3,6 +3,8 @@
     GET  /api/callbacks?campaign=sales&state=pending
     POST /api/callbacks/{id}/cancel        {"reason": "..."}        (optional body)
     POST /api/callbacks/{id}/reschedule    {"at": "2026-12-07T09:30:00+01:00"}
+    GET  /api/callbacks/{id}/message       the caller's message, audio/wav (any token: the agent
+                                           offered the callback plays it on its screen)
 
 Only pending callbacks can be cancelled or rescheduled (409 otherwise).
 """
@@ -10,13 +12,14 @@ Only pending callbacks can be cancelled or rescheduled (409 otherwise).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
+from ivr.ari.rest import AriError
 from ivr.core.callbacks import Callback, CallbackState
 from ivr.store.callbacks import CallbackStore
 
@@ -25,8 +28,8 @@ log = logging.getLogger("ivr.api")
 ID = r"[0-9a-f]{1,32}"
 
 
-def routes(store: CallbackStore,
-           is_supervisor: Callable[[web.Request], web.Response | None]) -> list[web.RouteDef]:
+def routes(store: CallbackStore, is_supervisor: Callable[[web.Request], web.Response | None],
+           recording: Callable[[str], Awaitable[bytes]]) -> list[web.RouteDef]:
     """``is_supervisor(request)`` answers 403 (a response) for an agent's token, else None."""
 
     async def listing(request: web.Request) -> web.StreamResponse:
@@ -58,7 +61,21 @@ def routes(store: CallbackStore,
             return _error(400, 'expected {"at": "<ISO 8601 time with its offset>"}')
         return await _changed(await _store(store.reschedule(request.match_info["id"], at)))
 
+    async def message(request: web.Request) -> web.StreamResponse:
+        found = await _store(store.get(request.match_info["id"]))
+        if isinstance(found, web.Response):
+            return found
+        if found is None or not found.request.message:
+            return _error(404, "no message for that callback")
+        try:
+            audio = await recording(found.request.message)
+        except (AriError, OSError) as exc:
+            log.error("API: callback %s: message not read from Asterisk: %s", found.id, exc)
+            return _error(503, "Asterisk did not give the message")
+        return web.Response(body=audio, content_type="audio/wav")
+
     return [web.get("/api/callbacks", listing),
+            web.get(f"/api/callbacks/{{id:{ID}}}/message", message),
             web.post(f"/api/callbacks/{{id:{ID}}}/cancel", cancel),
             web.post(f"/api/callbacks/{{id:{ID}}}/reschedule", reschedule)]
 

@@ -12,7 +12,7 @@ import hmac
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +44,11 @@ def tokens(folder: Path, agents: list[str]) -> dict[str, str]:
 
 class Api:
     def __init__(self, board: AgentBoard, lines: Lines, own_agents: OwnAgents, tokens: dict[str, str],
-                 clock: Callable[[], float], callbacks: CallbackStore | None = None) -> None:
+                 clock: Callable[[], float], callbacks: CallbackStore | None = None,
+                 recording: Callable[[str], Awaitable[bytes]] | None = None) -> None:
         self.board = board
         self.callbacks = callbacks
+        self.recording = recording or _no_recording
         self.lines = lines
         self.own_agents = own_agents
         self.tokens = tokens
@@ -63,7 +65,7 @@ class Api:
         app.router.add_get("/api/events", self.events)
         app.router.add_route("*", "/api/customers/{customer}/agent", self.own_agent)
         if self.callbacks is not None:
-            app.router.add_routes(callback_routes(self.callbacks, _supervisor_only))
+            app.router.add_routes(callback_routes(self.callbacks, _supervisor_only, self.recording))
         return app
 
     @web.middleware
@@ -190,6 +192,10 @@ async def _json(request: web.Request) -> Any:
         return await request.json()
     except (ValueError, UnicodeDecodeError):
         return None
+
+
+async def _no_recording(name: str) -> bytes:
+    raise OSError("this API has no Asterisk to read recordings from")
 
 
 def _supervisor_only(request: web.Request) -> web.Response | None:

@@ -42,6 +42,15 @@ class AriRest:
 
     async def request(self, method: str, path: str, params: dict[str, Any] | None = None,
                       body: dict[str, Any] | None = None) -> Any:
+        content = await self._raw(method, path, params, body)
+        return json.loads(content) if content else None
+
+    async def stored_recording(self, name: str) -> bytes:
+        """A stored recording's file (a caller's message for a callback), as Asterisk keeps it."""
+        return await self._raw("GET", f"/recordings/stored/{name}/file")
+
+    async def _raw(self, method: str, path: str, params: dict[str, Any] | None = None,
+                   body: dict[str, Any] | None = None) -> bytes:
         status, content = await self._http.request(method, path, params,
                                                    json.dumps(body).encode() if body is not None else b"")
         if status >= 300:
@@ -51,7 +60,7 @@ class AriRest:
                 message = content[:200].decode("utf-8", "replace")
             kind = {401: AriAuthError, 404: NotFound}.get(status, AriError)
             raise kind(status, method, path, message)
-        return json.loads(content) if content else None
+        return content
 
     async def application(self, app: str) -> dict[str, Any]:
         result: dict[str, Any] = await self.request("GET", f"/applications/{app}")

@@ -29,13 +29,19 @@ async def client(engine: AsyncEngine) -> AsyncIterator[tuple[TestClient[web.Requ
     await upgrade(engine)
     store = CallbackStore(engine, "ivr", wall=lambda: ARRIVED)
     app = web.Application()
-    app.router.add_routes(routes(store, supervisor_only))
+    app.router.add_routes(routes(store, supervisor_only, recording))
     async with TestClient(TestServer(app)) as test_client:
         yield test_client, store
 
 
-async def registered(store: CallbackStore, number: str = "+34600111222") -> str:
-    stored = await store.register(NewCallback("sales", number, "", "1234", (), 5, ARRIVED, via="sales"),
+async def recording(name: str) -> bytes:
+    if name != "ivr-callback-c1":
+        raise OSError(f"no recording {name}")
+    return b"RIFF....WAVE"
+
+
+async def registered(store: CallbackStore, number: str = "+34600111222", message: str = "") -> str:
+    stored = await store.register(NewCallback("sales", number, "", "1234", (), 5, ARRIVED, message, via="sales"),
                                   RetryPolicy(), Limits())
     assert isinstance(stored, Callback), stored
     return stored.id
@@ -72,3 +78,17 @@ async def test_bad_requests_and_agents_tokens_are_refused(
         refused = await http.post(f"/api/callbacks/{pending}/reschedule", json=body, headers=supervisor)
         assert refused.status == 400, body
     assert (await http.post("/api/callbacks/not-an-id/cancel", headers=supervisor)).status == 404
+
+
+async def test_the_callers_message_is_served_as_audio(
+        client: tuple[TestClient[web.Request, web.Application], CallbackStore]) -> None:
+    http, store = client
+    with_message = await registered(store, message="ivr-callback-c1")
+    without = await registered(store, "+34600111333")
+    lost = await registered(store, "+34600111444", message="ivr-callback-gone")
+
+    served = await http.get(f"/api/callbacks/{with_message}/message")
+    assert served.status == 200 and served.content_type == "audio/wav"
+    assert await served.read() == b"RIFF....WAVE"
+    assert (await http.get(f"/api/callbacks/{without}/message")).status == 404
+    assert (await http.get(f"/api/callbacks/{lost}/message")).status == 503
