@@ -180,6 +180,8 @@ class Callbacks:
         match command:
             case cmd.HoldCallback(callback_id=callback_id):
                 self.spawn(self._hold(callback_id))
+            case cmd.LetGoCallback(callback_id=callback_id):
+                self.spawn(self._let_go(callback_id))
             case cmd.BriefAgent(offer_id=offer_id, media=media):
                 self._briefings[f"{offer_id}-brief"] = offer_id
                 self.spawn(self._brief(offer_id, media))
@@ -218,6 +220,12 @@ class Callbacks:
             log.error("callback %s: not held (%s)", callback_id, exc)
             held = False
         self.feed(evt.CallbackHeld(callback_id, held))
+
+    async def _let_go(self, callback_id: str) -> None:
+        try:
+            await self.store.let_go(callback_id)
+        except (SQLAlchemyError, OSError) as exc:
+            log.error("callback %s: hold not released (%s); it runs out by itself", callback_id, exc)
 
     async def _brief(self, offer_id: str, media: tuple[str, ...]) -> None:
         try:

@@ -24,6 +24,7 @@ from ivr.core.distribution.commands import (
     HangUpAgent,
     HangUpCustomer,
     HoldCallback,
+    LetGoCallback,
     Log,
     NotifyAgent,
     RecallOwnAgent,
@@ -561,3 +562,15 @@ def test_a_later_caller_does_not_take_the_agent_while_the_callbacks_hold_is_aske
     assert HoldCallback("k1") in out and claims(out) == []
     assert claims(s.engine.handle(CallbackHeld("k1", True))) == [("cb-k1-agent-1", "ana")]
     assert s.engine.kept_for == {}
+
+
+def test_a_held_callback_is_let_go_when_no_agent_here_is_free_for_it() -> None:
+    s = Setup(agents=("ana",))
+    s.engine.handle(callback())
+    s.engine.handle(CallbackHeld("k1", True))
+    s.claimed("cb-k1-agent-1")
+    s.board.pause("ana", "lunch")
+
+    assert LetGoCallback("k1") in s.engine.handle(OfferEnded("cb-k1-agent-1", "Busy"))
+    s.board.ready("ana")
+    assert HoldCallback("k1") in s.engine.handle(Woke(TICK))

@@ -71,6 +71,13 @@ class HoldCallback:
 
 
 @dataclass(frozen=True)
+class LetGoCallback:
+    """This node's hold ends: no agent of its is free for the callback."""
+
+    callback_id: str
+
+
+@dataclass(frozen=True)
 class BriefAgent:
     """Play the briefing on the agent's leg: ``AgentBriefed`` when it ends."""
 
@@ -166,5 +173,6 @@ class Log:
 
 
 DistributionCommand = (ClaimAgent | ReleaseAgent | RingAgent | HangUpAgent | BridgeCall | EndBridge
-                       | HoldCallback | BriefAgent | StartAttempt | DialCustomer | HangUpCustomer
-                       | FinishAttempt | TellCaller | NotifyAgent | AskTeam | RecallOwnAgent | Wake | Log)
+                       | HoldCallback | LetGoCallback | BriefAgent | StartAttempt | DialCustomer
+                       | HangUpCustomer | FinishAttempt | TellCaller | NotifyAgent | AskTeam | RecallOwnAgent
+                       | Wake | Log)

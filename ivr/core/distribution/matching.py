@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from ivr.core.distribution.commands import ClaimAgent, HoldCallback
+from ivr.core.distribution.commands import ClaimAgent, HoldCallback, LetGoCallback
 from ivr.core.distribution.engine_state import EngineState
 from ivr.core.distribution.offers import Offer
 from ivr.core.distribution.work import WorkItem, WorkState
@@ -34,6 +34,10 @@ class Matching(EngineState):
             self._tell(item, OwnAgentBusy(found.own_agent_busy))
         agents = [agent for agent in found.agents if agent in self.flow().agents]
         if not agents:
+            if item.callback is not None and item.held:
+                # Nobody here is free for it any more: another node's agent may take it.
+                item.held = False
+                self._out.append(LetGoCallback(item.callback.callback_id))
             return
         if not (STRATEGIES[item.node.strategy].rings_all and item.team is None):
             agents = agents[:1]
