@@ -441,6 +441,20 @@ def callback(callback_id: str = "k1", arrived: datetime = datetime(2026, 12, 7, 
     return CallbackQueued(queued, "PJSIP/+34600111222@pstn", ("recording:ivr-cb-k1",), 30)
 
 
+def ringing_for_callback(s: Setup) -> None:
+    """Callback k1 queued, held by this node and ringing its first agent."""
+    s.engine.handle(callback())
+    s.engine.handle(CallbackHeld("k1", True))
+    s.claimed("cb-k1-agent-1")
+
+
+def briefed(s: Setup) -> None:
+    """Callback k1's agent answered and heard the briefing: the attempt is to start."""
+    ringing_for_callback(s)
+    s.engine.handle(OfferAnswered("cb-k1-agent-1"))
+    s.engine.handle(AgentBriefed("cb-k1-agent-1"))
+
+
 def test_a_callback_is_held_offered_briefed_dialled_and_bridged_when_the_customer_accepts() -> None:
     s = Setup()
 
@@ -489,9 +503,7 @@ def test_a_callback_takes_no_agent_while_an_earlier_caller_waits_and_is_held_onl
 
 def test_an_agent_refusing_a_callback_costs_no_attempt_and_the_next_agent_gets_it() -> None:
     s = Setup(agents=("ana", "bo"))
-    s.engine.handle(callback())
-    s.engine.handle(CallbackHeld("k1", True))
-    s.claimed("cb-k1-agent-1")
+    ringing_for_callback(s)
 
     out = s.engine.handle(OfferEnded("cb-k1-agent-1", "Busy"))
     assert claims(out) == [("cb-k1-agent-2", "bo")]
@@ -500,11 +512,7 @@ def test_an_agent_refusing_a_callback_costs_no_attempt_and_the_next_agent_gets_i
 
 def test_a_customer_who_does_not_accept_fails_the_attempt_and_frees_the_agent() -> None:
     s = Setup(agents=("ana",))
-    s.engine.handle(callback())
-    s.engine.handle(CallbackHeld("k1", True))
-    s.claimed("cb-k1-agent-1")
-    s.engine.handle(OfferAnswered("cb-k1-agent-1"))
-    s.engine.handle(AgentBriefed("cb-k1-agent-1"))
+    briefed(s)
     s.engine.handle(AttemptStarted("k1", 2))
 
     assert without_logs(s.engine.handle(CustomerLegEnded("cb-k1-try-2", "No Answer"))) == [
@@ -515,11 +523,7 @@ def test_a_customer_who_does_not_accept_fails_the_attempt_and_frees_the_agent() 
 
 def test_the_agent_hanging_up_during_the_dial_fails_the_attempt_and_hangs_the_customer_up() -> None:
     s = Setup(agents=("ana",))
-    s.engine.handle(callback())
-    s.engine.handle(CallbackHeld("k1", True))
-    s.claimed("cb-k1-agent-1")
-    s.engine.handle(OfferAnswered("cb-k1-agent-1"))
-    s.engine.handle(AgentBriefed("cb-k1-agent-1"))
+    briefed(s)
     s.engine.handle(AttemptStarted("k1", 1))
 
     out = without_logs(s.engine.handle(OfferEnded("cb-k1-agent-1", "Normal Clearing")))
@@ -540,11 +544,7 @@ def test_a_callback_held_by_another_node_or_cancelled_leaves_this_nodes_line() -
 
 def test_an_attempt_the_store_refuses_lets_the_agent_go_without_dialling() -> None:
     s = Setup(agents=("ana",))
-    s.engine.handle(callback())
-    s.engine.handle(CallbackHeld("k1", True))
-    s.claimed("cb-k1-agent-1")
-    s.engine.handle(OfferAnswered("cb-k1-agent-1"))
-    s.engine.handle(AgentBriefed("cb-k1-agent-1"))
+    briefed(s)
 
     out = s.engine.handle(AttemptStarted("k1", None))
     assert not [c for c in out if isinstance(c, DialCustomer)]
@@ -566,9 +566,7 @@ def test_a_later_caller_does_not_take_the_agent_while_the_callbacks_hold_is_aske
 
 def test_a_held_callback_is_let_go_when_no_agent_here_is_free_for_it() -> None:
     s = Setup(agents=("ana",))
-    s.engine.handle(callback())
-    s.engine.handle(CallbackHeld("k1", True))
-    s.claimed("cb-k1-agent-1")
+    ringing_for_callback(s)
     s.board.pause("ana", "lunch")
 
     assert LetGoCallback("k1") in s.engine.handle(OfferEnded("cb-k1-agent-1", "Busy"))
