@@ -71,6 +71,23 @@ SCENARIOS: dict[str, str] = {
 }
 
 
+PROVIDER = """
+[pstn]
+type = aor
+contact = sip:127.0.0.1:{port}
+
+[pstn]
+type = endpoint
+context = ivr-agents
+disallow = all
+allow = ulaw
+dtmf_mode = rfc4733
+direct_media = no
+aors = pstn
+"""
+"""A provider's trunk ``pstn`` (pbx.pjsip_include) whose numbers all reach one SipAgent."""
+
+
 class SipAgent:
     """``sip:<name>@127.0.0.1:<port>``, the phone of one agent in the flow file."""
 

@@ -19,7 +19,7 @@ from ivr.core.callbacks import Callback, Limits, NewCallback, RetryPolicy
 from ivr.store.callbacks import CallbackStore
 from ivr.store.engine import open_engine
 from tests.integration.harness import REPO, App, Pbx, until
-from tests.integration.sip_agents import Behaviour, SipAgent
+from tests.integration.sip_agents import PROVIDER, Behaviour, SipAgent
 from tests.ports import free_port
 
 CUSTOMER = "+34600111222"
@@ -55,20 +55,6 @@ allow = ["+346*"]
 {agent_tables}
 """
 
-PROVIDER = """
-[pstn]
-type = aor
-contact = sip:127.0.0.1:{port}
-
-[pstn]
-type = endpoint
-context = ivr-agents
-disallow = all
-allow = ulaw
-dtmf_mode = rfc4733
-direct_media = no
-aors = pstn
-"""
 
 
 class Stage:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.integration.harness import REPO, App, Pbx, until
-from tests.integration.sip_agents import Behaviour, SipAgent
+from tests.integration.sip_agents import PROVIDER, Behaviour, SipAgent
 from tests.ports import free_port
 from tests.unit.fake_crm import CrmHandler, FakeCrm
 
@@ -316,18 +316,6 @@ trunk = "pstn"
 ready_at_start = true
 """
 
-PROVIDER = """
-[pstn]
-type = aor
-contact = sip:127.0.0.1:{port}
-
-[pstn]
-type = endpoint
-context = ivr-agents
-disallow = all
-allow = ulaw
-aors = pstn
-"""
 
 
 def test_an_agent_on_an_outside_number_is_called_through_the_trunk(pbx: Pbx, tmp_path: Path) -> None:
