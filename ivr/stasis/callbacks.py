@@ -110,6 +110,8 @@ class Callbacks:
     async def poll(self) -> None:
         for expired in await self.store.expire():
             log.info("callback %s: expired", expired.id)
+        for abandoned in await self.store.abandoned_attempts():
+            log.warning("callback %s: %s; now %s", abandoned.id, abandoned.reason, abandoned.state.value)
         await self.store.renew()
         now = self.engine.wall()
         due = [c for c in await self.store.open_in() if c.due(now) and self._ours(c)]

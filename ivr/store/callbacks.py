@@ -90,6 +90,15 @@ class CallbackStore:
         where = [c.state.in_(_OPEN)] + ([c.campaign == campaign] if campaign is not None else [])
         return await self._read(*where, order=(c.priority, c.arrived_at, c.created_at, c.id))
 
+    async def abandoned_attempts(self) -> builtins.list[Callback]:
+        """Attempts whose node stopped renewing its lease (it died and did not come back), ended
+        as failed: retried, or exhausted."""
+        now = _utc(self.wall())
+        stale = await self._read(c.state == DIALING, c.lease_expires_at < now, order=(c.created_at, c.id))
+        return [await self.finish_attempt(callback.id, callback.attempts, False,
+                                          f"app node {callback.node} stopped during the attempt")
+                for callback in stale]
+
     async def dialing_of_this_node(self) -> builtins.list[Callback]:
         """What this node was dialling when it stopped: each attempt's end was never recorded."""
         return await self._read(c.state == DIALING, c.node == self.node, order=(c.created_at, c.id))

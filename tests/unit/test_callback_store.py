@@ -306,3 +306,18 @@ async def test_migration_5_keeps_what_version_4_stored(engine: AsyncEngine, monk
     assert sorted(versions) == [1, 2, 3, 4, 5]
     assert await OwnAgents(engine).of("1234") == "ana"
     assert isinstance(await CallbackStore(engine, "a").register(request(), POLICY, LIMITS), Callback)
+
+
+async def test_an_attempt_whose_node_stopped_renewing_ends_as_failed(store: CallbackStore) -> None:
+    clock = clock_of(store)
+    other = CallbackStore(store.engine, "b", clock)
+    callback = await registered(store, policy=RetryPolicy(max_attempts=2))
+    assert await store.hold(callback.id) and await store.start_attempt(callback.id) == 1
+
+    clock.advance(LEASE_SECONDS - 1)
+    assert await other.abandoned_attempts() == []
+    clock.advance(2)
+    [ended] = await other.abandoned_attempts()
+    assert ended.state is CallbackState.PENDING and ended.attempts == 1
+    assert ended.reason == "app node a stopped during the attempt"
+    assert await other.abandoned_attempts() == []
