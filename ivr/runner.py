@@ -127,9 +127,13 @@ async def serve(settings: Settings) -> None:
     finally:
         if pid_file.read_text().strip() == str(os.getpid()):
             pid_file.unlink()
-        for task in (reader, stopping, renewing, following, lag, calling_back):
-            if task is not None:
-                task.cancel()
+        tasks = [t for t in (reader, stopping, renewing, following, lag, calling_back) if t is not None]
+        for task in tasks:
+            task.cancel()
+        # Awaited, so that a task cancelled in the middle of a database request closes its
+        # connection: aiosqlite's thread for one left open keeps the process from exiting (an
+        # `ivr run` with a wrong ARI password once hung there, its callbacks' first poll under way).
+        await asyncio.gather(*tasks, return_exceptions=True)
         await api_runner.cleanup()
         await records.drain()
         await agent_states.drain()
