@@ -19,11 +19,11 @@ from pydantic_core import ErrorDetails
 
 from ivr.config_file import ConfigError, Problem, RawConfig, load_raw
 from ivr.core.destinations import HANG_UP, Destination
+from ivr.core.fields import PATTERN_HELP, Table
 from ivr.core.flow import DEFAULT_ENTRY, Flow
+from ivr.core.flow_tables import Agent, TimeGroupRule, Trunk
 from ivr.core.nodes import (
     NODE_KINDS,
-    PATTERN_HELP,
-    Agent,
     CallbackRequest,
     Campaign,
     Coded,
@@ -33,8 +33,6 @@ from ivr.core.nodes import (
     Message,
     Node,
     TimeCondition,
-    TimeGroupRule,
-    Trunk,
     parse_destination,
 )
 from ivr.core.timegroups import TimeRule
@@ -43,7 +41,7 @@ NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,39}$")
 ENTRY_KEY = re.compile(rf"^([0-9+*#]{{1,40}}|{DEFAULT_ENTRY})$")
 TABLES = ("entry", "timegroup", "trunk", "agent", *NODE_KINDS)
 Loc = tuple[str, ...]
-M = TypeVar("M", bound=Node)
+M = TypeVar("M", bound=Table)
 
 
 def load_flow(path: Path, environ: Mapping[str, str] | None = None) -> Flow:

@@ -10,7 +10,8 @@ from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from ivr.core.destinations import Destination
-from ivr.core.nodes import KIND_OF_CODE, Agent, Coded, Node, TimeCondition, Trunk
+from ivr.core.flow_tables import Agent, Trunk
+from ivr.core.nodes import KIND_OF_CODE, Coded, Node, TimeCondition
 from ivr.core.timegroups import TimeRule
 
 DEFAULT_ENTRY = "default"
@@ -30,7 +31,7 @@ class Flow:
     def agent_names(self) -> Mapping[str, str]:
         """Each agent's id, and email, -> its id: a CRM or a team service names agents either way.
 
-        >>> from ivr.core.nodes import Agent
+        >>> from ivr.core.flow_tables import Agent
         >>> dict(Flow({}, {}, agents={"ana": Agent(phone="register", email="ana@x.es")}).agent_names)
         {'ana': 'ana', 'ana@x.es': 'ana'}
         """
@@ -40,7 +41,7 @@ class Flow:
     def agent_endpoint(self, name: str) -> str:
         """What rings the agent: their own PJSIP endpoint, or their number through the trunk.
 
-        >>> from ivr.core.nodes import Agent, Trunk
+        >>> from ivr.core.flow_tables import Agent, Trunk
         >>> flow = Flow({}, {}, trunks={"pstn": Trunk(dial="PJSIP/{number}@pstn", allow=("+34*",))},
         ...             agents={"ana": Agent(phone="register"), "pat": Agent(phone="+34600", trunk="pstn")})
         >>> flow.agent_endpoint("ana"), flow.agent_endpoint("pat")

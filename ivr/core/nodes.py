@@ -1,4 +1,6 @@
-"""The nodes an admin writes in a flow file, as validated, immutable data.
+"""The nodes an admin writes in a flow file, as validated, immutable data: the places a call
+can be sent to. The flow file's other tables (agents, trunks, time groups) are in
+``flow_tables.py``.
 
 Each kind of node is one table in the flow file (``[menu.main]``, ``[identification.vip]``);
 ``NODE_KINDS``, at the end, lists them. The field descriptions here are what ``docs/flows.md``
@@ -10,40 +12,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    field_validator,
-    model_validator,
-)
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
 from ivr.core.crm_answer import Interaction
 from ivr.core.destinations import HANG_UP, Destination
+from ivr.core.fields import (
+    AGENT_NAME,
+    DIALPLAN_NAME,
+    DTMF_KEY,
+    SKILL,
+    Media,
+    NodeId,
+    Seconds,
+    Table,
+)
 from ivr.core.strategies import strategy_name
-from ivr.core.timegroups import DayOfYear, TimeRule, parse_date, parse_days, parse_hours
-
-Seconds = Annotated[float, Field(gt=0, le=600)]
-NodeId = Annotated[int, Field(ge=1, le=999_999_999)]
-MEDIA = r"^(sound|digits|number|tone|recording):[^,\s]+$"
-Media = tuple[Annotated[str, Field(pattern=MEDIA)], ...]
-DIALPLAN_NAME = r"^[A-Za-z0-9_\-]+$"
-DTMF_KEY = r"^[0-9*#]$"
-SKILL = r"^[a-z][a-z0-9_\-]{0,30}$"
-PHONE = r"^(register|sip:[A-Za-z0-9._+\-]+@[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\+?[0-9]{2,20})$"
-AGENT_NAME = r"^[a-z0-9][a-z0-9_\-]{0,39}$"
-PATTERN_HELP = {
-    SKILL: "expected a skill name: a-z first, then a-z 0-9 _ - (at most 31)",
-    PHONE: 'expected "register" (a softphone), a SIP address such as sip:ana@192.0.2.10:5060, '
-           'or a number such as +34911234567 (with trunk)',
-    AGENT_NAME: "expected an agent name: 1-40 of a-z 0-9 _ - (lower case)",
-    MEDIA: "expected a media URI such as sound:ivr/welcome, sound:/srv/prompts/hello or digits:123, "
-           "without commas or spaces",
-    DTMF_KEY: "expected one key: 0-9, * or #",
-    DIALPLAN_NAME: "expected letters, digits, _ or -",
-}
 
 
 def parse_destination(text: str) -> Destination:
@@ -79,8 +62,8 @@ def _destination(value: object) -> Destination:
 Dest = Annotated[Destination, BeforeValidator(_destination)]
 
 
-class Node(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Node(Table):
+    """A destination: a table ``[kind.name]`` a call can be sent to."""
 
 
 class Coded(Node):
@@ -155,46 +138,6 @@ class Menu(Coded):
     on_failure: Dest
 
 
-
-
-class TimeGroupRule(Node):
-    days: str = ""
-    hours: str = ""
-    dates: tuple[str, ...] = ()
-
-    @field_validator("days")
-    @classmethod
-    def _days(cls, value: str) -> str:
-        if value:
-            parse_days(value)
-        return value
-
-    @field_validator("hours")
-    @classmethod
-    def _hours(cls, value: str) -> str:
-        if value:
-            parse_hours(value)
-        return value
-
-    @field_validator("dates")
-    @classmethod
-    def _dates(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for text in value:
-            parse_date(text)
-        return value
-
-    @model_validator(mode="after")
-    def _not_empty(self) -> TimeGroupRule:
-        if not (self.days or self.hours or self.dates):
-            raise ValueError("a rule needs days, hours or dates")
-        return self
-
-    def rule(self) -> TimeRule:
-        start, end = parse_hours(self.hours) if self.hours else (None, None)
-        dates: tuple[DayOfYear, ...] = tuple(parse_date(d) for d in self.dates)
-        return TimeRule(parse_days(self.days) if self.days else None, start, end, dates)
-
-
 class TimeCondition(Coded):
     timezone: str = Field(description="IANA name, e.g. Europe/Madrid")
     open: tuple[Annotated[str, Field(pattern=DIALPLAN_NAME)], ...] = Field(min_length=1)
@@ -203,11 +146,9 @@ class TimeCondition(Coded):
     otherwise: Dest
 
 
-
 class Message(Node):
     prompt: Media = Field(min_length=1)
     then: Dest = Field(default_factory=lambda: parse_destination("hangup"))
-
 
 
 class HangupNode(Coded):
@@ -323,33 +264,6 @@ class CallbackRequest(Node):
     dial_timeout: int = Field(30, ge=5, le=120)
 
 
-class Agent(Node):
-    """Someone who takes calls: their phone is a SIP URI the PBX calls (a fixed address),
-    ``register`` for a softphone that registers to the bundled PBX with a generated password, or
-    a number called through one of the flow's trunks (a mobile, a desk phone elsewhere)."""
-
-    name: str = Field("", max_length=80, pattern=r'^[^\x00-\x1f<>"]*$',
-                      description="shown as the caller id of calls the agent makes")
-    email: str = Field("", pattern=r"^([^@\s]+@[^@\s]+)?$")
-    phone: str = Field(pattern=PHONE)
-    skills: dict[Annotated[str, Field(pattern=SKILL)], Annotated[int, Field(ge=1, le=10)]] = Field(
-        default_factory=dict)
-    cost: float = Field(0.0, ge=0, description="per hour, for strategy = lowest-cost")
-    weight: int = Field(1, ge=1, le=1000, description="for strategy = weighted-random")
-    ready_at_start: bool = Field(False, description="logged in and ready when `ivr run` starts")
-    trunk: str = Field("", pattern=r"^[A-Za-z0-9_\-]*$", description="with a phone number: the trunk")
-
-    @model_validator(mode="after")
-    def _number_needs_trunk(self) -> Agent:
-        if self.is_number != bool(self.trunk):
-            raise ValueError('a phone number needs a trunk (trunk = "name"); a trunk needs a phone number')
-        return self
-
-    @property
-    def is_number(self) -> bool:
-        return self.phone[:1].isdigit() or self.phone.startswith("+")
-
-
 class Voicemail(Node):
     box: str = Field(pattern=r"^[0-9A-Za-z_\-]+(@[0-9A-Za-z_\-]+)?$", description="mailbox[@context]")
 
@@ -358,33 +272,6 @@ class Dialplan(Node):
     context: str = Field(pattern=DIALPLAN_NAME)
     exten: str = Field("s", pattern=r"^[0-9A-Za-z_\-*#+]+$")
     priority: int = Field(1, ge=1)
-
-
-class Trunk(Node):
-    dial: str = Field(pattern=r"^[A-Za-z0-9_\-/@.:{}]+$",
-                      description="dial string with {number}, e.g. PJSIP/{number}@provider")
-    allow: tuple[Annotated[str, Field(pattern=r"^(\+?[0-9]*\*?|sip:\*)$")], ...] = Field(
-        min_length=1, description="number prefixes ending in *, exact numbers, or sip:* for SIP URIs")
-    timeout: int = Field(45, ge=1, le=600)
-
-    @field_validator("dial")
-    @classmethod
-    def _has_number(cls, value: str) -> str:
-        if value.count("{number}") != 1:
-            raise ValueError("must contain {number} once, e.g. PJSIP/{number}@provider")
-        return value
-
-    def allows(self, number: str) -> bool:
-        for pattern in self.allow:
-            if pattern == "sip:*":
-                if number.startswith("sip:"):
-                    return True
-            elif pattern.endswith("*"):
-                if number.startswith(pattern[:-1]) and not number.startswith("sip:"):
-                    return True
-            elif number == pattern:
-                return True
-        return False
 
 
 class External(Node):

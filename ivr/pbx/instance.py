@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ivr.core.nodes import Agent
+from ivr.core.flow_tables import Agent
 from ivr.flow_file import load_flow
 from ivr.secrets import ensure_secret, pbx_secrets_dir
 from ivr.settings import FallbackSettings, Settings

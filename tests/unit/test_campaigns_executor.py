@@ -18,7 +18,8 @@ from ivr.core.destinations import Destination
 from ivr.core.distribution.engine import Distribution
 from ivr.core.events import AgentAnswered, AgentConnected, Event
 from ivr.core.flow import Flow
-from ivr.core.nodes import Agent, Campaign
+from ivr.core.flow_tables import Agent
+from ivr.core.nodes import Campaign
 from ivr.stasis.campaigns import Campaigns
 from ivr.store.claims import NodeAloneClaims
 from ivr.store.engine import open_engine

@@ -67,7 +67,8 @@ from ivr.core.events import (
     QueuePosition,
 )
 from ivr.core.flow import Flow
-from ivr.core.nodes import Agent, Campaign
+from ivr.core.flow_tables import Agent
+from ivr.core.nodes import Campaign
 
 CALL = WaitingCall("600", "100", "1234", (("name", "Ana"),))
 AGENTS = ("ana", "bo", "cy", "spare")
