@@ -31,8 +31,6 @@ class CallbackState(Enum):
 
 
 OPEN = frozenset({CallbackState.PENDING, CallbackState.DIALING})
-FINAL = frozenset({CallbackState.COMPLETED, CallbackState.EXHAUSTED, CallbackState.CANCELLED,
-                   CallbackState.EXPIRED})
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.core.agents import AgentBoard, State
 from ivr.store.schema import agents
+from ivr.store.values import utc
 
 log = logging.getLogger("ivr.store")
 
@@ -51,12 +52,7 @@ class AgentStore:
             and_(agents.c.node != self.node, agents.c.updated_at > since)).order_by(agents.c.updated_at)
         async with self.engine.connect() as connection:
             rows = (await connection.execute(query)).all()
-        return [Presence(name, State(state), reason, _aware(at)) for name, state, reason, at in rows]
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every one stored is UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        return [Presence(name, State(state), reason, utc(at)) for name, state, reason, at in rows]
 
 
 async def follow_other_nodes(board: AgentBoard, store: AgentStore) -> None:

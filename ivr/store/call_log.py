@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.core.facts import CallFacts
 from ivr.store.schema import calls
+from ivr.store.values import clipped, utc
 
 log = logging.getLogger("ivr.store")
 
@@ -104,17 +105,12 @@ def _row(record: CallRecord) -> dict[str, Any]:
     values: dict[str, Any] = asdict(record)
     values["variables"] = json.dumps(record.variables, ensure_ascii=False)
     for name, value in values.items():
-        length = getattr(calls.c[name].type, "length", None)
-        if isinstance(value, str) and length and len(value) > length:
-            values[name] = value[:length - 1] + "…"
+        if isinstance(value, str):
+            values[name] = clipped(value, calls.c[name])
     return values
 
 
 def _aware(record: CallRecord) -> CallRecord:
-    """SQLite gives back naive datetimes; everything stored is UTC."""
-    def utc(moment: datetime) -> datetime:
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
     answered = record.answered_at
     return replace(record, started_at=utc(record.started_at), ended_at=utc(record.ended_at),
                    answered_at=None if answered is None else utc(answered))

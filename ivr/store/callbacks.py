@@ -37,6 +37,7 @@ from ivr.core.callbacks import (
 )
 from ivr.store.claims import LEASE_SECONDS
 from ivr.store.schema import callbacks
+from ivr.store.values import clipped, utc
 
 c = callbacks.c
 LEASE = timedelta(seconds=LEASE_SECONDS)
@@ -63,7 +64,7 @@ class CallbackStore:
     async def register(self, new: NewCallback, policy: RetryPolicy, limits: Limits) -> Callback | Refusal:
         """The callback, committed, or why it is refused (and nothing written)."""
         _check_fits(new)
-        now = _utc(self.wall())
+        now = utc(self.wall())
         async with self._writing(new.number) as connection:
             refusal = await _over_limits(connection, new, limits, now)
             if refusal is not None:
@@ -93,7 +94,7 @@ class CallbackStore:
     async def abandoned_attempts(self) -> builtins.list[Callback]:
         """Attempts whose node stopped renewing its lease (it died and did not come back), ended
         as failed: retried, or exhausted."""
-        now = _utc(self.wall())
+        now = utc(self.wall())
         stale = await self._read(c.state == DIALING, c.lease_expires_at < now, order=(c.created_at, c.id))
         return [await self.finish_attempt(callback.id, callback.attempts, False,
                                           f"app node {callback.node} stopped during the attempt")
@@ -105,26 +106,26 @@ class CallbackStore:
 
     async def hold(self, id: str) -> bool:
         """Whether this node now holds the pending, due callback for an offer to its agents."""
-        now = _utc(self.wall())
+        now = utc(self.wall())
         taken = _due(now), or_(c.node.is_(None), c.node == self.node, c.lease_expires_at < now)
         return bool(await self._change(and_(c.id == id, *taken),
                                        {"node": self.node, "lease_expires_at": now + LEASE}, now))
 
     async def renew(self) -> None:
         """Extends the leases of what this node holds or dials."""
-        now = _utc(self.wall())
+        now = utc(self.wall())
         await self._change(and_(c.node == self.node, c.state.in_(_OPEN)),
                            {"lease_expires_at": now + LEASE}, now)
 
     async def let_go(self, id: str) -> None:
         """Releases a hold that led to no attempt: the agent refused, or nobody was free."""
         await self._change(and_(c.id == id, c.node == self.node, c.state == PENDING),
-                           {"node": None, "lease_expires_at": None}, _utc(self.wall()))
+                           {"node": None, "lease_expires_at": None}, utc(self.wall()))
 
     async def start_attempt(self, id: str) -> int | None:
         """The number of the attempt this node is now to dial, committed; None when this node does
         not hold it, or it is no longer pending and due (cancelled, rescheduled, expired)."""
-        now = _utc(self.wall())
+        now = utc(self.wall())
         started = await self._change(
             and_(c.id == id, c.node == self.node, _due(now)),
             {"state": DIALING, "attempts": c.attempts + 1, "lease_expires_at": now + LEASE}, now)
@@ -133,7 +134,7 @@ class CallbackStore:
     async def finish_attempt(self, id: str, attempt: int, completed: bool, reason: str) -> Callback:
         """The callback after its attempt ``attempt``: completed, pending again after its retry
         delay, or exhausted. A finish of another attempt, or a repeated one, changes nothing."""
-        now = _utc(self.wall())
+        now = utc(self.wall())
         async with self._writing() as connection:
             query = select(callbacks).where(c.id == id).with_for_update()
             row = (await connection.execute(query)).mappings().first()
@@ -143,28 +144,28 @@ class CallbackStore:
             if current.state is not CallbackState.DIALING or current.attempts != attempt:
                 return current
             finished = await connection.execute(update(callbacks).where(c.id == id).values(
-                **_after_attempt(current, completed, now), lease_expires_at=None, reason=_clipped(reason),
-                updated_at=now).returning(*c))
+                **_after_attempt(current, completed, now), lease_expires_at=None,
+                reason=clipped(reason, c.reason), updated_at=now).returning(*c))
             return _callback(finished.mappings().one())
 
     async def cancel(self, id: str, reason: str) -> Callback | None:
         """The cancelled callback; None unless it was pending."""
         cancelled = await self._change(
             and_(c.id == id, c.state == PENDING),
-            {"state": CallbackState.CANCELLED.value, "reason": _clipped(reason), "node": None,
-             "lease_expires_at": None}, _utc(self.wall()))
+            {"state": CallbackState.CANCELLED.value, "reason": clipped(reason, c.reason), "node": None,
+             "lease_expires_at": None}, utc(self.wall()))
         return cancelled[0] if cancelled else None
 
     async def reschedule(self, id: str, not_before: datetime) -> Callback | None:
         """The callback, due from ``not_before`` and held by nobody; None unless it was pending."""
         moved = await self._change(and_(c.id == id, c.state == PENDING),
-                                   {"not_before": _utc(not_before), "node": None, "lease_expires_at": None},
-                                   _utc(self.wall()))
+                                   {"not_before": utc(not_before), "node": None, "lease_expires_at": None},
+                                   utc(self.wall()))
         return moved[0] if moved else None
 
     async def expire(self) -> builtins.list[Callback]:
         """Pending callbacks past their expiry, now expired."""
-        now = _utc(self.wall())
+        now = utc(self.wall())
         return await self._change(
             and_(c.state == PENDING, c.expires_at <= now),
             {"state": CallbackState.EXPIRED.value, "reason": "expired", "node": None,
@@ -245,22 +246,12 @@ def _check_fits(new: NewCallback) -> None:
                              f"at most {length} fit")
 
 
-def _clipped(reason: str) -> str:
-    length = cast(String, c.reason.type).length or 0
-    return reason if len(reason) <= length else reason[:length - 1] + "…"
-
-
-def _utc(moment: datetime) -> datetime:
-    """Everything is stored in UTC; SQLite hands datetimes back naive."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def _row(callback: Callback) -> dict[str, Any]:
     new = callback.request
     return {
         "id": callback.id, **{name: getattr(new, name) for name in _REQUEST},
         "variables": json.dumps(dict(new.variables), ensure_ascii=False), "priority": new.priority,
-        "arrived_at": _utc(new.arrived_at), "state": callback.state.value,
+        "arrived_at": utc(new.arrived_at), "state": callback.state.value,
         "created_at": callback.created_at, "not_before": callback.not_before,
         "expires_at": callback.expires_at, "attempts": callback.attempts,
         "max_attempts": callback.max_attempts, "retry_delay": callback.retry_delay,
@@ -271,9 +262,9 @@ def _row(callback: Callback) -> dict[str, Any]:
 def _callback(row: RowMapping) -> Callback:
     new = NewCallback(**{name: row[name] for name in _REQUEST},
                       variables=tuple(json.loads(row["variables"]).items()), priority=row["priority"],
-                      arrived_at=_utc(row["arrived_at"]))
+                      arrived_at=utc(row["arrived_at"]))
     return Callback(
-        row["id"], new, CallbackState(row["state"]), _utc(row["created_at"]), _utc(row["not_before"]),
-        _utc(row["expires_at"]), attempts=row["attempts"], max_attempts=row["max_attempts"],
+        row["id"], new, CallbackState(row["state"]), utc(row["created_at"]), utc(row["not_before"]),
+        utc(row["expires_at"]), attempts=row["attempts"], max_attempts=row["max_attempts"],
         retry_delay=float(row["retry_delay"]), node=row["node"] or "", reason=row["reason"],
-        held_until=_utc(row["lease_expires_at"]) if row["lease_expires_at"] is not None else None)
+        held_until=utc(row["lease_expires_at"]) if row["lease_expires_at"] is not None else None)
