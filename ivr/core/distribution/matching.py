@@ -22,13 +22,20 @@ class Matching(EngineState):
         """Offer each waiting item, in the order of its rank across campaigns, to the next
         agents in line."""
         ranked = sorted((w for line in self.lines.values() for w in line.in_order()), key=lambda w: w.rank)
+        taken = self._taken()
         for waiting in ranked:
             item = self.items.get(waiting.call_id)
             if item is not None and item.state is WorkState.WAITING:
-                self._offer_next(item)
+                self._offer_next(item, taken)
 
-    def _offer_next(self, item: WorkItem) -> None:
-        found = self._order(item)
+    def _taken(self) -> set[str]:
+        """Agents not to be offered anything now: their claim is being asked, another node holds
+        them, or they are kept for a callback. Once per match, not once per waiting item."""
+        claiming = {offer.agent for offer in self.offers.values() if offer.claim_open}
+        return claiming | self.held_elsewhere | set(self.kept_for)
+
+    def _offer_next(self, item: WorkItem, taken: set[str]) -> None:
+        found = self._order(item, taken)
         if found.own_agent_busy:
             item.waiting.skipped.add(found.own_agent_busy)
             self._tell(item, OwnAgentBusy(found.own_agent_busy))
@@ -47,23 +54,24 @@ class Matching(EngineState):
             item.move("hold")
             item.asking.add("hold")
             self.kept_for.update(dict.fromkeys(agents, item.id))
+            taken.update(agents)
             self._out.append(HoldCallback(item.callback.callback_id))
             return
         item.move("offer")
+        taken.update(agents)
         for agent in agents:
             offer = Offer(f"{item.id}-agent-{next(self._ids)}", item.id, agent)
             self.offers[offer.id] = item.offers[offer.id] = offer
             self._out.append(ClaimAgent(offer.id, agent))
 
-    def _order(self, item: WorkItem) -> Order:
+    def _order(self, item: WorkItem, taken: set[str]) -> Order:
         node, flow, now = item.node, self.flow(), self.wall()
         in_hours = not node.overflow_hours or flow.within(node.overflow_hours, node.overflow_timezone, now)
         today = self._spare_day(node, now)
         spares = Spares(self.clock() - item.waiting.joined_at, in_hours,
                         {a: n for (a, day), n in self.spare_calls.items() if day == today})
-        claiming = {offer.agent for offer in self.offers.values() if offer.claim_open}
-        kept = {agent for agent, owner in self.kept_for.items() if owner != item.id}
-        skipped = frozenset(item.waiting.skipped | self.held_elsewhere | claiming | kept)
+        its_own = {agent for agent, owner in self.kept_for.items() if owner == item.id}
+        skipped = frozenset(item.waiting.skipped | (taken - its_own))
         return offer_order(node, self.board, skipped, item.preferred(flow.agent_names), item.team, spares,
                            self.rng)
 

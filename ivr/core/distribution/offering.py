@@ -196,7 +196,7 @@ class Offering(Matching):
         self.board.not_answered(offer.agent)
         del item.offers[offer.id]
         item.waiting.skipped.add(offer.agent)
-        if not item.offers and not self._order(item).agents:
+        if not item.offers and not self._order(item, self._taken()).agents:
             # Every member tried once: start over at the next tick rather than leave the item
             # unserved (at once, phones that fail at once were rung in a loop).
             item.start_over = True
