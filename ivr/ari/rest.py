@@ -137,7 +137,7 @@ class AriRest:
         result: dict[str, Any] = await self.request("POST", "/channels", params=params)
         return result
 
-    async def call_agent(self, endpoint: str, app: str, args: str, channel_id: str, originator: str,
+    async def call_into_app(self, endpoint: str, app: str, args: str, channel_id: str, originator: str,
                          caller_id: str, timeout: int, variables: Mapping[str, str]) -> None:
         """A leg into ``app`` (an agent's, a callback's customer's), its codecs taken from the
         channel it is made for (``originator``), with its channel variables set in the same

@@ -39,6 +39,7 @@ from ivr.store.callbacks import CallbackStore
 log = logging.getLogger("ivr.callbacks")
 
 POLL_SECONDS = 2.0
+HOUSEKEEPING_POLLS = 15
 CUSTOMER_LEG = "callback"
 """First Stasis argument of a callback's customer leg: ``callback,<callback id>,<attempt>``."""
 
@@ -59,6 +60,7 @@ class Callbacks:
         self.known: dict[str, Callback] = {}
         """Callbacks fed to the engine, by id."""
         self._poll_now = asyncio.Event()
+        self._polls = 0
         self._lost: set[str] = set()
         """Callbacks whose node is gone from the flow, already logged."""
         self._briefings: dict[str, str] = {}
@@ -108,11 +110,17 @@ class Callbacks:
             self._poll_now.clear()
 
     async def poll(self) -> None:
-        for expired in await self.store.expire():
-            log.info("callback %s: expired", expired.id)
-        for abandoned in await self.store.abandoned_attempts():
-            log.warning("callback %s: %s; now %s", abandoned.id, abandoned.reason, abandoned.state.value)
-        await self.store.renew()
+        """Every poll reads what is due; every 15th (30 s, a lease) also ends expired callbacks
+        and attempts of dead nodes; a node renews its leases only while it holds callbacks, so
+        an idle node writes nothing (on SQLite each write locks the whole database)."""
+        self._polls += 1
+        if self._polls % HOUSEKEEPING_POLLS == 1:
+            for expired in await self.store.expire():
+                log.info("callback %s: expired", expired.id)
+            for abandoned in await self.store.abandoned_attempts():
+                log.warning("callback %s: %s; now %s", abandoned.id, abandoned.reason, abandoned.state.value)
+        if any(item.held or item.attempt for item in self.engine.items.values() if item.callback is not None):
+            await self.store.renew()
         now = self.engine.wall()
         due = [c for c in await self.store.open_in() if c.due(now) and self._ours(c)]
         startable = {c.id: (c, node) for c in due if (node := self._node_to_start(c)) is not None}
@@ -248,7 +256,7 @@ class Callbacks:
         self._dialled[dial.channel_id] = (datetime.now(UTC), dial)
         try:
             args = f"{CUSTOMER_LEG},{dial.callback_id},{dial.attempt}"
-            await self.rest.call_agent(dial.endpoint, self.app, args, dial.channel_id, dial.originator,
+            await self.rest.call_into_app(dial.endpoint, self.app, args, dial.channel_id, dial.originator,
                                        dial.caller_id, dial.seconds, {"IVR_CALLBACK": dial.callback_id})
         except (AriError, OSError) as exc:
             self.leg_ended(dial.channel_id, f"not dialled: {exc}")

@@ -225,7 +225,7 @@ class Campaigns:
 
     async def _ring(self, ring: cmd.RingAgent) -> None:
         try:
-            await self.rest.call_agent(ring.endpoint, self.app, f"{AGENT_LEG},{ring.call_id},{ring.agent}",
+            await self.rest.call_into_app(ring.endpoint, self.app, f"{AGENT_LEG},{ring.call_id},{ring.agent}",
                                        ring.offer_id, ring.originator, ring.caller_id, ring.seconds,
                                        dict(ring.variables))
         except (AriError, OSError) as exc:
