@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from ivr.config_file import ConfigError, Problem, RawConfig, load_raw
+from ivr.sms import body_template
 
 CONFIG_ENV = "IVR_CONFIG"
 DEFAULT_CONFIG = Path("ivr.toml")
@@ -149,6 +150,76 @@ class LogSettings(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
 
 
+def _require_http(value: str, example: str) -> str:
+    if value and not value.startswith(("http://", "https://")):
+        raise ValueError(f"expected an http:// or https:// URL, e.g. {example}")
+    return value
+
+
+class KannelSettings(Section):
+    """Kannel's smsbox: a ``sendsms-user`` group in kannel.conf (docs/configuration.md#sms)."""
+
+    sendsms_url: str = "http://127.0.0.1:13013/cgi-bin/sendsms"
+    user: str = Field("ivr", min_length=1, description="the sendsms-user's username")
+    password_file: str = Field("", description="file holding the sendsms-user's password")
+    password: str = Field("", description="prefer IVR_SMS__KANNEL__PASSWORD or password_file")
+    smsc: str = Field("", pattern=r"^[A-Za-z0-9_\-.]*$", description="smsc-id to send through")
+
+    @field_validator("sendsms_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _require_http(value, "http://127.0.0.1:13013/cgi-bin/sendsms")
+
+
+class HttpProviderSettings(Section):
+    """A cloud SMS provider's HTTP API, and the webhook it calls with the replies."""
+
+    url: str = ""
+    method: Literal["POST", "GET"] = "POST"
+    content_type: Literal["application/json", "application/x-www-form-urlencoded"] = "application/json"
+    body: str = Field('{"to": "{to}", "from": "{sender}", "text": "{text}"}',
+                      description="with GET: the query string, in form syntax")
+    authorization_env: str = Field("", pattern=r"^([A-Z_][A-Z0-9_]*)?$",
+                                   description="environment variable holding the Authorization header")
+    inbound_sender_field: str = Field("from", pattern=r"^[A-Za-z0-9_\-.]+$")
+    inbound_text_field: str = Field("text", pattern=r"^[A-Za-z0-9_\-.]+$")
+    signature_header: str = Field("X-Ivr-Signature", pattern=r"^[A-Za-z0-9\-]+$")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _require_http(value, "https://sms.example.com/v1/messages")
+
+    @model_validator(mode="after")
+    def _body(self) -> HttpProviderSettings:
+        if self.method == "GET" and self.content_type != body_template.FORM:
+            raise ValueError("method GET sends the body as the query string: set content_type = "
+                             f"{body_template.FORM!r} and a body like 'to={{to}}&text={{text}}'")
+        body_template.parse(self.body, self.content_type)
+        return self
+
+
+class SmsSettings(Section):
+    """The SMS gateway of the pull queue: staff get an SMS per waiting call and reply to take it."""
+
+    gateway: Literal["", "kannel", "http"] = Field("", description="empty: no SMS")
+    sender: str = Field("", pattern=r"^[A-Za-z0-9+ ._\-]{0,20}$",
+                        description="the number or name SMS come from; empty: the gateway's default")
+    timeout: Seconds = 10.0
+    secret_file: str = Field("", description="the inbound secret; empty: generated in the state folder")
+    kannel: KannelSettings = KannelSettings()
+    http: HttpProviderSettings = HttpProviderSettings()
+
+    @model_validator(mode="after")
+    def _complete(self) -> SmsSettings:
+        if self.gateway == "http" and not self.http.url:
+            raise ValueError("gateway 'http' needs http.url, the provider's API to send through")
+        if self.gateway == "kannel" and not (self.kannel.password or self.kannel.password_file):
+            raise ValueError("gateway 'kannel' needs kannel.password_file or IVR_SMS__KANNEL__PASSWORD "
+                             "(the sendsms-user's password)")
+        return self
+
+
 class Settings(Section):
     state_dir: str = Field("", description="secrets and the SQLite file; default ~/.local/state/ivr")
     ari: AriSettings = AriSettings()
@@ -160,6 +231,7 @@ class Settings(Section):
     agents: AgentSettings = AgentSettings()
     database: DatabaseSettings = DatabaseSettings()
     log: LogSettings = LogSettings()
+    sms: SmsSettings = SmsSettings()
     base_dir: str = Field("", exclude=True, description="where relative paths start")
 
     @field_validator("pbx")
