@@ -95,7 +95,7 @@ class CallFlow:
         return self._follow(self.step.handle(event)) if self.step else []
 
     def _start(self, event: CallStarted) -> list[Command]:
-        self.ctx.caller, self.ctx.did = event.caller, event.exten
+        self.ctx.caller, self.ctx.did, self.ctx.caller_name = event.caller, event.exten, event.caller_name
         if (rejoin := self._rejoin(event)) is not None:
             return rejoin
         entry = self.flow.entry(event.exten)

@@ -27,6 +27,7 @@ from ivr.core.events import (
     Event,
     OwnAgentBusy,
     PlaybackFinished,
+    PulledToVoicemail,
     QueuePosition,
     TimerFired,
 )
@@ -64,7 +65,8 @@ class CampaignStep:
 
     def _call(self) -> WaitingCall:
         facts = self.ctx.facts
-        return WaitingCall(self.ctx.caller, self.ctx.did, facts.customer_id, tuple(facts.variables.items()))
+        return WaitingCall(self.ctx.caller, self.ctx.did, facts.customer_id, tuple(facts.variables.items()),
+                           self.ctx.caller_name)
 
     def handle(self, event: Event) -> list[Out]:
         match event:
@@ -73,12 +75,12 @@ class CampaignStep:
                 self.ctx.facts.notes.append(f"campaign {self.name}: the caller pressed {digit} to leave")
                 assert self.node.on_exit is not None
                 return [*self.ctx.player.stop(), CancelTimer(MAX_WAIT), CancelTimer(ANNOUNCE),
-                        LeaveCampaign(self.name), StopMoh(), SetVariable("IVR_WAITING", ""),
-                        Goto(self.node.on_exit)]
+                        LeaveCampaign(self.name, f"the caller pressed {digit} to leave"), StopMoh(),
+                        SetVariable("IVR_WAITING", ""), Goto(self.node.on_exit)]
             case DigitPressed(digit=digit) if self.state == "waiting" and digit == self.node.callback_key:
                 return [*self.ctx.player.stop(), CancelTimer(MAX_WAIT), CancelTimer(ANNOUNCE),
-                        LeaveCampaign(self.name), StopMoh(), SetVariable("IVR_WAITING", ""),
-                        *self._to_callback(f"the caller pressed {digit}")]
+                        LeaveCampaign(self.name, "the caller asked for a callback"), StopMoh(),
+                        SetVariable("IVR_WAITING", ""), *self._to_callback(f"the caller pressed {digit}")]
             case TimerFired(name=name) if name == ANNOUNCE and self.state == "waiting":
                 return [AskPosition(self.name)]
             case QueuePosition() if self.state == "waiting":
@@ -132,9 +134,17 @@ class CampaignStep:
                 self.ctx.facts.notes.append(f"campaign {self.name}: {text}")
             case TimerFired(name=name) if name == MAX_WAIT and self.state in ("waiting", "connecting"):
                 self.state = "done"
-                self.ctx.facts.notes.append(f"campaign {self.name}: no agent within {self.node.max_wait:g} s")
-                return [*self.ctx.player.stop(), CancelTimer(ANNOUNCE), LeaveCampaign(self.name), StopMoh(),
-                        SetVariable("IVR_WAITING", ""), Goto(self.node.on_max_wait)]
+                why = f"no {'staff took it' if self.node.pull else 'agent'} within {self.node.max_wait:g} s"
+                self.ctx.facts.notes.append(f"campaign {self.name}: {why}")
+                return [*self.ctx.player.stop(), CancelTimer(ANNOUNCE), LeaveCampaign(self.name, why),
+                        StopMoh(), SetVariable("IVR_WAITING", ""), Goto(self.node.on_max_wait)]
+            case PulledToVoicemail(agent=agent, via=via) if self.state == "waiting" and self.node.voicemail_to:
+                self.state = "done"
+                why = f"sent to voicemail by {agent} ({via})"
+                self.ctx.facts.notes.append(f"campaign {self.name}: {why}")
+                return [*self.ctx.player.stop(), CancelTimer(MAX_WAIT), CancelTimer(ANNOUNCE),
+                        LeaveCampaign(self.name, why), StopMoh(), SetVariable("IVR_WAITING", ""),
+                        Goto(self.node.voicemail_to)]
         return []
 
     def _callback_offer(self, where: QueuePosition) -> tuple[str, ...]:

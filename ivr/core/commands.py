@@ -87,6 +87,8 @@ class WaitingCall:
     did: str
     customer_id: str = ""
     crm_variables: tuple[tuple[str, str], ...] = ()
+    caller_name: str = ""
+    """The caller id name the call came with."""
 
     def agent_variables(self, campaign: str) -> tuple[tuple[str, str], ...]:
         """Set on the agent's channel.
@@ -114,6 +116,7 @@ class JoinCampaign:
 @dataclass(frozen=True)
 class LeaveCampaign:
     campaign: str
+    why: str = "the caller left the line"
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ class CallStarted:
     waiting: str = ""
     """Taken back from an earlier process while waiting in a campaign: its IVR_WAITING."""
     customer_id: str = ""
+    caller_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,14 @@ class AgentAnswered:
     """An agent's phone answered; the caller is about to be bridged (``AgentConnected``)."""
 
     agent: str
+
+
+@dataclass(frozen=True)
+class PulledToVoicemail:
+    """In a pull campaign, a staff member sent the caller to voicemail."""
+
+    agent: str
+    via: str
 
 
 @dataclass(frozen=True)
@@ -107,4 +116,4 @@ class CampaignNote:
 
 Event = (CallStarted | DigitPressed | PlaybackFinished | TimerFired | Resumed | HungUp | CrmAnswered
          | AgentAnswered | AgentConnected | AgentHungUp | OwnAgentBusy | CampaignNote | QueuePosition
-         | MessageRecorded | CallbackRegistered)
+         | MessageRecorded | CallbackRegistered | PulledToVoicemail)

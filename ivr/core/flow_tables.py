@@ -26,6 +26,8 @@ class Agent(Table):
     weight: int = Field(1, ge=1, le=1000, description="for strategy = weighted-random")
     ready_at_start: bool = Field(False, description="logged in and ready when `ivr run` starts")
     trunk: str = Field("", pattern=r"^[A-Za-z0-9_\-]*$", description="with a phone number: the trunk")
+    mobile: str = Field("", pattern=r"^(\+[1-9][0-9]{5,14})?$", description="E.164 number that gets pull "
+                        "campaigns' SMS and whose replies are the agent's")
 
     @model_validator(mode="after")
     def _number_needs_trunk(self) -> Agent:

@@ -26,6 +26,7 @@ from ivr.core.fields import (
     Seconds,
     Table,
 )
+from ivr.core.pull import CARRIER_WORDS, WORD, Words
 from ivr.core.strategies import strategy_name
 
 
@@ -156,6 +157,15 @@ class HangupNode(Coded):
     cause: Literal["normal", "busy", "congestion", "no_answer", "unallocated"] = "normal"
 
 
+def _reply_word(word: str) -> str:
+    if not WORD.fullmatch(word):
+        raise ValueError(f"{word!r}: a reply word is 1-20 letters")
+    if word.upper() in CARRIER_WORDS:
+        raise ValueError(f"{word!r} is a carrier's keyword (opt-out, opt-in or help): carriers act on it "
+                         f"themselves, so it cannot be a command")
+    return word.upper()
+
+
 class Campaign(Coded):
     """An inbound queue. With ``agents`` the app runs it: callers wait with music, agents are
     offered each call by the strategy, and the caller is bridged with the one who answers.
@@ -194,6 +204,16 @@ class Campaign(Coded):
                                   "the estimated wait is at least this many seconds; 0: never offered")
     callback_prompt: Media = ("sound:ivr/callback-offer",)
     callback_only: bool = Field(False, description="callers do not wait: they go to the callback at once")
+    mode: Literal["push", "pull"] = Field("push", description="push: agents are offered each call; pull: "
+                                          "staff are told of each call by SMS and take it (docs/pull.md)")
+    take_words: tuple[Annotated[str, AfterValidator(_reply_word)], ...] = Field(
+        ("T",), min_length=1, description="mode pull: the reply words that take a call")
+    voicemail_words: tuple[Annotated[str, AfterValidator(_reply_word)], ...] = Field(
+        ("V",), min_length=1, description="mode pull: the reply words that send a call to voicemail")
+    voicemail_to: Dest | None = Field(None, description="mode pull: where a call sent to voicemail goes, "
+                                      "e.g. voicemail:sales; none: replies cannot send calls there")
+    caller_country: str = Field("", pattern=r"^([A-Z]{2})?$", description="mode pull: the country of "
+                                "callers' numbers without + (ES...), for their location")
 
     @field_validator("team_url")
     @classmethod
@@ -211,6 +231,13 @@ class Campaign(Coded):
                              "[callback.NAME] node")
         if self.callback_key and self.callback_key == self.exit_key:
             raise ValueError(f"callback_key and exit_key are both {self.callback_key!r}")
+        if self.mode == "pull" and not self.agents:
+            raise ValueError("mode pull needs agents: the staff told of each call")
+        if self.mode == "pull" and self.callback:
+            raise ValueError("mode pull takes no callback: staff pull calls, nobody is offered them")
+        if set(self.take_words) & set(self.voicemail_words):
+            shared = sorted(set(self.take_words) & set(self.voicemail_words))
+            raise ValueError(f"take_words and voicemail_words share {shared}")
         if bool(self.overflow_after) != bool(self.overflow_agents):
             raise ValueError("overflow needs both overflow_after (seconds) and overflow_agents")
         return self
@@ -218,6 +245,14 @@ class Campaign(Coded):
     @property
     def runs_in_app(self) -> bool:
         return bool(self.agents)
+
+    @property
+    def pull(self) -> bool:
+        return self.mode == "pull"
+
+    @property
+    def words(self) -> Words:
+        return Words(self.take_words, self.voicemail_words)
 
 
 class CallbackRequest(Node):

@@ -33,6 +33,7 @@ class CallContext:
     player: Player
     facts: CallFacts
     caller: str = ""
+    caller_name: str = ""
     did: str = ""
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     place: Place | None = None

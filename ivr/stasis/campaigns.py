@@ -99,8 +99,8 @@ class Campaigns:
              waited: float = 0.0) -> None:
         self.feed(evt.CallerJoined(call_id, campaign, priority, call, waited))
 
-    def leave(self, call_id: str) -> None:
-        self.feed(evt.CallerLeft(call_id))
+    def leave(self, call_id: str, why: str = "the caller hung up") -> None:
+        self.feed(evt.CallerLeft(call_id, why))
 
     def connect(self, call_id: str) -> None:
         self.feed(evt.CallerReady(call_id))

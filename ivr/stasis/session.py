@@ -69,7 +69,7 @@ class Queues(Protocol):
     def join(self, call_id: str, campaign: str, priority: int,
              call: WaitingCall, waited: float) -> None: ...
 
-    def leave(self, call_id: str) -> None: ...
+    def leave(self, call_id: str, why: str = "the caller hung up") -> None: ...
 
     def connect(self, call_id: str) -> None: ...
 
@@ -85,7 +85,7 @@ class NoQueues:
              call: WaitingCall, waited: float) -> None:
         raise RuntimeError("this app runs no campaigns")
 
-    def leave(self, call_id: str) -> None:
+    def leave(self, call_id: str, why: str = "the caller hung up") -> None:
         return None
 
     def connect(self, call_id: str) -> None:
@@ -269,8 +269,8 @@ class CallSession:
                 self._start_lookup(command)
             case JoinCampaign(campaign=campaign, priority=priority, call=call, waited=waited):
                 self.queues.join(channel, campaign, priority, call, waited)
-            case LeaveCampaign():
-                self.queues.leave(channel)
+            case LeaveCampaign(why=why):
+                self.queues.leave(channel, why)
             case ConnectAgent():
                 self.queues.connect(channel)
             case AskPosition():

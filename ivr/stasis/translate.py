@@ -29,6 +29,7 @@ def call_started(channel: dict[str, Any], args: list[str], resumed: bool = False
     route = args[0] if args else ""
     return CallStarted(
         caller=str(caller.get("number", "")),
+        caller_name=str(caller.get("name", "")),
         exten=args[1] if len(args) > 1 else str(dialplan.get("exten", "")),
         route=route,
         resumed=resumed,

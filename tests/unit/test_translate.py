@@ -16,13 +16,14 @@ CHANNEL = {
 def test_stasis_start_carries_route_exten_and_caller() -> None:
     event = {"type": "StasisStart", "args": ["inbound", "100"], "channel": CHANNEL}
 
-    assert translate(event) == CallStarted(caller="sipp", exten="100", route="inbound")
+    assert translate(event) == CallStarted(caller="sipp", exten="100", route="inbound",
+                                              caller_name="sipp")
     assert channel_of(event) == "1763752000.12"
 
 
 def test_stasis_start_without_args_takes_the_dialplan_exten() -> None:
     assert translate({"type": "StasisStart", "args": [], "channel": CHANNEL}) == CallStarted(
-        caller="sipp", exten="100", route="")
+        caller="sipp", exten="100", route="", caller_name="sipp")
 
 
 def test_dtmf_playback_and_hangup_events() -> None:

@@ -123,6 +123,43 @@ class FinishAttempt:
 
 
 @dataclass(frozen=True)
+class OpenPull:
+    """Store the pulled call, open to claims: ``PullOpened`` with its code."""
+
+    call_id: str
+    campaign: str
+    caller: str
+    name: str
+    location: str
+
+
+@dataclass(frozen=True)
+class TextStaff:
+    """An SMS to a staff member. A notification (``call_id`` set) is answered ``StaffTexted``
+    and skipped for a number that opted out; an answer to a reply is always sent."""
+
+    agent: str
+    number: str
+    text: str
+    call_id: str = ""
+
+
+@dataclass(frozen=True)
+class ReopenPull:
+    """The taker's phone did not answer: the call is open to claims again."""
+
+    code: int
+
+
+@dataclass(frozen=True)
+class ClosePull:
+    """No claim can win it any more: ``outcome`` says why (served, voicemail, hung up...)."""
+
+    code: int
+    outcome: str
+
+
+@dataclass(frozen=True)
 class TellCaller:
     """An event for the caller's call flow (music, announcements, its record, IVR_AGENT)."""
 
@@ -174,5 +211,6 @@ class Log:
 
 DistributionCommand = (ClaimAgent | ReleaseAgent | RingAgent | HangUpAgent | BridgeCall | EndBridge
                        | HoldCallback | LetGoCallback | BriefAgent | StartAttempt | DialCustomer
-                       | HangUpCustomer | FinishAttempt | TellCaller | NotifyAgent | AskTeam | RecallOwnAgent
+                       | HangUpCustomer | FinishAttempt | OpenPull | TextStaff | ReopenPull | ClosePull
+                       | TellCaller | NotifyAgent | AskTeam | RecallOwnAgent
                        | Wake | Log)

@@ -34,6 +34,7 @@ from ivr.core.distribution.events import (
     CallerJoined,
     CallerLeft,
     CallerReady,
+    CallPulled,
     ClaimGranted,
     ClaimRefused,
     CustomerLegEnded,
@@ -42,11 +43,14 @@ from ivr.core.distribution.events import (
     OfferEnded,
     OwnAgentRecalled,
     PhoneSeen,
+    PullOpened,
     RingFailed,
+    StaffTexted,
     Stopping,
     TeamAnswered,
     Woke,
 )
+from ivr.core.distribution.pulling import Pulling
 from ivr.core.distribution.transitions import IllegalEvent
 from ivr.core.distribution.work import WorkItem, WorkKind, WorkState
 from ivr.core.events import CampaignNote, QueuePosition
@@ -54,7 +58,7 @@ from ivr.core.nodes import Campaign
 from ivr.core.waiting import Waiting, WaitingLine
 
 
-class Distribution(CallingBack):
+class Distribution(CallingBack, Pulling):
     # -- events in, commands out
 
     def handle(self, event: DistributionEvent) -> list[DistributionCommand]:
@@ -75,8 +79,8 @@ class Distribution(CallingBack):
         match event:
             case CallerJoined():
                 self._join(event)
-            case CallerLeft(call_id=call_id):
-                self._leave(call_id)
+            case CallerLeft(call_id=call_id, why=why):
+                self._leave(call_id, why)
             case CallerReady(call_id=call_id):
                 self._ready(call_id)
             case CallbackQueued():
@@ -91,6 +95,12 @@ class Distribution(CallingBack):
                 self._attempt_started(callback_id, attempt)
             case CustomerLegEnded(channel_id=channel_id, reason=reason):
                 self._customer_gone(channel_id, reason)
+            case PullOpened():
+                self._pull_opened(event)
+            case StaffTexted():
+                self._texted(event)
+            case CallPulled():
+                self._pulled(event)
             case TeamAnswered():
                 self._team(event)
             case OwnAgentRecalled():
@@ -154,6 +164,9 @@ class Distribution(CallingBack):
         self.items[item.id] = item
         self._log(f"call {item.id}: waiting in campaign {item.campaign} (priority {event.priority}, "
                   f"position {line.position(item.id)})")
+        if node.pull:
+            self._open_pull(item)
+            return
         if node.team_url:
             item.asking.add("team")
             data = tuple(item.call_data().items())
@@ -166,7 +179,7 @@ class Distribution(CallingBack):
         self._rematch = True
         self._keep_ticking()
 
-    def _leave(self, call_id: str) -> None:
+    def _leave(self, call_id: str, why: str) -> None:
         if call_id in self.legs:
             self._customer_gone(call_id, "the customer's call ended")
             return
@@ -174,6 +187,7 @@ class Distribution(CallingBack):
         if item is None or (self.stopping and item.connected is not None):
             return
         item.move("leave")
+        self._close_pull(item, why)
         del self.items[call_id]
         self.lines[item.campaign].leave(call_id)
         for offer in list(item.offers.values()):

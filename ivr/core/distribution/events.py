@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from ivr.core.callbacks import Callback
 from ivr.core.commands import WaitingCall
+from ivr.core.pull import Action
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class CallerLeft:
     """Hung up, gave up waiting, or its call ended: everything held for it is released."""
 
     call_id: str
+    why: str = "the caller hung up"
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,36 @@ class CustomerLegEnded:
 
     channel_id: str
     reason: str
+
+
+@dataclass(frozen=True)
+class PullOpened:
+    """The store gave the pulled call its code (None: it could not be stored: ``error``)."""
+
+    call_id: str
+    code: int | None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class StaffTexted:
+    """A notification SMS went to the agent, or did not (``error``)."""
+
+    call_id: str
+    agent: str
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class CallPulled:
+    """A staff member's claim on a pulled call won in the store: by SMS or through the API."""
+
+    call_id: str
+    code: int
+    agent: str
+    action: Action
+    via: str
+    """"sms" or "api"."""
 
 
 @dataclass(frozen=True)
@@ -179,6 +211,7 @@ class Stopping:
 
 
 DistributionEvent = (CallerJoined | CallerLeft | CallerReady | CallbackQueued | CallbackHeld | CallbackDropped
-                     | AgentBriefed | AttemptStarted | CustomerLegEnded | TeamAnswered | OwnAgentRecalled
+                     | AgentBriefed | AttemptStarted | CustomerLegEnded | PullOpened | StaffTexted
+                     | CallPulled | TeamAnswered | OwnAgentRecalled
                      | ClaimGranted | ClaimRefused | RingFailed | OfferAnswered | OfferEnded | Bridged
                      | BridgeFailed | PhoneSeen | AgentsChanged | Woke | Stopping)

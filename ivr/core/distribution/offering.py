@@ -117,7 +117,8 @@ class Offering(Matching):
         self._count_spare(item, offer.agent)
         self.waits.setdefault(item.campaign, deque(maxlen=WAITS_KEPT)).append(
             self.clock() - item.waiting.joined_at)
-        self.board.answered(offer.agent)
+        if offer.on_board:
+            self.board.answered(offer.agent)
         for other in list(item.offers.values()):
             self._withdraw(other)
         if item.callback is not None:
@@ -216,7 +217,7 @@ class Offering(Matching):
         was = offer.state
         offer.move("withdraw")
         offered = was in (OfferState.CLAIMED, OfferState.RINGING)
-        if offered and self.board.status(offer.agent).state is State.RINGING:
+        if offered and offer.on_board and self.board.status(offer.agent).state is State.RINGING:
             self.board.withdrawn(offer.agent)
         if was is OfferState.RINGING:
             self._out.append(HangUpAgent(offer.id))
@@ -229,8 +230,9 @@ class Offering(Matching):
         item.connected = None
         if offer.state in (OfferState.ANSWERED, OfferState.BRIDGED):
             offer.move("withdraw")
-        wrap_up = item.node.wrap_up
-        self.board.call_ended(offer.agent, wrap_up)
+        wrap_up = item.node.wrap_up if offer.on_board else 0
+        if offer.on_board:
+            self.board.call_ended(offer.agent, wrap_up)
         if wrap_up > 0:
             key = f"wrap-up:{offer.id}"
             self.wrap_ups[offer.agent] = key

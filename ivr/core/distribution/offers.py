@@ -60,6 +60,9 @@ class Offer:
     """The claim is asked and not yet answered."""
     leg: bool = False
     """A leg to the agent's phone may exist (it was rung and has not ended)."""
+    on_board: bool = True
+    """The agent's state follows the offer (ringing, on call). Not for a pulled call taken by
+    someone who is not ready for pushed calls (logged out, paused): they chose to take it."""
 
     def move(self, trigger: str) -> OfferState:
         self.state = next_state(OFFER_TABLE, f"offer {self.id} to {self.agent}", self.state, trigger)

@@ -19,6 +19,7 @@ from ivr.core.commands import WaitingCall
 from ivr.core.distribution.offers import Offer
 from ivr.core.distribution.transitions import next_state
 from ivr.core.nodes import Campaign
+from ivr.core.pull import WaitingPull
 from ivr.core.waiting import Waiting
 
 
@@ -90,6 +91,9 @@ class WorkItem:
     """A callback this node holds against the others."""
     attempt: int = 0
     customer_leg: str | None = None
+    pull: WaitingPull | None = None
+    """In a pull campaign: what its staff are told (the code once stored)."""
+    pull_closed: bool = False
 
     def move(self, trigger: str) -> WorkState:
         self.state = next_state(WORK_TABLE, f"{self.kind.value} {self.id}", self.state, trigger)
