@@ -3,8 +3,6 @@
 
 The kannel.conf groups this expects (docs/configuration.md, "SMS")::
 
-    group = smsbox
-    mo-recode = true      # without it, %a of a UCS-2 SMS is its UTF-16 bytes, not UTF-8
     group = sendsms-user
     username = ivr
     password = <the password in sms.kannel.password_file>
@@ -18,7 +16,7 @@ The kannel.conf groups this expects (docs/configuration.md, "SMS")::
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping
+from urllib.parse import parse_qs
 
 import aiohttp
 
@@ -78,30 +76,44 @@ def kannel_password(settings: Settings) -> str:
                        "it is the sendsms-user's password in kannel.conf")
 
 
-def read_kannel(query: Mapping[str, str], secret: str) -> InboundSms:
-    """An SMS from the get-url's query, already URL-decoded.
+def read_kannel(raw_query: str, secret: str) -> InboundSms:
+    """An SMS from the get-url's query string, as Kannel sent it: the text is the message's own
+    bytes (``%b``), in the charset Kannel names (``%C``: UTF-8, or UTF-16BE for a UCS-2 SMS).
 
-    >>> read_kannel({"secret": "s" * 16, "from": "+4915112345678", "to": "4930", "text": "12"}, "s" * 16)
-    InboundSms(sender='+4915112345678', text='12', receiver='4930')
+    >>> secret = "s" * 16
+    >>> read_kannel(f"secret={secret}&from=%2B4915112345678&to=4930&text=12++T&charset=UTF-8", secret)
+    InboundSms(sender='+4915112345678', text='12  T', receiver='4930')
+    >>> read_kannel(f"secret={secret}&from=1&text=%00T%00%FA&charset=UTF-16BE", secret).text
+    'Tú'
     """
+    raw = {name: values[0].encode("latin-1")
+           for name, values in parse_qs(raw_query, keep_blank_values=True, encoding="latin-1").items()}
+    charset = raw.get("charset", b"UTF-8").decode("ascii", "replace") or "UTF-8"
+    try:
+        text = raw["text"].decode(charset, "replace") if "text" in raw else None
+    except LookupError as exc:
+        raise InboundInvalid(f"charset: unknown ({charset})") from exc
+    query = {name: value.decode("utf-8", "replace") for name, value in raw.items() if name != "text"}
     given = query.get("secret")
     if not given:
         raise InboundRefused("secret: missing")
     if not hmac.compare_digest(given.encode(), secret.encode()):
         raise InboundRefused("secret: wrong")
-    for field in ("from", "text"):
-        if field not in query:
-            raise InboundInvalid(f"{field}: missing")
+    if "from" not in query:
+        raise InboundInvalid("from: missing")
+    if text is None:
+        raise InboundInvalid("text: missing")
     if not query["from"]:
         raise InboundInvalid("from: empty")
-    return InboundSms(sender=query["from"], text=query["text"], receiver=query.get("to", ""))
+    return InboundSms(sender=query["from"], text=text, receiver=query.get("to", ""))
 
 
 def get_url(base: str, secret: str) -> str:
     """The ``get-url`` to paste in kannel.conf's sms-service. Kannel puts the sender for %p, the
-    receiver for %P and all the words of the message for %a (spaces squeezed), each URL-encoded.
+    receiver for %P, the message's bytes for %b and their charset for %C, each URL-encoded (%a,
+    the words, would squeeze spaces and cut a UCS-2 message's bytes apart).
 
     >>> get_url("http://10.0.0.5:8090/", "abc")
-    'http://10.0.0.5:8090/sms/kannel?secret=abc&from=%p&to=%P&text=%a'
+    'http://10.0.0.5:8090/sms/kannel?secret=abc&from=%p&to=%P&text=%b&charset=%C'
     """
-    return f"{base.rstrip('/')}/sms/kannel?secret={secret}&from=%p&to=%P&text=%a"
+    return f"{base.rstrip('/')}/sms/kannel?secret={secret}&from=%p&to=%P&text=%b&charset=%C"

@@ -38,7 +38,7 @@ def routes(on_sms: OnSms, kannel_secret: str | None, http_inbound: HttpProviderS
 
 def _kannel(on_sms: OnSms, secret: str) -> web.RouteDef:
     async def handler(request: web.Request) -> web.StreamResponse:
-        return await _handle(request, lambda: read_kannel(request.query, secret), on_sms)
+        return await _handle(request, lambda: read_kannel(request.rel_url.raw_query_string, secret), on_sms)
 
     return web.get("/sms/kannel", handler, allow_head=False)
 

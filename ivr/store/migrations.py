@@ -56,12 +56,18 @@ def _v5_callbacks(connection: Connection) -> None:
     schema.callbacks.create(connection)
 
 
+def _v6_pulled_calls(connection: Connection) -> None:
+    schema.pulled_calls.create(connection)
+    schema.sms_opt_outs.create(connection)
+
+
 MIGRATIONS: list[tuple[int, str, Step]] = [
     (1, "call log", _v1_call_log),
     (2, "call flow facts: nodes, customer, CRM, destination, hang-up", _v2_call_flow),
     (3, "agents' states", _v3_agents),
     (4, "several app nodes: agent claims, who wrote a state; customers' own agents", _v4_nodes),
     (5, "in-queue callbacks", _v5_callbacks),
+    (6, "pull campaigns: pulled calls, SMS opt-outs", _v6_pulled_calls),
 ]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -103,4 +103,31 @@ callbacks = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_ivr_callbacks_campaign_state", "campaign", "state"),
     Index("ix_ivr_callbacks_number_created_at", "number", "created_at"),
+)
+
+pulled_calls = Table(
+    "ivr_pulled_calls", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("call_id", String(128), nullable=False),
+    Column("node", String(80), nullable=False),
+    Column("campaign", String(80), nullable=False),
+    Column("caller", String(80), nullable=False),
+    Column("name", String(80), nullable=False),
+    Column("location", String(80), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("taker", String(40), nullable=False),
+    Column("action", String(20), nullable=False),
+    Column("via", String(20), nullable=False),
+    Column("handled", Boolean, nullable=False),
+    Column("outcome", String(200), nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_ivr_pulled_calls_node_state", "node", "state"),
+    Index("ix_ivr_pulled_calls_campaign_state", "campaign", "state"),
+)
+
+sms_opt_outs = Table(
+    "ivr_sms_opt_outs", metadata,
+    Column("number", String(20), primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
 )

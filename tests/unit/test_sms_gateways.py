@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, quote_from_bytes, urlencode
 
 import aiohttp
 import pytest
@@ -219,23 +219,35 @@ async def test_an_authorization_variable_not_set_is_named(tmp_path: Path, monkey
 
 
 def test_kannel_inbound_needs_the_secret_and_the_fields() -> None:
-    query = {"secret": SECRET, "from": "+4915112345678", "to": "4930", "text": "12 ok"}
+    query = {"secret": SECRET, "from": "+4915112345678", "to": "4930", "text": "12 ok", "charset": "UTF-8"}
 
-    assert read_kannel(query, SECRET) == InboundSms("+4915112345678", "12 ok", "4930")
-    assert read_kannel({k: v for k, v in query.items() if k != "to"}, SECRET).receiver == ""
+    def raw(fields: dict[str, str]) -> str:
+        return urlencode(fields)
+
+    assert read_kannel(raw(query), SECRET) == InboundSms("+4915112345678", "12 ok", "4930")
+    assert read_kannel(raw({k: v for k, v in query.items() if k != "to"}), SECRET).receiver == ""
     with pytest.raises(InboundRefused, match=r"^secret: wrong$"):
-        read_kannel({**query, "secret": "x" * 24}, SECRET)
+        read_kannel(raw({**query, "secret": "x" * 24}), SECRET)
     with pytest.raises(InboundRefused, match=r"^secret: missing$"):
-        read_kannel({k: v for k, v in query.items() if k != "secret"}, SECRET)
+        read_kannel(raw({k: v for k, v in query.items() if k != "secret"}), SECRET)
     with pytest.raises(InboundInvalid, match=r"^text: missing$"):
-        read_kannel({k: v for k, v in query.items() if k != "text"}, SECRET)
+        read_kannel(raw({k: v for k, v in query.items() if k != "text"}), SECRET)
     with pytest.raises(InboundInvalid, match=r"^from: empty$"):
-        read_kannel({**query, "from": ""}, SECRET)
+        read_kannel(raw({**query, "from": ""}), SECRET)
+    with pytest.raises(InboundInvalid, match=r"^charset: unknown"):
+        read_kannel(raw({**query, "charset": "NOPE-9"}), SECRET)
+
+
+def test_kannel_inbound_reads_a_ucs2_sms_in_its_charset() -> None:
+    text = "17 T ñandú"
+    query = f"secret={SECRET}&from=1&text={quote_from_bytes(text.encode('utf-16-be'))}&charset=UTF-16BE"
+
+    assert read_kannel(query, SECRET).text == text
 
 
 def test_the_kannel_get_url_uses_kannels_escapes() -> None:
     assert get_url("https://ivr.example.com:8090/", SECRET) == (
-        f"https://ivr.example.com:8090/sms/kannel?secret={SECRET}&from=%p&to=%P&text=%a")
+        f"https://ivr.example.com:8090/sms/kannel?secret={SECRET}&from=%p&to=%P&text=%b&charset=%C")
 
 
 def signed(body: bytes, secret: str = SECRET) -> str:
@@ -324,8 +336,8 @@ async def test_the_kannel_route_hands_the_sms_on_and_answers_nothing() -> None:
         received.append(sms)
 
     async with inbound_server(on_sms) as base, aiohttp.ClientSession() as http:
-        # what Kannel sends for %a: each word URL-encoded, joined with +
-        query = f"secret={SECRET}&from=%2B4915112345678&to=4930&text=12+%C3%BCber+%22ok%22%26"
+        # what Kannel sends for %b: the message's bytes, URL-encoded
+        query = f"secret={SECRET}&from=%2B4915112345678&to=4930&text=12+%C3%BCber+%22ok%22%26&charset=UTF-8"
         async with http.get(f"{base}/sms/kannel?{query}") as response:
             assert (response.status, await response.read()) == (200, b"")
 
