@@ -87,6 +87,8 @@ def _parser() -> argparse.ArgumentParser:
     call.add_argument("--caller-id", default="ivr-call <100>")
     call.add_argument("--context", default="ivr-inbound", help="the dialplan context to call into")
     call.add_argument("--timeout", type=float, default=60.0, help="give up after this many s")
+    call.add_argument("--speak", default="", help="media the caller plays from the answer on, e.g. "
+                      "tone:440 (endless) for a voicemail box to record")
     call.add_argument("--json", action="store_true", help="print one JSON object")
     call.set_defaults(command=_call)
 
@@ -175,7 +177,7 @@ def _pbx_cli(settings: Settings, args: argparse.Namespace) -> int:
 def _call(settings: Settings, args: argparse.Namespace) -> int:
     logging.getLogger("ivr.ari").setLevel(logging.WARNING)
     report = asyncio.run(place_call(settings, args.exten, args.dtmf, args.caller_id,
-                                    args.timeout, args.send_at, args.context))
+                                    args.timeout, args.send_at, args.context, args.speak))
     print(json.dumps(report.as_dict()) if args.json else _describe(report))
     return EXIT_OK if report.answered and not report.timed_out else EXIT_FAILED
 

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from ivr.ari.events import EventStream
 from ivr.ari.rest import AriError, AriRest
+from ivr.core.fields import MEDIA
 from ivr.secrets import ari_password
 from ivr.settings import Settings
 
@@ -141,8 +142,12 @@ class _Watcher:
 
 async def place_call(settings: Settings, exten: str, dtmf: str = "", caller_id: str = "ivr-call <100>",
                      timeout: float = 60.0, send_at: SendAt = "prompt-end",
-                     context: str = INBOUND_CONTEXT) -> CallReport:
+                     context: str = INBOUND_CONTEXT, speak: str = "") -> CallReport:
+    """``speak``: media the caller plays into the call from the answer on (``tone:...`` repeats:
+    a voice for a voicemail box to record)."""
     validate(exten, dtmf)
+    if speak and not re.fullmatch(MEDIA, speak):
+        raise ProbeError(f"bad --speak {speak!r}: a media URI such as tone:440 or sound:beep")
     if not CONTEXT.match(context):
         raise ProbeError(f"bad --context {context!r}: letters, digits, _ and - only")
     password = ari_password(settings)
@@ -163,7 +168,7 @@ async def place_call(settings: Settings, exten: str, dtmf: str = "", caller_id: 
         except AriError as exc:
             raise ProbeError(f"cannot call {exten} in {context}: {exc}") from exc
         watcher = _Watcher(report, caller, callee, send_at)
-        await _follow(rest, events, watcher, caller, dtmf, timeout)
+        await _follow(rest, events, watcher, caller, dtmf, timeout, speak)
     finally:
         reader.cancel()
         await _hang_up_quietly(rest, caller)
@@ -187,9 +192,9 @@ async def _wait_connected(stream: EventStream, reader: asyncio.Task[None]) -> No
 
 
 async def _follow(rest: AriRest, events: asyncio.Queue[dict[str, Any]], watcher: _Watcher,
-                  caller: str, dtmf: str, timeout: float) -> None:
+                  caller: str, dtmf: str, timeout: float, speak: str) -> None:
     deadline = time.monotonic() + timeout
-    sent = not dtmf
+    sent, spoken = not dtmf, not speak
     while not watcher.finished():
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -199,6 +204,9 @@ async def _follow(rest: AriRest, events: asyncio.Queue[dict[str, Any]], watcher:
             watcher.fold(await asyncio.wait_for(events.get(), timeout=min(remaining, 0.25)))
         except TimeoutError:
             pass
+        if not spoken and watcher.caller_ready:
+            spoken = True
+            await rest.play(caller, f"{caller}-speak", (speak,))
         if not sent and watcher.should_send():
             sent = True
             watcher.report.dtmf_sent = dtmf

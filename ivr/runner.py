@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime
 
 from ivr import loop_lag
+from ivr.api.pull import PullDesk
 from ivr.api.server import Api, tokens
 from ivr.api.server import start as start_api
 from ivr.ari.events import EventStream
@@ -22,6 +23,8 @@ from ivr.flow_holder import FlowHolder
 from ivr.secrets import ari_password
 from ivr.settings import Settings
 from ivr.signals import on_signal
+from ivr.sms.gateway import gateway, inbound_secret
+from ivr.sms.routes import routes as sms_routes
 from ivr.stasis.app import StasisApp
 from ivr.stasis.campaigns import Campaigns
 from ivr.store.agents import AgentStateWriter, AgentStore, follow_other_nodes, restore
@@ -31,6 +34,7 @@ from ivr.store.claims import AgentClaims, Claims, NodeAloneClaims, keep_renewing
 from ivr.store.engine import database_url, open_engine
 from ivr.store.migrations import upgrade
 from ivr.store.own_agents import OwnAgents
+from ivr.store.pulls import PullStore
 
 log = logging.getLogger("ivr.run")
 
@@ -86,10 +90,13 @@ async def serve(settings: Settings) -> None:
     distribution = Distribution(board, lambda: flows.current, time.monotonic, lambda: datetime.now(UTC))
     own_agents = OwnAgents(engine)
     callbacks = CallbackStore(engine, settings.ari.app)
+    pulled = PullStore(engine, settings.ari.app)
+    sms = gateway(settings, crm.http)
     campaigns = Campaigns(rest, settings.ari.app, distribution,
                           post=lambda call, event: app.post(call, event),
                           claims=claims, own_agents=own_agents, http=crm.http, callback_store=callbacks,
-                          on_record=records)
+                          on_record=records, pull_store=pulled, sms=sms)
+    desk = PullDesk(pulled, lambda: flows.current, sms, campaigns.pulled)
     app = StasisApp(settings.ari.app, rest, flows.new_call, connection=lambda: stream.connections,
                     flow_name=settings.flow_path.stem[:40], on_record=records, crm=crm,
                     campaigns=campaigns)
@@ -97,12 +104,16 @@ async def serve(settings: Settings) -> None:
                          on_event=app.on_event, on_connected=app.reconcile,
                          ping_interval=settings.ari.ping_interval,
                          startup_timeout=settings.ari.startup_timeout)
+    secret = inbound_secret(settings)
+    inbound = sms_routes(desk.on_sms, secret if settings.sms.gateway == "kannel" else None,
+                         settings.sms.http if settings.sms.gateway == "http" else None, secret)
     api = Api(board, campaigns, own_agents, tokens(settings.state_path / "api", list(board.agents)),
-              time.monotonic, callbacks, rest.stored_recording)
+              time.monotonic, callbacks, rest.stored_recording, desk, inbound)
     api_runner = await start_api(api, settings.api.bind, settings.api.port)
     reader = asyncio.create_task(stream.run(), name="ari-events")
     renewing = None if alone else asyncio.create_task(keep_renewing(shared_claims), name="agent-claims")
     calling_back = asyncio.create_task(campaigns.serve_callbacks(), name="callbacks")
+    pulling = asyncio.create_task(campaigns.serve_pulls(), name="pulled-calls")
     following = None if alone else asyncio.create_task(follow_other_nodes(board, agent_store),
                                                        name="agent-presence")
     lag_path = loop_lag.lag_file()
@@ -127,7 +138,8 @@ async def serve(settings: Settings) -> None:
     finally:
         if pid_file.read_text().strip() == str(os.getpid()):
             pid_file.unlink()
-        tasks = [t for t in (reader, stopping, renewing, following, lag, calling_back) if t is not None]
+        tasks = [t for t in (reader, stopping, renewing, following, lag, calling_back, pulling)
+                 if t is not None]
         for task in tasks:
             task.cancel()
         # Awaited, so that a task cancelled in the middle of a database request closes its

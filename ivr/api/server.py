@@ -14,12 +14,13 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
 from ivr.api.callbacks import routes as callback_routes
+from ivr.api.pull import PullDesk
 from ivr.api.service import Lines
 from ivr.core.agents import AgentBoard, TransitionError
 from ivr.listen import PortTaken
@@ -45,9 +46,12 @@ def tokens(folder: Path, agents: list[str]) -> dict[str, str]:
 class Api:
     def __init__(self, board: AgentBoard, lines: Lines, own_agents: OwnAgents, tokens: dict[str, str],
                  clock: Callable[[], float], callbacks: CallbackStore | None = None,
-                 recording: Callable[[str], Awaitable[bytes]] | None = None) -> None:
+                 recording: Callable[[str], Awaitable[bytes]] | None = None, pulls: PullDesk | None = None,
+                 sms_routes: list[web.RouteDef] | None = None) -> None:
         self.board = board
         self.callbacks = callbacks
+        self.pulls = pulls
+        self.sms_routes = sms_routes or []
         self.recording = recording or _no_recording
         self.lines = lines
         self.own_agents = own_agents
@@ -66,10 +70,16 @@ class Api:
         app.router.add_route("*", "/api/customers/{customer}/agent", self.own_agent)
         if self.callbacks is not None:
             app.router.add_routes(callback_routes(self.callbacks, _supervisor_only, self.recording))
+        if self.pulls is not None:
+            app.router.add_routes(self.pulls.routes(lambda request: str(request["who"])))
+        app.router.add_routes(self.sms_routes)
         return app
 
     @web.middleware
     async def _authenticate(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path.startswith("/sms/"):
+            # SMS gateways prove themselves with the inbound secret (ivr.sms.routes).
+            return cast(web.StreamResponse, await handler(request))
         header = request.headers.get("Authorization", "")
         given = header.removeprefix("Bearer ") if header.startswith("Bearer ") else ""
         who = next((name for token, name in self.tokens.items()

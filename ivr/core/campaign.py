@@ -138,9 +138,9 @@ class CampaignStep:
                 self.ctx.facts.notes.append(f"campaign {self.name}: {why}")
                 return [*self.ctx.player.stop(), CancelTimer(ANNOUNCE), LeaveCampaign(self.name, why),
                         StopMoh(), SetVariable("IVR_WAITING", ""), Goto(self.node.on_max_wait)]
-            case PulledToVoicemail(agent=agent, via=via) if self.state == "waiting" and self.node.voicemail_to:
+            case PulledToVoicemail(agent=who, via=via) if self.state == "waiting" and self.node.voicemail_to:
                 self.state = "done"
-                why = f"sent to voicemail by {agent} ({via})"
+                why = f"sent to voicemail by {who} ({via})"
                 self.ctx.facts.notes.append(f"campaign {self.name}: {why}")
                 return [*self.ctx.player.stop(), CancelTimer(MAX_WAIT), CancelTimer(ANNOUNCE),
                         LeaveCampaign(self.name, why), StopMoh(), SetVariable("IVR_WAITING", ""),

@@ -193,6 +193,10 @@ def already_taken(code: int, by: str, action: str) -> str:
     return f"Call {code} was already {what} by {by}."
 
 
+def open_again(code: int) -> str:
+    return f"Call {code} is open again: reply again to take it."
+
+
 def hung_up(code: int) -> str:
     return f"Call {code}: the caller hung up."
 

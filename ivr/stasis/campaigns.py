@@ -27,12 +27,15 @@ from ivr.core.distribution.engine import Distribution
 from ivr.core.events import CallbackRegistered, Event, QueuePosition
 from ivr.core.waiting import Waiting
 from ivr.crm.team import ask_team
+from ivr.sms.gateway import SmsGateway
 from ivr.stasis.callbacks import Callbacks
 from ivr.stasis.phones import Phones
+from ivr.stasis.pulls import Pulls
 from ivr.stasis.session import RecordSink, no_record
 from ivr.store.callbacks import CallbackStore
 from ivr.store.claims import Claims
 from ivr.store.own_agents import OwnAgents
+from ivr.store.pulls import PullStore
 
 log = logging.getLogger("ivr.campaigns")
 
@@ -43,7 +46,8 @@ AGENT_LEG = "agent"
 class Campaigns:
     def __init__(self, rest: AriRest, app: str, engine: Distribution, post: Callable[[str, Event], None],
                  claims: Claims, own_agents: OwnAgents, http: aiohttp.ClientSession,
-                 callback_store: CallbackStore | None = None, on_record: RecordSink = no_record) -> None:
+                 callback_store: CallbackStore | None = None, on_record: RecordSink = no_record,
+                 pull_store: PullStore | None = None, sms: SmsGateway | None = None) -> None:
         self.rest = rest
         self.app = app
         self.engine = engine
@@ -54,6 +58,7 @@ class Campaigns:
         self.phones = Phones(rest, app, engine, self.feed)
         self.callbacks = None if callback_store is None else Callbacks(
             callback_store, rest, app, engine, self.feed, self._spawn, on_record)
+        self.pulls = None if pull_store is None else Pulls(pull_store, sms, engine, self.feed, self._spawn)
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._rings: dict[str, asyncio.Task[None]] = {}
@@ -140,6 +145,16 @@ class Campaigns:
         if self.callbacks is not None:
             await self.callbacks.run()
 
+    async def serve_pulls(self) -> None:
+        """Until cancelled: claims won on this node's pulled calls carried out."""
+        if self.pulls is not None:
+            await self.pulls.run()
+
+    def pulled(self) -> None:
+        """A claim on a pulled call of this node won just now."""
+        if self.pulls is not None:
+            self.pulls.poke()
+
     def agents_changed(self) -> None:
         """After a reload: the phones of new agents are watched too."""
         self._spawn(self.phones.watch())
@@ -176,6 +191,8 @@ class Campaigns:
 
     def _carry_out(self, command: cmd.DistributionCommand) -> None:
         if self.callbacks is not None and self.callbacks.carry_out(command):
+            return
+        if self.pulls is not None and self.pulls.carry_out(command):
             return
         match command:
             case cmd.TellCaller(call_id=call_id, event=event):
