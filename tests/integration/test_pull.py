@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -150,6 +151,21 @@ class Stage:
         self.pbx.ivr("pbx", "up")
 
 
+def join_to_sms(stage: Stage) -> list[float]:
+    """Per pulled call, the milliseconds from its caller joining the line (the app's log) to the
+    first notification of it at fakesmsc."""
+    offset = time.time() - time.monotonic()
+    log = "\n".join(node.text() for node in stage.nodes)
+    joined = {match[2]: datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+              for match in re.finditer(r"^(\S+ \S+) INFO \S+ call (\S+): waiting in campaign", log, re.M)}
+    code_of = {int(match[2]): match[1] for match in re.finditer(r"call (\S+): open to its staff as call (\d+)", log)}
+    first: dict[int, float] = {}
+    for sms in stage.kannel.received():
+        if (match := NOTIFIED.match(sms.text)) and int(match[1]) not in first:
+            first[int(match[1])] = sms.at + offset
+    return sorted(1000 * (at - joined[code_of[code]]) for code, at in first.items())
+
+
 def rows(database: str, query: str) -> list[dict[str, Any]]:
     import asyncio
 
@@ -171,15 +187,10 @@ def rows(database: str, query: str) -> list[dict[str, Any]]:
 def test_the_staff_are_texted_and_a_t_reply_rings_the_repliers_phone(pbx: Pbx, tmp_path: Path) -> None:
     stage = Stage(pbx, tmp_path)
     try:
-        started = time.monotonic()
         caller = stage.caller(timeout=30)
-        until(lambda: "waiting in campaign front" in stage.app.text(), 20, "the caller waiting")
-        joined = time.monotonic()
         [code] = stage.notified("ana")
         assert stage.notified("bo") == [code]
-        first = min(sms.at for sms in stage.kannel.received())
-        print(f"\ncaller joined -> SMS at fakesmsc: at most {1000 * (first - started):.0f} ms after the call "
-              f"started, {1000 * (first - joined):.0f} ms after the join was seen in the log")
+        print(f"\none caller: joined -> SMS at fakesmsc {join_to_sms(stage)[0]:.0f} ms")
         before = len(stage.kannel.received())
         stage.reply("ana", f" {code}t ")
         assert "is yours" in stage.answer_to("ana", before).text
@@ -195,6 +206,32 @@ def test_the_staff_are_texted_and_a_t_reply_rings_the_repliers_phone(pbx: Pbx, t
     notes = stage.records()[0]["notes"]
     assert "pull: ana texted" in notes and "pull: bo texted" in notes and "pull: take by ana (sms)" in notes, notes
     assert [s for s in stage.texts_to("bo") if not NOTIFIED.match(s.text)] == []
+
+
+def test_the_api_lists_open_calls_and_shares_the_claim_with_sms_replies(pbx: Pbx, tmp_path: Path) -> None:
+    stage = Stage(pbx, tmp_path)
+    try:
+        caller = stage.caller(timeout=20)
+        [code] = stage.notified("ana")
+        ana = {"Authorization": f"Bearer {(pbx.state_dir / 'api' / 'agent-ana-token').read_text().strip()}"}
+        pulled = f"http://127.0.0.1:{stage.ports[0]}/api/campaigns/front/pulled"
+        listed = httpx.get(pulled, headers=ana, timeout=5).json()["calls"]
+        taken = httpx.post(f"{pulled}/{code}/take", headers=ana, timeout=5)
+        again = httpx.post(f"{pulled}/{code}/take", headers=ana, timeout=5)
+        before = len(stage.kannel.received())
+        stage.reply("bo", f"{code} T")
+        answer = stage.answer_to("bo", before)
+        served = report(caller)
+    finally:
+        stage.close()
+
+    assert [(c["code"], c["caller"], c["name"], c["location"]) for c in listed] == [
+        (code, CALLER, "MARIA L", "Madrid")], listed
+    assert taken.status_code == 202, taken.text
+    assert again.status_code == 409 and "already taken by ana" in again.json()["error"], again.text
+    assert answer.text == f"Call {code} was already taken by ana."
+    assert served["variables"]["IVR_AGENT"] == "ana", served
+    assert stage.texts_to("ana")[1:] == []
 
 
 def test_a_v_reply_leaves_the_caller_in_voicemail(pbx: Pbx, tmp_path: Path) -> None:
@@ -289,6 +326,9 @@ def test_two_replies_at_once_through_two_nodes_make_one_bridge(pbx: Pbx, tmp_pat
                                     [(node, agent, f"{code} T") for code in codes
                                      for node, agent in ((0, "ana"), (1, "bo"))]))
         served = [report(caller) for caller in callers]
+        delays = join_to_sms(stage)
+        print(f"\n{rounds} callers at once, two nodes: joined -> SMS at fakesmsc median "
+              f"{delays[len(delays) // 2]:.0f} ms, slowest {delays[-1]:.0f} ms")
     finally:
         stage.close()
 

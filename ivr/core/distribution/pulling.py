@@ -39,6 +39,7 @@ class Pulling(Offering):
             self._out.append(ClosePull(event.code, "the caller hung up"))
             return
         item.pull = replace(item.pull, code=event.code)
+        self._log(f"call {item.id}: open to its staff as call {event.code}")
         self._notify(item, again=False)
 
     def _notify(self, item: WorkItem, again: bool, leave_out: str = "") -> None:
