@@ -91,6 +91,9 @@ async def serve(settings: Settings) -> None:
     own_agents = OwnAgents(engine)
     callbacks = CallbackStore(engine, settings.ari.app)
     pulled = PullStore(engine, settings.ari.app)
+    if closed := await pulled.close_all("the app restarted"):
+        # Callers taken back wait again under new codes, their staff texted again.
+        log.info("%d pulled call(s) of an earlier run closed", closed)
     sms = gateway(settings, crm.http)
     campaigns = Campaigns(rest, settings.ari.app, distribution,
                           post=lambda call, event: app.post(call, event),

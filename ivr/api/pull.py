@@ -87,6 +87,8 @@ class PullDesk:
                     via: str) -> Answer:
         if not campaigns:
             return Answer(404, f"{agent} is staff of no pull campaign")
+        if action == "voicemail" and not any(node.voicemail_to for node in campaigns.values()):
+            return Answer(409, pull.no_voicemail(code))
         try:
             result = await self.store.claim(code, campaigns, agent, action, via)
         except (SQLAlchemyError, OSError) as exc:

@@ -184,8 +184,9 @@ def sent_to_voicemail(code: int) -> str:
     return f"Call {code} sent to voicemail."
 
 
-def no_voicemail(code: int) -> str:
-    return f"Call {code} cannot go to voicemail: this campaign has none."
+def no_voicemail(code: int | None) -> str:
+    call = f"Call {code}" if code is not None else "A call"
+    return f"{call} cannot go to voicemail: this campaign has none."
 
 
 def already_taken(code: int, by: str, action: str) -> str:

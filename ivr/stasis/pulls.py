@@ -56,14 +56,7 @@ class Pulls:
         self._poke.set()
 
     async def run(self) -> None:
-        """Until cancelled: what an earlier run left is closed, then won claims are carried out."""
-        try:
-            closed = await self.store.close_all("the app restarted")
-        except (SQLAlchemyError, OSError) as exc:
-            log.error("pulled calls of an earlier run not closed: %s", exc)
-        else:
-            if closed:
-                log.info("%d pulled call(s) of an earlier run closed", closed)
+        """Until cancelled: claims won on this node's calls carried out."""
         while True:
             try:
                 await asyncio.wait_for(self._poke.wait(), POLL_SECONDS)

@@ -79,7 +79,7 @@ async def test_a_reply_about_a_caller_who_hung_up_says_so(store: PullStore) -> N
     await store.close(code, "the caller hung up")
 
     assert await desk.reply(ANA, f"{code} T") == [f"Call {code}: the caller hung up."]
-    assert await desk.reply(ANA, "424242 V") == ["No call 424242 is open for you."]
+    assert await desk.reply(ANA, "424242 T") == ["No call 424242 is open for you."]
 
 
 async def test_a_reply_without_a_code_takes_the_only_open_call_or_asks_which(store: PullStore) -> None:
@@ -98,6 +98,13 @@ async def test_a_call_of_a_campaign_the_sender_is_not_staff_of_is_unknown_to_the
     code = await store.open("c1", "back", "", "", "")
     assert await desk.reply(ANA, f"{code} T") == [f"No call {code} is open for you."]
     assert await desk.reply(BO, f"{code} T") == []
+
+
+async def test_voicemail_is_refused_where_no_campaign_has_a_box(store: PullStore) -> None:
+    desk = Desk(store)
+    code = await store.open("c1", "front", "", "", "")
+    assert await desk.reply(ANA, f"{code} V") == [f"Call {code} cannot go to voicemail: this campaign has none."]
+    assert (await store.get(code)).state == "open"  # type: ignore[union-attr]
 
 
 async def test_the_campaigns_own_words_are_the_commands(store: PullStore) -> None:
