@@ -119,6 +119,8 @@ def _check(settings: Settings, args: argparse.Namespace) -> int:
     print(f"configuration OK ({config_path(args.config) or 'built-in defaults'})")
     print(f"flow OK ({settings.flow_path}: {len(flow.nodes)} node(s), "
           f"{len(flow.entries)} entry number(s))")
+    for gap in flow.pull_gaps(texting=bool(settings.sms.gateway)):
+        print(f"warning: {gap}")
     return EXIT_OK
 
 

@@ -95,6 +95,8 @@ async def serve(settings: Settings) -> None:
         # Callers taken back wait again under new codes, their staff texted again.
         log.info("%d pulled call(s) of an earlier run closed", closed)
     sms = gateway(settings, crm.http)
+    for gap in flows.current.pull_gaps(texting=sms is not None):
+        log.warning("%s", gap)
     campaigns = Campaigns(rest, settings.ari.app, distribution,
                           post=lambda call, event: app.post(call, event),
                           claims=claims, own_agents=own_agents, http=crm.http, callback_store=callbacks,

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from ivr.core.destinations import Destination
 from ivr.core.flow_tables import Agent, Trunk
-from ivr.core.nodes import KIND_OF_CODE, Coded, Node, TimeCondition
+from ivr.core.nodes import KIND_OF_CODE, Campaign, Coded, Node, TimeCondition
 from ivr.core.timegroups import TimeRule
 
 DEFAULT_ENTRY = "default"
@@ -51,6 +51,29 @@ class Flow:
         if agent.trunk:
             return self.trunks[agent.trunk].dial.replace("{number}", agent.phone)
         return f"PJSIP/agent-{name}"
+
+    def pull_gaps(self, texting: bool) -> list[str]:
+        """What keeps a pull campaign's staff from being texted (``texting``: an SMS gateway is
+        configured): worth a warning, not an error, since calls can be pulled through the API.
+
+        >>> from ivr.core.nodes import Campaign
+        >>> front = Campaign(agents=("ana", "bo"), mode="pull")
+        >>> Flow({Destination("campaign", "front"): front}, {},
+        ...      agents={"ana": Agent(phone="register", mobile="+34600000001"),
+        ...              "bo": Agent(phone="register")}).pull_gaps(texting=True)
+        ['pull campaign front: agent bo has no mobile: not texted']
+        """
+        gaps = []
+        for destination, node in self.nodes.items():
+            if not isinstance(node, Campaign) or not node.pull:
+                continue
+            if not texting:
+                gaps.append(f"pull campaign {destination.name}: no SMS gateway ([sms] gateway): nobody is "
+                             f"texted; calls can only be pulled through the API")
+                continue
+            gaps += [f"pull campaign {destination.name}: agent {name} has no mobile: not texted"
+                     for name in node.agents if name in self.agents and not self.agents[name].mobile]
+        return gaps
 
     def entry(self, exten: str) -> Destination | None:
         return self.entries.get(exten) or self.entries.get(DEFAULT_ENTRY)
