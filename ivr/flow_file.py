@@ -202,6 +202,16 @@ class _Reader:
                 self._callback(node, loc, nodes, trunks, timegroups, zones)
             if isinstance(node, Campaign) and node.callback:
                 self._callback_of(node.callback, destination.name, loc, nodes)
+            if isinstance(node, Campaign) and node.backend_secret_env:
+                if len(self.environ.get(node.backend_secret_env, "")) < 16:
+                    self.problem((*loc, "backend_secret_env"),
+                                 f"environment variable {node.backend_secret_env} is not set, or shorter "
+                                 f"than 16 characters")
+            if isinstance(node, Campaign):
+                for index, trunk in enumerate(node.backend_trunks):
+                    if trunk not in trunks:
+                        self.problem((*loc, "backend_trunks", str(index)),
+                                     f"no trunk {trunk!r} ([trunk.{trunk}])")
             if isinstance(node, Identification) and node.authorization_env:
                 if not self.environ.get(node.authorization_env):
                     self.problem((*loc, "authorization_env"),

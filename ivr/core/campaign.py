@@ -22,6 +22,9 @@ from ivr.core.events import (
     AgentAnswered,
     AgentConnected,
     AgentHungUp,
+    BackendPlay,
+    BackendSend,
+    BackendSetVariables,
     CampaignNote,
     DigitPressed,
     Event,
@@ -138,6 +141,18 @@ class CampaignStep:
                 self.ctx.facts.notes.append(f"campaign {self.name}: {why}")
                 return [*self.ctx.player.stop(), CancelTimer(ANNOUNCE), LeaveCampaign(self.name, why),
                         StopMoh(), SetVariable("IVR_WAITING", ""), Goto(self.node.on_max_wait)]
+            case BackendPlay(media=media) if self.state == "waiting":
+                return [StopMoh(), CancelTimer(ANNOUNCE), *self.ctx.player.play(media)]
+            case BackendSend(destination=destination) if self.state == "waiting":
+                self.state = "done"
+                why = f"sent to {destination} by the backend"
+                self.ctx.facts.notes.append(f"campaign {self.name}: {why}")
+                return [*self.ctx.player.stop(), CancelTimer(MAX_WAIT), CancelTimer(ANNOUNCE),
+                        LeaveCampaign(self.name, why), StopMoh(), SetVariable("IVR_WAITING", ""),
+                        Goto(destination)]
+            case BackendSetVariables(variables=variables):
+                self.ctx.facts.variables.update(variables)
+                return [SetVariable(name, value) for name, value in variables]
             case PulledToVoicemail(agent=who, via=via) if self.state == "waiting" and self.node.voicemail_to:
                 self.state = "done"
                 why = f"sent to voicemail by {who} ({via})"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ivr.core.crm_answer import Answer as CrmAnswer
+from ivr.core.destinations import Destination
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,27 @@ class PulledToVoicemail:
 
 
 @dataclass(frozen=True)
+class BackendPlay:
+    """In a backend-run campaign: the backend has the waiting caller hear this, then music again."""
+
+    media: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BackendSend:
+    """The backend sends the waiting caller on."""
+
+    destination: Destination
+
+
+@dataclass(frozen=True)
+class BackendSetVariables:
+    """The backend sets channel variables on the caller (and in its record)."""
+
+    variables: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
 class AgentConnected:
     agent: str
 
@@ -116,4 +138,5 @@ class CampaignNote:
 
 Event = (CallStarted | DigitPressed | PlaybackFinished | TimerFired | Resumed | HungUp | CrmAnswered
          | AgentAnswered | AgentConnected | AgentHungUp | OwnAgentBusy | CampaignNote | QueuePosition
-         | MessageRecorded | CallbackRegistered | PulledToVoicemail)
+         | MessageRecorded | CallbackRegistered | PulledToVoicemail | BackendPlay | BackendSend
+         | BackendSetVariables)

@@ -204,8 +204,10 @@ class Campaign(Coded):
                                   "the estimated wait is at least this many seconds; 0: never offered")
     callback_prompt: Media = ("sound:ivr/callback-offer",)
     callback_only: bool = Field(False, description="callers do not wait: they go to the callback at once")
-    mode: Literal["push", "pull"] = Field("push", description="push: agents are offered each call; pull: "
-                                          "staff are told of each call by SMS and take it (docs/pull.md)")
+    mode: Literal["push", "pull", "backend"] = Field(
+        "push", description="push: agents are offered each call; pull: staff are told of each call by SMS "
+        "and take it (docs/pull.md); backend: the customer's backend is handed each call and commands it "
+        "(docs/backend.md)")
     take_words: tuple[Annotated[str, AfterValidator(_reply_word)], ...] = Field(
         ("T",), min_length=1, description="mode pull: the reply words that take a call")
     voicemail_words: tuple[Annotated[str, AfterValidator(_reply_word)], ...] = Field(
@@ -214,8 +216,20 @@ class Campaign(Coded):
                                       "e.g. voicemail:sales; none: replies cannot send calls there")
     caller_country: str = Field("", pattern=r"^([A-Z]{2})?$", description="mode pull: the country of "
                                 "callers' numbers without + (ES...), for their location")
+    backend_url: str = Field("", description="mode backend: where each call is POSTed")
+    events_url: str = Field("", description="mode backend: the webhook told of each call event; empty: none")
+    backend_secret_env: str = Field("", pattern=r"^([A-Z_][A-Z0-9_]*)?$", description="mode backend: the "
+                                    "environment variable with the secret that requests and events are "
+                                    "signed with")
+    backend_deadline: float = Field(3.0, gt=0, le=10, description="mode backend: seconds for the backend to "
+                                    "accept a call; unreachable: the campaign's strategy serves it")
+    allow_sip: tuple[Annotated[str, Field(pattern=r"^(\*\.)?[A-Za-z0-9.\-]+$")], ...] = Field(
+        (), description="mode backend: hosts (or *.domain) of SIP URIs the backend may connect callers to")
+    backend_trunks: tuple[Annotated[str, Field(pattern=DIALPLAN_NAME)], ...] = Field(
+        (), description="mode backend: trunks the backend may connect callers through (numbers their "
+        "allow lists take)")
 
-    @field_validator("team_url")
+    @field_validator("team_url", "backend_url", "events_url")
     @classmethod
     def _team_url(cls, value: str) -> str:
         if value and not value.startswith(("http://", "https://")):
@@ -231,6 +245,9 @@ class Campaign(Coded):
                              "[callback.NAME] node")
         if self.callback_key and self.callback_key == self.exit_key:
             raise ValueError(f"callback_key and exit_key are both {self.callback_key!r}")
+        if self.mode == "backend" and not (self.backend_url and self.backend_secret_env):
+            raise ValueError("mode backend needs backend_url (where calls are POSTed) and backend_secret_env "
+                             "(the variable holding the signing secret)")
         if self.mode == "pull" and not self.agents:
             raise ValueError("mode pull needs agents: the staff told of each call")
         if self.mode == "pull" and self.callback:
@@ -244,11 +261,29 @@ class Campaign(Coded):
 
     @property
     def runs_in_app(self) -> bool:
-        return bool(self.agents)
+        return bool(self.agents) or self.mode == "backend"
 
     @property
     def pull(self) -> bool:
         return self.mode == "pull"
+
+    @property
+    def backend(self) -> bool:
+        return self.mode == "backend"
+
+    def allows_sip(self, uri: str) -> bool:
+        """Whether the backend may connect a caller to this SIP URI.
+
+        >>> node = Campaign(mode="backend", backend_url="http://b", backend_secret_env="S",
+        ...                 allow_sip=("*.example.com", "192.0.2.10"))
+        >>> [node.allows_sip(u) for u in ("sip:op@pbx.example.com", "sip:op@192.0.2.10:5060",
+        ...                               "sip:op@example.com.evil.org", "sip:op@192.0.2.11")]
+        [True, True, False, False]
+        """
+        host = uri.partition("@")[2].split(":")[0].split(";")[0].lower()
+        return bool(host) and any(host == allowed.lower() or (allowed.startswith("*.")
+                                                              and host.endswith(allowed[1:].lower()))
+                                  for allowed in self.allow_sip)
 
     @property
     def words(self) -> Words:

@@ -160,6 +160,28 @@ class ClosePull:
 
 
 @dataclass(frozen=True)
+class HandToBackend:
+    """POST the call to the campaign's backend: ``BackendAccepted``."""
+
+    call_id: str
+    campaign: str
+    url: str
+    deadline: float
+    data: tuple[tuple[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class TellBackend:
+    """A call event for the backend's webhook, delivered in order, at least once."""
+
+    call_id: str
+    campaign: str
+    url: str
+    type: str
+    data: tuple[tuple[str, Any], ...]
+
+
+@dataclass(frozen=True)
 class TellCaller:
     """An event for the caller's call flow (music, announcements, its record, IVR_AGENT)."""
 
@@ -212,5 +234,5 @@ class Log:
 DistributionCommand = (ClaimAgent | ReleaseAgent | RingAgent | HangUpAgent | BridgeCall | EndBridge
                        | HoldCallback | LetGoCallback | BriefAgent | StartAttempt | DialCustomer
                        | HangUpCustomer | FinishAttempt | OpenPull | TextStaff | ReopenPull | ClosePull
-                       | TellCaller | NotifyAgent | AskTeam | RecallOwnAgent
+                       | HandToBackend | TellBackend | TellCaller | NotifyAgent | AskTeam | RecallOwnAgent
                        | Wake | Log)

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 
 from ivr.core.agents import State
 from ivr.core.destinations import Destination
+from ivr.core.distribution.backend_run import BackendRun
 from ivr.core.distribution.calling_back import CallingBack
 from ivr.core.distribution.commands import AskTeam, DistributionCommand, RecallOwnAgent, Wake
 from ivr.core.distribution.engine_state import TICK, TICK_SECONDS, WAITING_STATES
@@ -26,6 +27,7 @@ from ivr.core.distribution.events import (
     AgentBriefed,
     AgentsChanged,
     AttemptStarted,
+    BackendAccepted,
     Bridged,
     BridgeFailed,
     CallbackDropped,
@@ -37,6 +39,7 @@ from ivr.core.distribution.events import (
     CallPulled,
     ClaimGranted,
     ClaimRefused,
+    ConnectTarget,
     CustomerLegEnded,
     DistributionEvent,
     OfferAnswered,
@@ -58,7 +61,7 @@ from ivr.core.nodes import Campaign
 from ivr.core.waiting import Waiting, WaitingLine
 
 
-class Distribution(CallingBack, Pulling):
+class Distribution(CallingBack, Pulling, BackendRun):
     # -- events in, commands out
 
     def handle(self, event: DistributionEvent) -> list[DistributionCommand]:
@@ -101,6 +104,10 @@ class Distribution(CallingBack, Pulling):
                 self._texted(event)
             case CallPulled():
                 self._pulled(event)
+            case BackendAccepted():
+                self._backend_accepted(event)
+            case ConnectTarget():
+                self._connect(event)
             case TeamAnswered():
                 self._team(event)
             case OwnAgentRecalled():
@@ -149,6 +156,16 @@ class Distribution(CallingBack, Pulling):
         item = self.items.get(self.legs.get(call_id, call_id))
         return item is not None and item.connected is not None
 
+    def backend_state(self, call_id: str) -> str | None:
+        """A backend-run call as its backend sees it: ``waiting`` (for a command), ``ringing``,
+        ``connecting``, ``talking``, or ``strategy`` (the backend was unreachable); None: gone."""
+        item = self.items.get(call_id)
+        if item is None:
+            return None
+        if not item.backend:
+            return "strategy"
+        return {WorkState.OFFERING: "ringing"}.get(item.state, item.state.value)
+
     def waiting_lines(self) -> Mapping[str, list[Waiting]]:
         return {name: line.in_order() for name, line in sorted(self.lines.items())}
 
@@ -166,6 +183,9 @@ class Distribution(CallingBack, Pulling):
                   f"position {line.position(item.id)})")
         if node.pull:
             self._open_pull(item)
+            return
+        if node.backend:
+            self._hand_over(item)
             return
         if node.team_url:
             item.asking.add("team")
@@ -188,6 +208,7 @@ class Distribution(CallingBack, Pulling):
             return
         item.move("leave")
         self._close_pull(item, why)
+        self._caller_left(item, why)
         del self.items[call_id]
         self.lines[item.campaign].leave(call_id)
         for offer in list(item.offers.values()):

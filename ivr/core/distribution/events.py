@@ -4,6 +4,7 @@ agents and their phones, and by the adapters carrying out its commands."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from ivr.core.callbacks import Callback
 from ivr.core.commands import WaitingCall
@@ -120,6 +121,35 @@ class CallPulled:
 
 
 @dataclass(frozen=True)
+class BackendAccepted:
+    """The customer's backend took the call handed to it, or could not (``error``: the campaign's
+    strategy serves it)."""
+
+    call_id: str
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Whom the backend connects a caller to."""
+
+    kind: Literal["agent", "sip", "number"]
+    value: str
+    """The agent's id, the SIP URI, or the number (E.164)."""
+    endpoint: str
+    """What Asterisk dials ("" for an agent: the agent's own)."""
+
+
+@dataclass(frozen=True)
+class ConnectTarget:
+    """The backend's command: ring the target and bridge the caller with it."""
+
+    call_id: str
+    command_id: str
+    target: Target
+
+
+@dataclass(frozen=True)
 class TeamAnswered:
     """The dynamic team service's answer: agents in order, or None (use the strategy)."""
 
@@ -212,6 +242,6 @@ class Stopping:
 
 DistributionEvent = (CallerJoined | CallerLeft | CallerReady | CallbackQueued | CallbackHeld | CallbackDropped
                      | AgentBriefed | AttemptStarted | CustomerLegEnded | PullOpened | StaffTexted
-                     | CallPulled | TeamAnswered | OwnAgentRecalled
+                     | CallPulled | BackendAccepted | ConnectTarget | TeamAnswered | OwnAgentRecalled
                      | ClaimGranted | ClaimRefused | RingFailed | OfferAnswered | OfferEnded | Bridged
                      | BridgeFailed | PhoneSeen | AgentsChanged | Woke | Stopping)

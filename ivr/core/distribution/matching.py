@@ -25,7 +25,7 @@ class Matching(EngineState):
         taken = self._taken()
         for waiting in ranked:
             item = self.items.get(waiting.call_id)
-            if item is not None and item.state is WorkState.WAITING and not item.node.pull:
+            if item is not None and item.state is WorkState.WAITING and not (item.node.pull or item.backend):
                 self._offer_next(item, taken)
 
     def _taken(self) -> set[str]:

@@ -96,7 +96,8 @@ class Offering(Matching):
         if item.callback is not None:
             shown = f"callback {shown}"
             variables += (("IVR_CALLBACK", item.callback.callback_id),)
-        self._out.append(RingAgent(offer.id, offer.agent, self.flow().agent_endpoint(offer.agent), item.id,
+        endpoint = offer.endpoint or self.flow().agent_endpoint(offer.agent)
+        self._out.append(RingAgent(offer.id, offer.agent, endpoint, item.id,
                                    shown, max(1, round(node.ring_timeout)), variables,
                                    "" if item.callback is not None else item.id))
 

@@ -60,6 +60,8 @@ class Offer:
     """The claim is asked and not yet answered."""
     leg: bool = False
     """A leg to the agent's phone may exist (it was rung and has not ended)."""
+    endpoint: str = ""
+    """What Asterisk dials when it is not the agent's own phone (a backend's SIP URI, a number)."""
     on_board: bool = True
     """The agent's state follows the offer (ringing, on call). Not for a pulled call taken by
     someone who is not ready for pushed calls (logged out, paused): they chose to take it."""

@@ -94,6 +94,9 @@ class WorkItem:
     pull: WaitingPull | None = None
     """In a pull campaign: what its staff are told (the code once stored)."""
     pull_closed: bool = False
+    backend: bool = False
+    """Handed to the customer's backend, which says whom to connect; not matched here."""
+    bridged_at: float | None = None
 
     def move(self, trigger: str) -> WorkState:
         self.state = next_state(WORK_TABLE, f"{self.kind.value} {self.id}", self.state, trigger)
