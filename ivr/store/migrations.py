@@ -61,6 +61,10 @@ def _v6_pulled_calls(connection: Connection) -> None:
     schema.sms_opt_outs.create(connection)
 
 
+def _v7_backend_events(connection: Connection) -> None:
+    schema.backend_events.create(connection)
+
+
 MIGRATIONS: list[tuple[int, str, Step]] = [
     (1, "call log", _v1_call_log),
     (2, "call flow facts: nodes, customer, CRM, destination, hang-up", _v2_call_flow),
@@ -68,6 +72,7 @@ MIGRATIONS: list[tuple[int, str, Step]] = [
     (4, "several app nodes: agent claims, who wrote a state; customers' own agents", _v4_nodes),
     (5, "in-queue callbacks", _v5_callbacks),
     (6, "pull campaigns: pulled calls, SMS opt-outs", _v6_pulled_calls),
+    (7, "backend-run campaigns: call events to deliver", _v7_backend_events),
 ]
 
 

@@ -131,3 +131,21 @@ sms_opt_outs = Table(
     Column("number", String(20), primary_key=True),
     Column("at", DateTime(timezone=True), nullable=False),
 )
+
+backend_events = Table(
+    "ivr_backend_events", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("node", String(80), nullable=False),
+    Column("call_id", String(128), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("campaign", String(80), nullable=False),
+    Column("url", String(500), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("next_at", DateTime(timezone=True), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+    Column("last_error", String(300), nullable=False),
+    Index("ix_ivr_backend_events_node_delivered_at_next_at", "node", "delivered_at", "next_at"),
+    Index("ux_ivr_backend_events_call_id_seq", "call_id", "seq", unique=True),
+)
