@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime
 
 from ivr import loop_lag
+from ivr.api.control import ControlDesk
 from ivr.api.pull import PullDesk
 from ivr.api.server import Api, tokens
 from ivr.api.server import start as start_api
@@ -26,8 +27,11 @@ from ivr.signals import on_signal
 from ivr.sms.gateway import gateway, inbound_secret
 from ivr.sms.routes import routes as sms_routes
 from ivr.stasis.app import StasisApp
+from ivr.stasis.backend_calls import BackendCallsRun
 from ivr.stasis.campaigns import Campaigns
 from ivr.store.agents import AgentStateWriter, AgentStore, follow_other_nodes, restore
+from ivr.store.backend_calls import BackendCalls
+from ivr.store.backend_events import EventOutbox
 from ivr.store.call_log import CallLog, CallLogWriter
 from ivr.store.callbacks import CallbackStore
 from ivr.store.claims import AgentClaims, Claims, NodeAloneClaims, keep_renewing
@@ -97,10 +101,17 @@ async def serve(settings: Settings) -> None:
     sms = gateway(settings, crm.http)
     for gap in flows.current.pull_gaps(texting=sms is not None):
         log.warning("%s", gap)
+    backend_calls = BackendCalls(engine, settings.ari.app, settings.api.url)
+    backends = BackendCallsRun(backend_calls, EventOutbox(engine, settings.ari.app), crm.http,
+                               lambda: flows.current, settings.api.url,
+                               feed=lambda event: campaigns.feed(event),
+                               spawn=lambda work: campaigns.spawn(work))
     campaigns = Campaigns(rest, settings.ari.app, distribution,
                           post=lambda call, event: app.post(call, event),
                           claims=claims, own_agents=own_agents, http=crm.http, callback_store=callbacks,
-                          on_record=records, pull_store=pulled, sms=sms)
+                          on_record=records, pull_store=pulled, sms=sms, backends=backends)
+    control = ControlDesk(backend_calls, lambda: flows.current, distribution.backend_state, campaigns.feed,
+                          lambda call, event: app.post(call, event), crm.http)
     desk = PullDesk(pulled, lambda: flows.current, sms, campaigns.pulled)
     app = StasisApp(settings.ari.app, rest, flows.new_call, connection=lambda: stream.connections,
                     flow_name=settings.flow_path.stem[:40], on_record=records, crm=crm,
@@ -113,12 +124,13 @@ async def serve(settings: Settings) -> None:
     inbound = sms_routes(desk.on_sms, secret if settings.sms.gateway == "kannel" else None,
                          settings.sms.http if settings.sms.gateway == "http" else None, secret)
     api = Api(board, campaigns, own_agents, tokens(settings.state_path / "api", list(board.agents)),
-              time.monotonic, callbacks, rest.stored_recording, desk, inbound)
+              time.monotonic, callbacks, rest.stored_recording, desk, [*inbound, *control.routes()])
     api_runner = await start_api(api, settings.api.bind, settings.api.port)
     reader = asyncio.create_task(stream.run(), name="ari-events")
     renewing = None if alone else asyncio.create_task(keep_renewing(shared_claims), name="agent-claims")
     calling_back = asyncio.create_task(campaigns.serve_callbacks(), name="callbacks")
     pulling = asyncio.create_task(campaigns.serve_pulls(), name="pulled-calls")
+    backing = asyncio.create_task(campaigns.serve_backends(), name="backend-events")
     following = None if alone else asyncio.create_task(follow_other_nodes(board, agent_store),
                                                        name="agent-presence")
     lag_path = loop_lag.lag_file()
@@ -143,7 +155,7 @@ async def serve(settings: Settings) -> None:
     finally:
         if pid_file.read_text().strip() == str(os.getpid()):
             pid_file.unlink()
-        tasks = [t for t in (reader, stopping, renewing, following, lag, calling_back, pulling)
+        tasks = [t for t in (reader, stopping, renewing, following, lag, calling_back, pulling, backing)
                  if t is not None]
         for task in tasks:
             task.cancel()

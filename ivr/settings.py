@@ -126,6 +126,19 @@ class ApiSettings(Section):
 
     bind: str = "127.0.0.1"
     port: Port = 8090
+    public_url: str = Field("", description="the API's address as others reach it (a backend calling the "
+                            "control URLs, the other app nodes); empty: http://<bind>:<port>")
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL, e.g. https://ivr.example.com:8090")
+        return value.rstrip("/")
+
+    @property
+    def url(self) -> str:
+        return self.public_url or f"http://{self.bind}:{self.port}"
 
 
 class AgiSettings(Section):

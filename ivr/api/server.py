@@ -47,11 +47,12 @@ class Api:
     def __init__(self, board: AgentBoard, lines: Lines, own_agents: OwnAgents, tokens: dict[str, str],
                  clock: Callable[[], float], callbacks: CallbackStore | None = None,
                  recording: Callable[[str], Awaitable[bytes]] | None = None, pulls: PullDesk | None = None,
-                 sms_routes: list[web.RouteDef] | None = None) -> None:
+                 own_routes: list[web.RouteDef] | None = None) -> None:
         self.board = board
         self.callbacks = callbacks
         self.pulls = pulls
-        self.sms_routes = sms_routes or []
+        self.own_routes = own_routes or []
+        """Routes that prove themselves (SMS gateways, backends' control URLs), not by a token."""
         self.recording = recording or _no_recording
         self.lines = lines
         self.own_agents = own_agents
@@ -72,13 +73,14 @@ class Api:
             app.router.add_routes(callback_routes(self.callbacks, _supervisor_only, self.recording))
         if self.pulls is not None:
             app.router.add_routes(self.pulls.routes(lambda request: str(request["who"])))
-        app.router.add_routes(self.sms_routes)
+        app.router.add_routes(self.own_routes)
         return app
 
     @web.middleware
     async def _authenticate(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        if request.path.startswith("/sms/"):
-            # SMS gateways prove themselves with the inbound secret (ivr.sms.routes).
+        if request.path.startswith(("/sms/", "/control/")):
+            # SMS gateways prove themselves with the inbound secret (ivr.sms.routes), backends
+            # with the call's control token (ivr.api.control).
             return cast(web.StreamResponse, await handler(request))
         header = request.headers.get("Authorization", "")
         given = header.removeprefix("Bearer ") if header.startswith("Bearer ") else ""

@@ -28,6 +28,7 @@ from ivr.core.events import CallbackRegistered, Event, QueuePosition
 from ivr.core.waiting import Waiting
 from ivr.crm.team import ask_team
 from ivr.sms.gateway import SmsGateway
+from ivr.stasis.backend_calls import BackendCallsRun
 from ivr.stasis.callbacks import Callbacks
 from ivr.stasis.phones import Phones
 from ivr.stasis.pulls import Pulls
@@ -47,7 +48,8 @@ class Campaigns:
     def __init__(self, rest: AriRest, app: str, engine: Distribution, post: Callable[[str, Event], None],
                  claims: Claims, own_agents: OwnAgents, http: aiohttp.ClientSession,
                  callback_store: CallbackStore | None = None, on_record: RecordSink = no_record,
-                 pull_store: PullStore | None = None, sms: SmsGateway | None = None) -> None:
+                 pull_store: PullStore | None = None, sms: SmsGateway | None = None,
+                 backends: BackendCallsRun | None = None) -> None:
         self.rest = rest
         self.app = app
         self.engine = engine
@@ -57,8 +59,9 @@ class Campaigns:
         self.http = http
         self.phones = Phones(rest, app, engine, self.feed)
         self.callbacks = None if callback_store is None else Callbacks(
-            callback_store, rest, app, engine, self.feed, self._spawn, on_record)
-        self.pulls = None if pull_store is None else Pulls(pull_store, sms, engine, self.feed, self._spawn)
+            callback_store, rest, app, engine, self.feed, self.spawn, on_record)
+        self.pulls = None if pull_store is None else Pulls(pull_store, sms, engine, self.feed, self.spawn)
+        self.backends = backends
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._rings: dict[str, asyncio.Task[None]] = {}
@@ -120,7 +123,7 @@ class Campaigns:
 
     def remember(self, customer_id: str, agent: str) -> None:
         """The caller's answer after the call: keep this agent for them, or (empty) none."""
-        self._spawn(self._remember(customer_id, agent))
+        self.spawn(self._remember(customer_id, agent))
 
     # -- what the app and the API ask
 
@@ -150,6 +153,11 @@ class Campaigns:
         if self.pulls is not None:
             await self.pulls.run()
 
+    async def serve_backends(self) -> None:
+        """Until cancelled: call events delivered to the backends' webhooks."""
+        if self.backends is not None:
+            await self.backends.run()
+
     def pulled(self) -> None:
         """A claim on a pulled call of this node won just now."""
         if self.pulls is not None:
@@ -157,7 +165,7 @@ class Campaigns:
 
     def agents_changed(self) -> None:
         """After a reload: the phones of new agents are watched too."""
-        self._spawn(self.phones.watch())
+        self.spawn(self.phones.watch())
 
     def stop(self) -> None:
         self.feed(evt.Stopping())
@@ -177,7 +185,7 @@ class Campaigns:
             if kind == "StasisStart":
                 # Answered, but its callback node is gone from the flow: nothing to ask them.
                 log.error("callback leg %s: no callback node to accept it with; hanging up", channel_id)
-                self._spawn(self._hang_up(channel_id))
+                self.spawn(self._hang_up(channel_id))
             elif ended and self.callbacks is not None:
                 self.callbacks.leg_ended(channel_id, str(event.get("cause_txt") or kind))
         elif kind == "StasisStart":
@@ -194,6 +202,8 @@ class Campaigns:
             return
         if self.pulls is not None and self.pulls.carry_out(command):
             return
+        if self.backends is not None and self.backends.carry_out(command):
+            return
         match command:
             case cmd.TellCaller(call_id=call_id, event=event):
                 self.post(call_id, event)
@@ -201,24 +211,24 @@ class Campaigns:
                 # No other node: granted in this turn, so a call alone is rung with no task between.
                 self.feed(evt.ClaimGranted(offer_id))
             case cmd.ClaimAgent(offer_id=offer_id, agent=agent):
-                self._spawn(self._claim(offer_id, agent))
+                self.spawn(self._claim(offer_id, agent))
             case cmd.ReleaseAgent(agent=agent, offer_id=offer_id):
-                self._spawn(self._release(agent, offer_id))
+                self.spawn(self._release(agent, offer_id))
             case cmd.RingAgent():
-                self._rings[command.offer_id] = self._spawn(self._ring(command))
+                self._rings[command.offer_id] = self.spawn(self._ring(command))
             case cmd.HangUpAgent(offer_id=offer_id):
-                self._spawn(self._hang_up(offer_id))
+                self.spawn(self._hang_up(offer_id))
             case cmd.BridgeCall():
-                self._spawn(self._bridge(command))
+                self.spawn(self._bridge(command))
             case cmd.EndBridge(bridge_id=bridge_id):
-                self._spawn(self._ignoring_gone(self.rest.destroy_bridge(bridge_id)))
+                self.spawn(self._ignoring_gone(self.rest.destroy_bridge(bridge_id)))
             case cmd.NotifyAgent(data=data):
                 for listener in self.listeners:
                     listener(dict(data))
             case cmd.AskTeam():
-                self._spawn(self._ask_team(command))
+                self.spawn(self._ask_team(command))
             case cmd.RecallOwnAgent(call_id=call_id, customer_id=customer_id):
-                self._spawn(self._recall_own_agent(call_id, customer_id))
+                self.spawn(self._recall_own_agent(call_id, customer_id))
             case cmd.Wake(key=key, seconds=seconds):
                 asyncio.get_running_loop().call_later(seconds, self.feed, evt.Woke(key))
             case cmd.Log(message=message, level=level):
@@ -300,7 +310,7 @@ class Campaigns:
         except (NotFound, AriError, OSError):
             pass
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Not awaited: its outcome comes back to the engine as an event, or is logged."""
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)

@@ -65,6 +65,10 @@ def _v7_backend_events(connection: Connection) -> None:
     schema.backend_events.create(connection)
 
 
+def _v8_backend_calls(connection: Connection) -> None:
+    schema.backend_calls.create(connection)
+
+
 MIGRATIONS: list[tuple[int, str, Step]] = [
     (1, "call log", _v1_call_log),
     (2, "call flow facts: nodes, customer, CRM, destination, hang-up", _v2_call_flow),
@@ -73,6 +77,7 @@ MIGRATIONS: list[tuple[int, str, Step]] = [
     (5, "in-queue callbacks", _v5_callbacks),
     (6, "pull campaigns: pulled calls, SMS opt-outs", _v6_pulled_calls),
     (7, "backend-run campaigns: call events to deliver", _v7_backend_events),
+    (8, "backend-run campaigns: which node holds each call, its control token", _v8_backend_calls),
 ]
 
 

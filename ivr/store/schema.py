@@ -149,3 +149,13 @@ backend_events = Table(
     Index("ix_ivr_backend_events_node_delivered_at_next_at", "node", "delivered_at", "next_at"),
     Index("ux_ivr_backend_events_call_id_seq", "call_id", "seq", unique=True),
 )
+
+backend_calls = Table(
+    "ivr_backend_calls", metadata,
+    Column("call_id", String(128), primary_key=True),
+    Column("node", String(80), nullable=False),
+    Column("node_url", String(200), nullable=False),
+    Column("campaign", String(80), nullable=False),
+    Column("token_hash", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
