@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from ivr.api.control import MAX_BODY, ControlDesk
@@ -21,6 +22,7 @@ from ivr.core.flow_tables import Agent, Trunk
 from ivr.core.nodes import Campaign, Message, Node
 from ivr.store import migrations
 from ivr.store.backend_calls import BackendCall, BackendCalls
+from tests.ports import free_port
 
 
 class Desk:
@@ -122,3 +124,35 @@ def test_malformed_commands_are_refused_with_the_field_named(desk: Desk, body: b
     assert len(body) <= MAX_BODY or status == 413
     assert desk.send(body)[0] == status
     assert desk.fed == [] and desk.posted == []
+
+
+async def test_a_request_to_a_node_not_holding_the_call_is_forwarded_to_the_one_that_does(
+        tmp_path: Path) -> None:
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'ivr.sqlite3'}")
+    await migrations.upgrade(engine)
+    ports = free_port(), free_port()
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
+    runners = []
+    async with aiohttp.ClientSession() as http:
+        desks = [Desk(BackendCalls(engine, f"node-{index}", url), http) for index, url in enumerate(urls)]
+        for desk, port in zip(desks, ports, strict=True):
+            app = web.Application()
+            app.router.add_routes(desk.desk.routes())
+            runner = web.AppRunner(app)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", port).start()
+            runners.append(runner)
+        try:
+            await desks[0].desk.calls.add("c1", "front", "the-token")
+            async with http.post(f"{urls[1]}/control/c1/the-token",
+                                 json={"id": "k1", "command": "connect", "agent": "ana"}) as answer:
+                assert (answer.status, await answer.json()) == (202, {"id": "k1", "state": "ringing"})
+            async with http.get(f"{urls[1]}/control/c1/the-token") as state:
+                assert await state.json() == {"call": "c1", "state": "waiting"}
+            async with http.get(f"{urls[1]}/control/c1/another-token") as wrong:
+                assert wrong.status == 404
+        finally:
+            for runner in runners:
+                await runner.cleanup()
+    await engine.dispose()
+    assert desks[0].fed == [ConnectTarget("c1", "k1", Target("agent", "ana", ""))] and desks[1].fed == []
