@@ -33,7 +33,7 @@ log = logging.getLogger("ivr.backend")
 class BackendCallsRun:
     def __init__(self, calls: BackendCalls, outbox: EventOutbox, http: aiohttp.ClientSession,
                  flow: Callable[[], Flow], public_url: str, feed: Callable[[evt.DistributionEvent], None],
-                 spawn: Callable[[Coroutine[Any, Any, None]], object],
+                 spawn: Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]],
                  environ: Mapping[str, str] = os.environ) -> None:
         self.calls = calls
         self.outbox = outbox
@@ -92,7 +92,7 @@ class BackendCallsRun:
     def _tell(self, tell: cmd.TellBackend) -> None:
         """Added to the outbox one after the other per call, so that their order is the call's."""
         before = self._told.get(tell.call_id)
-        task = asyncio.get_running_loop().create_task(self._add(tell, before))
+        task = self.spawn(self._add(tell, before))
         self._told[tell.call_id] = task
         task.add_done_callback(lambda done: self._told.pop(tell.call_id, None)
                                if self._told.get(tell.call_id) is done else None)
