@@ -119,8 +119,11 @@ def test_a_sip_target_is_dialled_as_given_and_the_board_is_left_alone() -> None:
 def test_a_target_that_does_not_answer_leaves_the_call_waiting_for_the_next_command() -> None:
     setup = Setup()
     setup.join()
-    [ring] = [c for c in setup.connect(Target("agent", "ana", "")) if isinstance(c, RingAgent)]
+    connect = setup.connect(Target("agent", "ana", ""))
+    [ring] = [c for c in connect if isinstance(c, RingAgent)]
     out = setup.handle(OfferEnded(ring.offer_id, "No answer"))
+    # The caller's music goes on throughout: nothing but notes for its record.
+    assert all(isinstance(c.event, CampaignNote) for c in connect + out if isinstance(c, TellCaller))
     assert told(out) == [("failed", {"to": "ana", "cause": "No answer"})]
     assert not [c for c in out if isinstance(c, (ClaimAgent, RingAgent))]
     assert setup.engine.backend_state("c1") == "waiting"
