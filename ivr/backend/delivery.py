@@ -78,10 +78,18 @@ class Delivery:
             while True:
                 self._poke.clear()
                 await self._round(group)
-                try:
-                    await asyncio.wait_for(self._poke.wait(), POLL_SECONDS)
-                except TimeoutError:
-                    pass
+                await self._rest()
+
+    async def _rest(self) -> None:
+        """Until poked, or ``POLL_SECONDS``. Not ``asyncio.wait_for``: on Python 3.11 it returns the
+        result instead of raising when the task is cancelled just as the awaited finishes, so a
+        delivery cancelled as it was poked (an event delivered, a retry due) lost the cancellation
+        and ran on, and its canceller (``ivr run`` stopping) waited for it for ever."""
+        try:
+            async with asyncio.timeout(POLL_SECONDS):
+                await self._poke.wait()
+        except TimeoutError:
+            pass
 
     async def _round(self, group: asyncio.TaskGroup) -> None:
         # A call busy when the query starts may finish during it, leaving the query's row of it
