@@ -59,7 +59,10 @@ class Pulls:
         """Until cancelled: claims won on this node's calls carried out."""
         while True:
             try:
-                await asyncio.wait_for(self._poke.wait(), POLL_SECONDS)
+                # Not wait_for: on Python 3.11 it loses a cancellation that comes as the poke does,
+                # and `ivr run` would wait for this task forever at its stop.
+                async with asyncio.timeout(POLL_SECONDS):
+                    await self._poke.wait()
             except TimeoutError:
                 pass
             self._poke.clear()
