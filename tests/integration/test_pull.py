@@ -187,7 +187,7 @@ def rows(database: str, query: str) -> list[dict[str, Any]]:
 def test_the_staff_are_texted_and_a_t_reply_rings_the_repliers_phone(pbx: Pbx, tmp_path: Path) -> None:
     stage = Stage(pbx, tmp_path)
     try:
-        caller = stage.caller(timeout=30)
+        caller = stage.caller(timeout=14)
         [code] = stage.notified("ana")
         assert stage.notified("bo") == [code]
         print(f"\none caller: joined -> SMS at fakesmsc {join_to_sms(stage)[0]:.0f} ms")
@@ -211,7 +211,7 @@ def test_the_staff_are_texted_and_a_t_reply_rings_the_repliers_phone(pbx: Pbx, t
 def test_the_api_lists_open_calls_and_shares_the_claim_with_sms_replies(pbx: Pbx, tmp_path: Path) -> None:
     stage = Stage(pbx, tmp_path)
     try:
-        caller = stage.caller(timeout=20)
+        caller = stage.caller(timeout=14)
         [code] = stage.notified("ana")
         ana = {"Authorization": f"Bearer {(pbx.state_dir / 'api' / 'agent-ana-token').read_text().strip()}"}
         pulled = f"http://127.0.0.1:{stage.ports[0]}/api/campaigns/front/pulled"
@@ -280,7 +280,7 @@ def test_a_taker_who_does_not_answer_puts_the_call_back_and_the_others_are_told(
         pbx: Pbx, tmp_path: Path) -> None:
     stage = Stage(pbx, tmp_path, phones={"ana": "ring", "bo": "answer"}, ring_timeout=3)
     try:
-        first = stage.caller(timeout=40)
+        first = stage.caller(timeout=20)
         [code] = stage.notified("bo")
         second = stage.caller(timeout=6)
         stage.notified("bo", 2)
