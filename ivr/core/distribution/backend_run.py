@@ -50,28 +50,15 @@ class BackendRun(Offering):
                       logging.WARNING)
             return
         target = event.target
-        agent = target.value if target.kind == "agent" else ""
-        ready = agent in self.board.agents and self.board.available(agent)
-        offer = Offer(f"{item.id}-agent-{next(self._ids)}", item.id, target.value, endpoint=target.endpoint,
-                      on_board=ready)
-        offer.claim_open = False
-        offer.move("granted")
-        self.offers[offer.id] = item.offers[offer.id] = offer
-        if offer.on_board:
-            self.board.offered(offer.agent)
-        item.move("offer")
         self._tell(item, CampaignNote(f"backend: connect {target.kind} {target.value} ({event.command_id})"))
-        self._ring(item, offer)
+        self._ring_claimed(item, target.value, target.endpoint)
         self._event(item, "ringing", command=event.command_id, target=target.kind, to=target.value)
 
     def _unanswered(self, item: WorkItem, offer: Offer, reason: str) -> None:
         if not item.backend:
             super()._unanswered(item, offer, reason)
             return
-        if offer.on_board:
-            self.board.not_answered(offer.agent)
-        del item.offers[offer.id]
-        item.move("no offer left")
+        self._drop_unanswered(item, offer)
         self._tell(item, CampaignNote(f"backend: {offer.agent} did not answer ({reason})"))
         self._event(item, "failed", to=offer.agent, cause=reason)
 

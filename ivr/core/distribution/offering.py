@@ -88,6 +88,27 @@ class Offering(Matching):
             if offer.state is OfferState.CLAIMED:
                 self._ring(item, offer)
 
+    def _ring_claimed(self, item: WorkItem, agent: str, endpoint: str = "") -> Offer:
+        """Rings an offer whose claim was decided elsewhere (a staff member's reply, a backend's
+        command). The agent's state follows it only when they are ready for pushed calls."""
+        ready = agent in self.board.agents and self.board.available(agent)
+        offer = Offer(f"{item.id}-agent-{next(self._ids)}", item.id, agent, endpoint=endpoint, on_board=ready)
+        offer.claim_open = False
+        offer.move("granted")
+        self.offers[offer.id] = item.offers[offer.id] = offer
+        if offer.on_board:
+            self.board.offered(offer.agent)
+        item.move("offer")
+        self._ring(item, offer)
+        return offer
+
+    def _drop_unanswered(self, item: WorkItem, offer: Offer) -> None:
+        """An offer rung by ``_ring_claimed`` ended unanswered: the item waits again, offered to nobody."""
+        if offer.on_board:
+            self.board.not_answered(offer.agent)
+        del item.offers[offer.id]
+        item.move("no offer left")
+
     def _ring(self, item: WorkItem, offer: Offer) -> None:
         offer.move("ring")
         offer.leg = True

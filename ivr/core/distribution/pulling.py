@@ -83,24 +83,13 @@ class Pulling(Offering):
             return
         self._answer(event, pull.taken(code))
         self._log(f"call {item.id}: pulled by {event.agent} ({event.via})")
-        offer = Offer(f"{item.id}-agent-{next(self._ids)}", item.id, event.agent,
-                      on_board=self.board.available(event.agent))
-        offer.claim_open = False
-        offer.move("granted")
-        self.offers[offer.id] = item.offers[offer.id] = offer
-        if offer.on_board:
-            self.board.offered(offer.agent)
-        item.move("offer")
-        self._ring(item, offer)
+        self._ring_claimed(item, event.agent)
 
     def _unanswered(self, item: WorkItem, offer: Offer, reason: str) -> None:
         if not item.node.pull:
             super()._unanswered(item, offer, reason)
             return
-        if offer.on_board:
-            self.board.not_answered(offer.agent)
-        del item.offers[offer.id]
-        item.move("no offer left")
+        self._drop_unanswered(item, offer)
         self._reopen(item, offer.agent, f"{offer.agent}'s phone did not answer ({reason})")
 
     def _back_in_line(self, item: WorkItem, offer: Offer) -> None:
