@@ -17,11 +17,11 @@ from the answer is ever used but these two validated integers.
 
 from __future__ import annotations
 
-import json
 import re
 from urllib.parse import urlencode
 
 from ivr.core.crm_answer import Answer, Identified, Interaction, NotIdentified, Routed, Unavailable, Variables
+from ivr.json_input import JsonInputError, parse_json
 
 _PAIR = re.compile(r"([0-9]{1,9}),([0-9]{1,9})")
 _VARIABLE = re.compile(r"[a-z][a-z0-9_]{0,30}")
@@ -49,11 +49,17 @@ def parse_answer(body: bytes, interaction: Interaction) -> Answer:
     Identified(variables=())
     >>> parse_answer(b'{"status": "fail", "destination": "true"}', Interaction.TRUE_FALSE)
     Unavailable(reason='CRM answered status "fail"')
+
+    A byte-order mark and a key given twice are refused, not guessed at (which ``destination``
+    would the CRM mean?); so are answers nested deeper than 32 levels or larger than 64 KiB:
+
+    >>> parse_answer(b'{"status": "ok", "destination": "1,3", "destination": "5,1"}', Interaction.DESTINATION)
+    Unavailable(reason="answer: duplicate key 'destination'")
     """
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return Unavailable(f"not JSON: {body[:60]!r}")
+        data = parse_json(body)
+    except JsonInputError as exc:
+        return Unavailable(f"answer: {exc}")
     if not isinstance(data, dict):
         return Unavailable("JSON is not an object")
     status, destination = data.get("status"), data.get("destination")

@@ -9,11 +9,12 @@ fall back to the campaign's own strategy.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import aiohttp
+
+from ivr.json_input import JsonInputError, parse_json
 
 MAX_BODY = 64 * 1024
 MAX_AGENTS = 200
@@ -32,11 +33,13 @@ def parse_team(body: bytes, known: Mapping[str, str]) -> TeamAnswer:
     TeamAnswer(agents=('bo', 'ana'), reason='unknown agents ignored: zed')
     >>> parse_team(b'{"agents": "ana"}', {}).reason
     'agents must be a list of strings'
+    >>> parse_team(b'[' * 5000 + b']' * 5000, {}).reason
+    'answer: nested deeper than 32 levels'
     """
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return TeamAnswer(None, f"not JSON: {body[:60]!r}")
+        data = parse_json(body, max_bytes=MAX_BODY)
+    except JsonInputError as exc:
+        return TeamAnswer(None, f"answer: {exc}")
     agents = data.get("agents") if isinstance(data, dict) else None
     if not isinstance(agents, list) or not all(isinstance(a, str) for a in agents):
         return TeamAnswer(None, "agents must be a list of strings")

@@ -51,6 +51,9 @@ class CrmHandler(BaseHTTPRequestHandler):
         if self.path.startswith("/slow"):
             time.sleep(float(self.path.partition("?")[2] or 2))
             return self._send(200, b'{"status": "ok", "destination": "true"}')
+        if self.path.startswith("/deep"):
+            time.sleep(float(self.path.partition("?")[2] or 0))
+            return self._send(200, b'{"status": "ok", "destination": ' + b"[" * 20_000 + b"]" * 20_000 + b"}")
         if self.path == "/drip":
             return self._drip()
         if self.path == "/redirect":

@@ -32,8 +32,17 @@ def test_answers_a_crm_may_give(body: bytes, interaction: Interaction, expected:
 
 
 @pytest.mark.parametrize(("body", "interaction", "reason"), [
-    (b"<html>", DEST, "not JSON"),
-    (b"\xff\xfe", DEST, "not JSON"),
+    (b"<html>", DEST, "answer: not JSON"),
+    (b"\xff\xfe", DEST, "answer: starts with a byte-order mark"),
+    (b'\xef\xbb\xbf{"status": "ok", "destination": "1,3"}', DEST, "answer: starts with a byte-order mark"),
+    (b'{"status": "ok", "destination": "1,3", "destination": "5,1"}', DEST, "answer: duplicate key 'destination'"),
+    (b'{"status": "ok", "status": "ok", "destination": "1,3"}', DEST, "answer: duplicate key 'status'"),
+    (b'{"status": "ok", "destination": "true", "variables": {"a": "1", "a": "2"}}', TF, "answer: duplicate key 'a'"),
+    (b'{"status": "ok", "destination": ' + b"[" * 5000 + b"]" * 5000 + b"}", DEST, "answer: nested deeper than 32 levels"),
+    (b'{"status": "ok", "destination": "1,3", "n": 1e999999}', DEST, "answer: number out of range"),
+    (b'{"status": "ok", "destination": "1,3", "n": ' + b"1" * 50_000 + b"}", DEST, "answer: a number of 50000 digits"),
+    (b'{"status": "ok", "destination": "1,3\xff"}', DEST, "answer: not valid UTF-8 at byte 36"),
+    (b"", DEST, "answer: empty"),
     (b'["ok"]', DEST, "JSON is not an object"),
     (b'{"status": "OK", "destination": "1,3"}', DEST, 'status must be "ok" or "fail"'),
     (b'{"destination": "1,3"}', DEST, 'status must be "ok" or "fail", got None'),
@@ -122,14 +131,27 @@ async def test_the_request_is_what_omnileads_sends(crm: FakeCrm, client: CrmClie
     ("/drip", "no complete answer within 1 s"),
     ("/error", "HTTP 503"),
     ("/redirect", "HTTP 302 (redirects are not followed)"),
-    ("/garbage", "not JSON"),
+    ("/garbage", "answer: not JSON"),
     ("/huge", "answer larger than 65536 bytes"),
+    ("/deep", "answer: nested deeper than 32 levels"),
 ])
 async def test_every_failure_is_unavailable_with_its_reason(crm: FakeCrm, client: CrmClient,
                                                             path: str, reason: str) -> None:
     result = await client.ask(query(f"{crm.url}{path}"))
 
     assert isinstance(result.answer, Unavailable) and result.answer.reason.startswith(reason)
+
+
+async def test_a_deeply_nested_answer_is_a_failure_the_breaker_counts_timed_for_real(crm: FakeCrm) -> None:
+    async with new_http_client() as http:
+        client = CrmClient(http, deadline=1.0, breaker=CircuitBreaker(2, 60, time.monotonic))
+        first = await client.ask(query(f"{crm.url}/deep?0.05"))
+        await client.ask(query(f"{crm.url}/deep"))
+        skipped = await client.ask(query(f"{crm.url}/gold"))
+
+    assert first.answer == Unavailable("answer: nested deeper than 32 levels")
+    assert first.seconds >= 0.05
+    assert skipped.answer == Unavailable("circuit open after repeated CRM failures")
 
 
 async def test_a_refused_connection_is_unavailable(client: CrmClient) -> None:
