@@ -11,11 +11,13 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ivr import logs
 from ivr.ari.events import AriUnreachable
 from ivr.ari.rest import AriAuthError
 from ivr.config_file import ConfigError
+from ivr.core.caller_id import visible
 from ivr.flow_file import load_flow
 from ivr.listen import PortTaken
 from ivr.pbx import control
@@ -23,6 +25,9 @@ from ivr.probe import CallReport, ProbeError, place_call
 from ivr.secrets import MissingSecret, pbx_secrets_dir
 from ivr.settings import Settings, config_path, load_settings
 from ivr.store.migrations import StoreUnavailable
+
+if TYPE_CHECKING:
+    from ivr.store.call_log import CallRecord
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
@@ -216,7 +221,7 @@ def _bench(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _calls(settings: Settings, args: argparse.Namespace) -> int:
-    from ivr.store.call_log import CallLog, CallRecord
+    from ivr.store.call_log import CallLog
     from ivr.store.engine import database_url, open_engine
     from ivr.store.migrations import upgrade
 
@@ -233,9 +238,15 @@ def _calls(settings: Settings, args: argparse.Namespace) -> int:
             print(json.dumps(record.__dict__, default=lambda moment: moment.isoformat(),
                              ensure_ascii=False))
         else:
-            seconds = (record.ended_at - record.started_at).total_seconds()
-            crm = f"  CRM {record.crm_outcome} {record.crm_ms} ms" if record.crm_outcome else ""
-            print(f"{record.started_at:%Y-%m-%d %H:%M:%S} {record.caller or '-':>12} -> "
-                  f"{record.did or '-':<8} {seconds:6.1f} s  id {record.customer_id or '-':<10} "
-                  f"{record.nodes or '-'}{crm}  => {record.outcome}")
+            print(call_line(record))
     return EXIT_OK
+
+
+def call_line(record: CallRecord) -> str:
+    """One record as ``ivr calls`` prints it; what came from outside is shown escaped, so a
+    record stored raw (before escaping at the boundary) cannot drive the terminal either."""
+    seconds = (record.ended_at - record.started_at).total_seconds()
+    crm = f"  CRM {record.crm_outcome} {record.crm_ms} ms" if record.crm_outcome else ""
+    return visible(f"{record.started_at:%Y-%m-%d %H:%M:%S} {record.caller or '-':>12} -> "
+                   f"{record.did or '-':<8} {seconds:6.1f} s  id {record.customer_id or '-':<10} "
+                   f"{record.nodes or '-'}{crm}  => {record.outcome}")

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from ivr.core.callback_request import CallbackStep
+from ivr.core.caller_id import cut_notes
 from ivr.core.campaign import CampaignStep
 from ivr.core.commands import Answer, Command, ContinueInDialplan, Finished, Hangup, SetVariable, Warn
 from ivr.core.destinations import HANG_UP, Destination
@@ -96,6 +97,7 @@ class CallFlow:
 
     def _start(self, event: CallStarted) -> list[Command]:
         self.ctx.caller, self.ctx.did, self.ctx.caller_name = event.caller, event.exten, event.caller_name
+        self.facts.notes.extend(cut_notes(caller=event.caller, did=event.exten))
         if (rejoin := self._rejoin(event)) is not None:
             return rejoin
         entry = self.flow.entry(event.exten)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ivr.core.caller_id import visible
 from ivr.core.events import CallStarted, DigitPressed, Event, HungUp, MessageRecorded, PlaybackFinished
 
 
@@ -28,8 +29,8 @@ def call_started(channel: dict[str, Any], args: list[str], resumed: bool = False
     caller = channel.get("caller") or {}
     route = args[0] if args else ""
     return CallStarted(
-        caller=str(caller.get("number", "")),
-        caller_name=str(caller.get("name", "")),
+        caller=visible(str(caller.get("number", ""))),
+        caller_name=visible(str(caller.get("name", ""))),
         exten=args[1] if len(args) > 1 else str(dialplan.get("exten", "")),
         route=route,
         resumed=resumed,
