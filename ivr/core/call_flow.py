@@ -91,9 +91,16 @@ class CallFlow:
                 return self._end(f"caller hung up ({cause})", [])
             case Resumed():
                 return self._follow(self.step.resume()) if self.step else []
-            case DigitPressed():
+            case DigitPressed(digit=digit):
+                if self._late_terminator(digit):
+                    return []
                 self.hops = 0  # a caller choosing again and again is not a loop of the flow
         return self._follow(self.step.handle(event)) if self.step else []
+
+    def _late_terminator(self, digit: str) -> bool:
+        """The terminator typed just after an entry that was already complete."""
+        late, self.ctx.late_terminator = self.ctx.late_terminator, None
+        return late is not None and digit == late[0] and self.now() <= late[1]
 
     def _start(self, event: CallStarted) -> list[Command]:
         self.ctx.caller, self.ctx.did, self.ctx.caller_name = event.caller, event.exten, event.caller_name

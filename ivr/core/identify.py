@@ -1,6 +1,7 @@
 """The identification node: ask for a customer ID by DTMF, check it, ask the CRM, route the call.
 
-Input ends at the expected length or at the terminator. No input, a key other than 0-9 (``*``,
+Input ends at the expected length or at the terminator (one typed anyway right after a full-length
+entry is dropped, not left to the next node). No input, a key other than 0-9 (``*``,
 or ``#`` when it is not the terminator), or a length other than the expected one uses up an
 attempt (so does refusing the read-back, when ``confirm`` is on); after the last attempt the call
 goes to ``on_not_identified``. A CRM that cannot answer sends the call
@@ -8,6 +9,8 @@ to ``on_unavailable`` (default: ``on_not_identified``), with the reason in the l
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from ivr.core import digits
 from ivr.core.commands import AskCrm, CancelTimer, Command, SetVariable, StartMoh, StartTimer, StopMoh, Warn
@@ -95,6 +98,9 @@ class IdentifyStep:
     def _entered(self, result: Collected) -> list[Out]:
         entry = result.digits
         self.ctx.facts.entries.append(entry)
+        if result.ended_by == "length" and self.node.terminator:
+            grace = timedelta(seconds=self.node.inter_digit_timeout)
+            self.ctx.late_terminator = (self.node.terminator, self.ctx.now() + grace)
         if not entry:
             return self._failed_attempt(self.node.no_input_prompt, "no input")
         if not entry.isdigit():

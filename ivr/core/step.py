@@ -38,6 +38,9 @@ class CallContext:
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     place: Place | None = None
     """The caller's place in a campaign's line, kept while it asks for a callback."""
+    late_terminator: tuple[str, datetime] | None = None
+    """An entry ended at its full length: its terminator key, and until when one pressed
+    anyway still belongs to it (callers type ``1234#`` out of habit) and not to the next node."""
 
 
 class Step(Protocol):
