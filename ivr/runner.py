@@ -32,7 +32,7 @@ from ivr.stasis.campaigns import Campaigns
 from ivr.store.agents import AgentStateWriter, AgentStore, follow_other_nodes, restore
 from ivr.store.backend_calls import BackendCalls
 from ivr.store.backend_events import EventOutbox
-from ivr.store.call_log import CallLog, CallLogWriter
+from ivr.store.call_log import writer_for
 from ivr.store.callbacks import CallbackStore
 from ivr.store.claims import AgentClaims, Claims, NodeAloneClaims, keep_renewing
 from ivr.store.engine import database_url, open_engine
@@ -73,7 +73,7 @@ async def serve(settings: Settings) -> None:
     password = ari_password(settings)
     engine = open_engine(database_url(settings))
     await upgrade(engine)
-    records = CallLogWriter(CallLog(engine), settings.records.digits, settings.records.keep_last)
+    records = writer_for(settings, engine, settings.ari.app)
     rest = AriRest(settings.ari_url, settings.ari.user, password, settings.ari.request_timeout)
     crm = CrmService()
     board = AgentBoard(agent_profiles(flows.current), time.monotonic,

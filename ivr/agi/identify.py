@@ -40,7 +40,7 @@ from ivr.flow_holder import FlowHolder
 from ivr.listen import PortTaken
 from ivr.settings import Settings
 from ivr.signals import on_signal
-from ivr.store.call_log import CallLog, CallLogWriter, record_of
+from ivr.store.call_log import CallLogWriter, record_of, writer_for
 from ivr.store.engine import database_url, open_engine
 from ivr.store.migrations import upgrade
 
@@ -187,7 +187,7 @@ async def serve_agi(settings: Settings) -> None:
     flows = FlowHolder(settings.flow_path)
     engine = open_engine(database_url(settings))
     await upgrade(engine)
-    records = CallLogWriter(CallLog(engine), settings.records.digits, settings.records.keep_last)
+    records = writer_for(settings, engine, "agi")
     crm = CrmService()
     try:
         server = await serve(settings.agi.bind, settings.agi.port, AgiServer(flows, crm, records).handle)

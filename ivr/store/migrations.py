@@ -69,6 +69,11 @@ def _v8_backend_calls(connection: Connection) -> None:
     schema.backend_calls.create(connection)
 
 
+def _v9_call_record_ids(connection: Connection) -> None:
+    _add_columns(connection, schema.calls.name, schema.call_record_id_columns())
+    connection.execute(text("CREATE UNIQUE INDEX ux_ivr_calls_record_id ON ivr_calls (record_id)"))
+
+
 MIGRATIONS: list[tuple[int, str, Step]] = [
     (1, "call log", _v1_call_log),
     (2, "call flow facts: nodes, customer, CRM, destination, hang-up", _v2_call_flow),
@@ -78,6 +83,7 @@ MIGRATIONS: list[tuple[int, str, Step]] = [
     (6, "pull campaigns: pulled calls, SMS opt-outs", _v6_pulled_calls),
     (7, "backend-run campaigns: call events to deliver", _v7_backend_events),
     (8, "backend-run campaigns: which node holds each call, its control token", _v8_backend_calls),
+    (9, "call records: a key each, so a record replayed from the spool is stored once", _v9_call_record_ids),
 ]
 
 

@@ -44,7 +44,14 @@ def call_flow_columns() -> list[Column[object]]:
     ]
 
 
-calls = Table("ivr_calls", metadata, *call_log_columns(), *call_flow_columns())
+def call_record_id_columns() -> list[Column[object]]:
+    """Added in version 9: a key of each record, so a record replayed from the spool
+    (``ivr.store.record_spool``) is never stored twice. Empty (NULL) in earlier records."""
+    return [Column("record_id", String(32), nullable=True)]
+
+
+calls = Table("ivr_calls", metadata, *call_log_columns(), *call_flow_columns(), *call_record_id_columns(),
+              Index("ux_ivr_calls_record_id", "record_id", unique=True))
 
 def agent_columns() -> list[Column[object]]:
     return [

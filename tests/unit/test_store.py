@@ -81,19 +81,21 @@ async def test_the_flow_facts_come_back_and_overlong_text_is_clipped(engine: Asy
     assert found == replace(full, crm_reason="x" * 299 + "…", digits="1" * 63 + "…")
 
 
-async def test_migration_2_keeps_the_records_of_version_1(engine: AsyncEngine) -> None:
-    first, second = MIGRATIONS[0], MIGRATIONS[1]
+async def test_later_migrations_keep_the_records_of_version_1(engine: AsyncEngine) -> None:
+    first, *later = MIGRATIONS
     async with engine.begin() as connection:
         await connection.run_sync(first[2])
         await connection.execute(text(
             "INSERT INTO ivr_calls (channel_id, caller, did, flow, started_at, ended_at, digits, outcome) "
             "VALUES ('old', '200', '100', 'demo', '2026-11-21 09:00:00+00', '2026-11-21 09:00:42+00', "
             "'1234', 'completed')"))
-        await connection.run_sync(second[2])
+        for _version, _name, step in later:
+            await connection.run_sync(step)
 
     (found,) = await CallLog(engine).recent()
 
     assert (found.channel_id, found.digits, found.nodes, found.variables) == ("old", "1234", "", {})
+    assert found.record_id == ""
 
 
 async def test_migration_4_keeps_the_agents_saved_by_version_3(engine: AsyncEngine) -> None:
