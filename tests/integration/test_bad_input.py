@@ -92,3 +92,15 @@ def test_pbx_up_whose_ari_never_answers_says_what_it_tried_and_stops(pbx: Pbx) -
     assert "Last lines of" in result.stderr and "messages.log" in result.stderr
     status = pbx.ivr("pbx", "status", env=env)
     assert status.returncode == 1 and "stopped" in status.stdout
+
+
+def test_the_campaign_context_leaves_asterisks_special_extensions_alone(pbx: Pbx) -> None:
+    """``h`` runs when a caller hangs up there: matched as a campaign, it played and fell back."""
+    def shown(exten: str) -> str:
+        result = pbx.ivr("pbx", "cli", f"dialplan show {exten}@ivr-campaign")
+        return result.stdout + result.stderr
+
+    for special in ("h", "i", "t", "s", "a", "e", "o"):
+        assert "There is no existence of" in shown(special), (special, shown(special))
+    for campaign in ("gold", "h2", "sales-1", "b", "7"):
+        assert "ivr: campaign ${EXTEN}" in shown(campaign), (campaign, shown(campaign))
