@@ -180,6 +180,8 @@ class Campaign(Coded):
     max_wait: Seconds = 300.0
     on_max_wait: Dest = Field(default_factory=lambda: parse_destination("hangup"))
     wrap_up: float = Field(0.0, ge=0, le=600)
+    service_level: float = Field(20.0, gt=0, le=3600, description="seconds: answered within it counts "
+                                 "toward the service level")
     music: str = Field("ivr", pattern=DIALPLAN_NAME)
     announce_every: float = Field(0.0, ge=0, le=600, description="position and wait, every N s; 0: never")
     exit_key: str = Field("", pattern=r"^[0-9*#]?$", description="a key that leaves the line")

@@ -63,6 +63,7 @@ class Campaigns:
         self.pulls = None if pull_store is None else Pulls(pull_store, sms, engine, self.feed, self.spawn)
         self.backends = backends
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        self.line_listeners: list[Callable[[cmd.LineEvent], None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._rings: dict[str, asyncio.Task[None]] = {}
         self._events: deque[evt.DistributionEvent] = deque()
@@ -107,8 +108,9 @@ class Campaigns:
              waited: float = 0.0) -> None:
         self.feed(evt.CallerJoined(call_id, campaign, priority, call, waited))
 
-    def leave(self, call_id: str, why: str = "the caller hung up") -> None:
-        self.feed(evt.CallerLeft(call_id, why))
+    def leave(self, call_id: str, why: str = "") -> None:
+        """``why``: the flow took the caller out; none: the caller hung up."""
+        self.feed(evt.CallerLeft(call_id, why, hung_up=False) if why else evt.CallerLeft(call_id))
 
     def connect(self, call_id: str) -> None:
         self.feed(evt.CallerReady(call_id))
@@ -176,6 +178,9 @@ class Campaigns:
     def subscribe(self, listener: Callable[[dict[str, Any]], None]) -> None:
         self.listeners.append(listener)
 
+    def count(self, counter: Callable[[cmd.LineEvent], None]) -> None:
+        self.line_listeners.append(counter)
+
     def on_event(self, event: dict[str, Any], channel_id: str) -> None:
         """An event of an agent's leg, or of a callback's customer's leg that has no session
         (it was not answered)."""
@@ -225,6 +230,9 @@ class Campaigns:
             case cmd.NotifyAgent(data=data):
                 for listener in self.listeners:
                     listener(dict(data))
+            case cmd.LineEvent():
+                for counter in self.line_listeners:
+                    counter(command)
             case cmd.AskTeam():
                 self.spawn(self._ask_team(command))
             case cmd.RecallOwnAgent(call_id=call_id, customer_id=customer_id):

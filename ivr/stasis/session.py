@@ -69,7 +69,7 @@ class Queues(Protocol):
     def join(self, call_id: str, campaign: str, priority: int,
              call: WaitingCall, waited: float) -> None: ...
 
-    def leave(self, call_id: str, why: str = "the caller hung up") -> None: ...
+    def leave(self, call_id: str, why: str = "") -> None: ...
 
     def connect(self, call_id: str) -> None: ...
 
@@ -85,7 +85,7 @@ class NoQueues:
              call: WaitingCall, waited: float) -> None:
         raise RuntimeError("this app runs no campaigns")
 
-    def leave(self, call_id: str, why: str = "the caller hung up") -> None:
+    def leave(self, call_id: str, why: str = "") -> None:
         return None
 
     def connect(self, call_id: str) -> None:

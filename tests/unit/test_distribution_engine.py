@@ -25,6 +25,7 @@ from ivr.core.distribution.commands import (
     HangUpCustomer,
     HoldCallback,
     LetGoCallback,
+    LineEvent,
     Log,
     NotifyAgent,
     RecallOwnAgent,
@@ -38,6 +39,7 @@ from ivr.core.distribution.engine import Distribution
 from ivr.core.distribution.engine_state import TICK, TICK_SECONDS
 from ivr.core.distribution.events import (
     AgentBriefed,
+    AgentsChanged,
     AttemptStarted,
     Bridged,
     BridgeFailed,
@@ -142,14 +144,17 @@ def ring(offer: str, agent: str) -> RingAgent:
 def test_a_caller_joins_is_claimed_rung_answered_and_bridged() -> None:
     s = Setup()
 
-    assert without_logs(s.join()) == [Wake(TICK, TICK_SECONDS), ClaimAgent("c1-agent-1", "ana")]
+    assert without_logs(s.join()) == [LineEvent("sales", "c1", "entered", 0.0), Wake(TICK, TICK_SECONDS),
+                                      ClaimAgent("c1-agent-1", "ana")]
     assert without_logs(s.claimed("c1-agent-1")) == [
         NotifyAgent("ana", (("type", "offer"), ("agent", "ana"), ("call", "c1"), ("campaign", "sales"),
                             ("caller", "600"), ("did", "100"), ("customer_id", "1234"),
-                            ("variables", {"name": "Ana"}))),
+                            ("variables", {"name": "Ana"}), ("caller_name", ""), ("own_customer", False))),
         ring("c1-agent-1", "ana")]
     assert s.board.status("ana").state is State.RINGING
-    assert s.engine.handle(OfferAnswered("c1-agent-1")) == [TellCaller("c1", AgentAnswered("ana"))]
+    s.clock.now += 4.5
+    assert s.engine.handle(OfferAnswered("c1-agent-1")) == [LineEvent("sales", "c1", "answered", 4.5, "ana"),
+                                                            TellCaller("c1", AgentAnswered("ana"))]
     assert s.engine.handle(CallerReady("c1")) == [BridgeCall("c1-agent-1-bridge", "c1", "c1-agent-1")]
     assert without_logs(s.engine.handle(Bridged("c1-agent-1", "c1-agent-1-bridge"))) == [
         TellCaller("c1", AgentConnected("ana"))]
@@ -186,7 +191,7 @@ def test_ring_all_claims_everyone_first_rings_together_and_the_first_answer_wins
     assert rung(s.claimed("c1-agent-2")) == []
     assert rung(s.claimed("c1-agent-3")) == ["ana", "bo", "cy"]
     assert s.engine.handle(OfferAnswered("c1-agent-2")) == [
-        HangUpAgent("c1-agent-1"), HangUpAgent("c1-agent-3"), TellCaller("c1", AgentAnswered("bo")),
+        LineEvent("sales", "c1", "answered", 0.0, "bo"), HangUpAgent("c1-agent-1"), HangUpAgent("c1-agent-3"), TellCaller("c1", AgentAnswered("bo")),
         ReleaseAgent("ana", "c1-agent-1"), ReleaseAgent("cy", "c1-agent-3")]
     assert s.board.status("ana").state is State.READY and s.board.status("bo").state is State.ON_CALL
     # The others' legs end afterwards: nothing more is done for them.
@@ -245,8 +250,10 @@ def test_a_caller_leaving_while_an_agent_rings_hangs_the_leg_up_and_frees_the_ag
     s = Setup()
     s.join()
     s.claimed("c1-agent-1")
+    s.clock.now += 7
 
-    assert without_logs(s.engine.handle(CallerLeft("c1"))) == [HangUpAgent("c1-agent-1"),
+    assert without_logs(s.engine.handle(CallerLeft("c1"))) == [LineEvent("sales", "c1", "abandoned", 7.0),
+                                                              HangUpAgent("c1-agent-1"),
                                                               ReleaseAgent("ana", "c1-agent-1")]
     assert s.board.status("ana").state is State.READY and s.board.status("ana").no_answers == 0
     assert s.engine.handle(OfferAnswered("c1-agent-1")) == [HangUpAgent("c1-agent-1")]
@@ -330,11 +337,31 @@ def test_the_crm_named_own_agent_is_offered_first_whatever_the_strategy() -> Non
     assert claims(s.engine.handle(CallerJoined("c1", "sales", 5, call))) == [("c1-agent-1", "cy")]
 
 
+def test_the_line_is_told_who_entered_was_answered_abandoned_or_taken_out() -> None:
+    """What the wallboard and the reports count: a caller the flow takes out (its maximum wait)
+    is not an abandon, and one that hangs up after an agent answered is neither."""
+    s = Setup()
+    for agent in ("ana", "bo", "cy"):
+        s.board.pause(agent, "lunch")
+    s.join("c1")
+    s.join("c2")
+    s.clock.now += 30
+
+    left = s.engine.handle(CallerLeft("c1", "no agent within 30 s", hung_up=False))
+    assert [c for c in left if isinstance(c, LineEvent)] == [
+        LineEvent("sales", "c1", "left", 30.0, why="no agent within 30 s")]
+    s.board.ready("ana")
+    s.claimed(claims(s.engine.handle(AgentsChanged()))[0][0])
+    s.answer("c2-agent-1", "c2")
+    assert [c for c in s.engine.handle(CallerLeft("c2")) if isinstance(c, LineEvent)] == []
+
+
 def test_a_busy_own_agent_is_told_once_and_another_agent_is_offered() -> None:
     """Whether the caller hears a prompt then is the flow's (tests/unit/test_campaign_step.py)."""
     s = Setup(remember_agent=True)
     assert s.join() == [Log("call c1: waiting in campaign sales (priority 5, position 1)"),
-                        RecallOwnAgent("c1", "1234"), Wake(TICK, TICK_SECONDS)]
+                        LineEvent("sales", "c1", "entered", 0.0), RecallOwnAgent("c1", "1234"),
+                        Wake(TICK, TICK_SECONDS)]
     s.board.pause("cy", "lunch")
 
     out = s.engine.handle(OwnAgentRecalled("c1", "cy"))
@@ -350,6 +377,8 @@ def test_the_own_agent_stored_and_free_is_offered_first() -> None:
     s.join()
 
     assert claims(s.engine.handle(OwnAgentRecalled("c1", "cy"))) == [("c1-agent-1", "cy")]
+    pop = [dict(c.data) for c in s.claimed("c1-agent-1") if isinstance(c, NotifyAgent)]
+    assert [(p["agent"], p["own_customer"]) for p in pop] == [("cy", True)]
 
 
 def test_the_dynamic_team_orders_the_offers_and_its_failure_falls_back_to_the_strategy() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from ivr.core.events import Event as CallEvent
 
@@ -224,6 +224,20 @@ class Wake:
 
 
 @dataclass(frozen=True)
+class LineEvent:
+    """For the wallboard and reports: a caller entered a campaign's line, was answered by an agent
+    after waiting, or left the line unanswered (``abandoned``: it hung up; ``left``: anything else,
+    ``why`` says what)."""
+
+    campaign: str
+    call_id: str
+    kind: Literal["entered", "answered", "abandoned", "left"]
+    waited: float
+    agent: str = ""
+    why: str = ""
+
+
+@dataclass(frozen=True)
 class Log:
     """A line for the admin's log."""
 
@@ -235,4 +249,4 @@ DistributionCommand = (ClaimAgent | ReleaseAgent | RingAgent | HangUpAgent | Bri
                        | HoldCallback | LetGoCallback | BriefAgent | StartAttempt | DialCustomer
                        | HangUpCustomer | FinishAttempt | OpenPull | TextStaff | ReopenPull | ClosePull
                        | HandToBackend | TellBackend | TellCaller | NotifyAgent | AskTeam | RecallOwnAgent
-                       | Wake | Log)
+                       | LineEvent | Wake | Log)

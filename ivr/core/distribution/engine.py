@@ -21,7 +21,7 @@ from ivr.core.agents import State
 from ivr.core.destinations import Destination
 from ivr.core.distribution.backend_run import BackendRun
 from ivr.core.distribution.calling_back import CallingBack
-from ivr.core.distribution.commands import AskTeam, DistributionCommand, RecallOwnAgent, Wake
+from ivr.core.distribution.commands import AskTeam, DistributionCommand, LineEvent, RecallOwnAgent, Wake
 from ivr.core.distribution.engine_state import TICK, TICK_SECONDS, WAITING_STATES
 from ivr.core.distribution.events import (
     AgentBriefed,
@@ -82,8 +82,8 @@ class Distribution(CallingBack, Pulling, BackendRun):
         match event:
             case CallerJoined():
                 self._join(event)
-            case CallerLeft(call_id=call_id, why=why):
-                self._leave(call_id, why)
+            case CallerLeft(call_id=call_id, why=why, hung_up=hung_up):
+                self._leave(call_id, why, hung_up)
             case CallerReady(call_id=call_id):
                 self._ready(call_id)
             case CallbackQueued():
@@ -181,6 +181,7 @@ class Distribution(CallingBack, Pulling, BackendRun):
         self.items[item.id] = item
         self._log(f"call {item.id}: waiting in campaign {item.campaign} (priority {event.priority}, "
                   f"position {line.position(item.id)})")
+        self._out.append(LineEvent(item.campaign, item.id, "entered", event.waited))
         if node.pull:
             self._open_pull(item)
             return
@@ -199,7 +200,7 @@ class Distribution(CallingBack, Pulling, BackendRun):
         self._rematch = True
         self._keep_ticking()
 
-    def _leave(self, call_id: str, why: str) -> None:
+    def _leave(self, call_id: str, why: str, hung_up: bool) -> None:
         if call_id in self.legs:
             self._customer_gone(call_id, "the customer's call ended")
             return
@@ -207,6 +208,9 @@ class Distribution(CallingBack, Pulling, BackendRun):
         if item is None or (self.stopping and item.connected is not None):
             return
         item.move("leave")
+        if item.connected is None and item.kind is WorkKind.CALL:
+            self._out.append(LineEvent(item.campaign, item.id, "abandoned" if hung_up else "left",
+                                       self.clock() - item.waiting.joined_at, why="" if hung_up else why))
         self._close_pull(item, why)
         self._caller_left(item, why)
         del self.items[call_id]

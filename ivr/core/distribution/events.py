@@ -29,6 +29,8 @@ class CallerLeft:
 
     call_id: str
     why: str = "the caller hung up"
+    hung_up: bool = True
+    """The caller hung up (an abandon, unless an agent had answered); else the flow took it out."""
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from ivr.core.distribution.commands import (
     EndBridge,
     FinishAttempt,
     HangUpAgent,
+    LineEvent,
     NotifyAgent,
     ReleaseAgent,
     RingAgent,
@@ -23,7 +24,7 @@ from ivr.core.distribution.commands import (
 from ivr.core.distribution.matching import Matching
 from ivr.core.distribution.offers import Offer, OfferState
 from ivr.core.distribution.transitions import IllegalEvent
-from ivr.core.distribution.work import WorkItem, WorkState
+from ivr.core.distribution.work import WorkItem, WorkKind, WorkState
 from ivr.core.events import AgentAnswered, AgentConnected, AgentHungUp, CampaignNote
 
 WAITS_KEPT = 20
@@ -60,8 +61,11 @@ class Offering(Matching):
         else:
             self.holding[offer.agent] = offer.id
             self.board.offered(offer.agent)
+            own = offer.agent == item.preferred(self.flow().agent_names)
             self._out.append(NotifyAgent(offer.agent, (("type", "offer"), ("agent", offer.agent),
-                                                       *item.call_data().items())))
+                                                       *item.call_data().items(),
+                                                       ("caller_name", item.call.caller_name),
+                                                       ("own_customer", own))))
             self._log(f"{item.kind.value} {item.id}: offered to agent {offer.agent} ({item.node.strategy})")
         self._round_moves(item)
 
@@ -137,8 +141,10 @@ class Offering(Matching):
         item.connected = offer.id
         self.lines[item.campaign].leave(item.id)
         self._count_spare(item, offer.agent)
-        self.waits.setdefault(item.campaign, deque(maxlen=WAITS_KEPT)).append(
-            self.clock() - item.waiting.joined_at)
+        waited = self.clock() - item.waiting.joined_at
+        self.waits.setdefault(item.campaign, deque(maxlen=WAITS_KEPT)).append(waited)
+        if item.kind is WorkKind.CALL:
+            self._out.append(LineEvent(item.campaign, item.id, "answered", waited, offer.agent))
         if offer.on_board:
             self.board.answered(offer.agent)
         for other in list(item.offers.values()):
