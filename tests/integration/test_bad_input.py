@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import socket
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
-from tests.integration.harness import Pbx
+from tests.integration.harness import App, Pbx
+from tests.integration.test_campaigns import Setup, offers
 from tests.ports import free_port
 
 
@@ -104,3 +112,138 @@ def test_the_campaign_context_leaves_asterisks_special_extensions_alone(pbx: Pbx
         assert "There is no existence of" in shown(special), (special, shown(special))
     for campaign in ("gold", "h2", "sales-1", "b", "7"):
         assert "ivr: campaign ${EXTEN}" in shown(campaign), (campaign, shown(campaign))
+
+
+DEEP = b"[" * 5000 + b"]" * 5000
+# What a CRM (first) and a team webhook (second) answer, and the reason the call's record gives.
+BAD_ANSWERS: dict[str, tuple[bytes, bytes, str, str]] = {
+    "deep": (b'{"status": "ok", "destination": ' + DEEP + b"}", b'{"agents": ' + DEEP + b"}",
+             "answer: nested deeper than 32 levels", "answer: nested deeper than 32 levels"),
+    "huge-float": (b'{"status": "ok", "destination": 1e999999}', b'{"agents": [1e999999]}',
+                   "answer: number out of range: '1e999999'", "answer: number out of range: '1e999999'"),
+    "huge-int": (b'{"status": "ok", "destination": ' + b"7" * 50_000 + b"}",
+                 b'{"agents": [' + b"7" * 50_000 + b"]}",
+                 "answer: a number of 50000 digits (at most 100)", "answer: a number of 50000 digits (at most 100)"),
+    "wrong-types": (b'{"status": ["ok"], "destination": {"1": 1}}', b'{"agents": {"ana": 1}}',
+                    'status must be "ok" or "fail", got [\'ok\']', "agents must be a list of strings"),
+    "bad-utf8": (b'{"status": "ok", "destination": "1,1\xff"}', b'{"agents": ["bo\xc3"]}',
+                 "answer: not valid UTF-8 at byte 36", "answer: not valid UTF-8 at byte 15"),
+    "bom": (b'\xef\xbb\xbf{"status": "ok", "destination": "false"}', b'\xef\xbb\xbf{"agents": ["bo"]}',
+            "answer: starts with a byte-order mark", "answer: starts with a byte-order mark"),
+    "duplicate-key": (b'{"status": "ok", "destination": "false", "destination": "1,1"}',
+                      b'{"agents": ["bo"], "agents": ["ana"]}',
+                      "answer: duplicate key 'destination'", "answer: duplicate key 'agents'"),
+    "empty": (b"", b"", "answer: empty", "answer: empty"),
+    "trickle": (b'{"status": "ok", "destination": "true"}', b'{"agents": ["bo"]}',
+                "no complete answer within 1 s", "no complete answer within 1 s"),
+}
+
+
+class BadHandler(BaseHTTPRequestHandler):
+    """``/crm/<case>`` answers as a CRM, ``/team`` as a team webhook: the next case at each request."""
+
+    team_cases: ClassVar[list[str]] = []
+
+    def log_message(self, *args: object) -> None:
+        return None
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.path == "/team":
+            _, body, *_ = BAD_ANSWERS[BadHandler.team_cases.pop(0)]
+            trickle = body is BAD_ANSWERS["trickle"][1]
+        else:
+            case = self.path.rsplit("/", 1)[1]
+            body, trickle = BAD_ANSWERS[case][0], case == "trickle"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            for part in ([body[i:i + 1] for i in range(len(body))] if trickle else [body]):
+                self.wfile.write(part)
+                self.wfile.flush()
+                if trickle:
+                    time.sleep(0.2)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the app gave up on the trickle, as it should
+
+
+@pytest.fixture(scope="module")
+def bad_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BadHandler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+CRM_NODE = """
+[identification.{name}]
+expected_length = 4
+timeout = 3.0
+attempts = 1
+interaction = "destination"
+url = "{url}"
+deadline = 1.0
+breaker_failures = 100
+on_identified = "message:bye"
+on_not_identified = "message:bye"
+on_unavailable = "message:crm-down"
+"""
+
+
+def test_bad_crm_answers_send_every_caller_to_the_fallback_with_the_reason(
+        pbx: Pbx, bad_server: str, tmp_path: Path) -> None:
+    numbers = {case: str(400 + index) for index, case in enumerate(BAD_ANSWERS)}
+    entries = "\n".join(f'"{numbers[case]}" = "identification:{case}"' for case in BAD_ANSWERS)
+    nodes = "".join(CRM_NODE.format(name=case, url=f"{bad_server}/crm/{case}") for case in BAD_ANSWERS)
+    flow = (f"[entry]\n{entries}\n\n[message.bye]\nprompt = [\"sound:beep\"]\n\n"
+            f"[message.crm-down]\nprompt = [\"sound:beep\"]\n{nodes}")
+    config = pbx.configured(tmp_path, flow, f'\n[database]\nurl = "sqlite:///{tmp_path / "ivr.sqlite3"}"\n')
+    app = App(pbx, tmp_path / "app.log", config=config)
+    try:
+        app.wait_connected(1)
+        with ThreadPoolExecutor(len(numbers)) as pool:
+            reports = dict(zip(numbers, pool.map(
+                lambda number: pbx.call(number, "--dtmf", "1234", "--send-at", "prompt-start", config=config),
+                numbers.values()), strict=True))
+        listed = pbx.ivr("calls", "--json", config=config)
+    finally:
+        app.stop()
+
+    records = {record["did"]: record for record in map(json.loads, listed.stdout.splitlines())}
+    for case, report in reports.items():
+        variables, reason = report["variables"], BAD_ANSWERS[case][2]
+        assert variables.get("IVR_RESULT") == "unavailable", (case, variables)
+        assert variables["IVR_DESTINATION"] == "message:crm-down", case
+        assert variables["IVR_CRM_REASON"] == reason, case
+        assert report["hangup_cause"] == 16, case
+        record = records[numbers[case]]
+        assert (record["crm_outcome"], record["crm_reason"]) == ("unavailable", reason), case
+        assert record["crm_ms"] > 0, (case, record)
+    assert records[numbers["trickle"]]["crm_ms"] >= 1000
+    assert "Traceback" not in app.text()
+    assert app.text().count("CRM unavailable: answer: ") == 7
+
+
+def test_bad_team_answers_leave_every_caller_to_the_strategy_with_the_reason(
+        pbx: Pbx, bad_server: str, tmp_path: Path) -> None:
+    BadHandler.team_cases[:] = list(BAD_ANSWERS)
+    setup = Setup(pbx, tmp_path, "answer", "answer", strategy="ordered", calls=len(BAD_ANSWERS),
+                  campaign_extra=f'team_url = "{bad_server}/team"\nteam_deadline = 1.0\n')
+    try:
+        reports = [pbx.call("500", "--timeout", "5", config=setup.config) for _ in BAD_ANSWERS]
+        listed = pbx.ivr("calls", "--json", "--limit", str(len(BAD_ANSWERS)), config=setup.config)
+    finally:
+        setup.close()
+
+    log = setup.app.text()
+    assert [report["variables"].get("IVR_AGENT") for report in reports] == ["ana"] * len(BAD_ANSWERS), log
+    assert offers(log) == ["ana"] * len(BAD_ANSWERS)
+    notes = [json.loads(line)["notes"] for line in reversed(listed.stdout.splitlines())]
+    for case, note in zip(BAD_ANSWERS, notes, strict=True):
+        assert f"dynamic team unavailable ({BAD_ANSWERS[case][3]})" in note, (case, note)
+    assert "Traceback" not in log
