@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -124,6 +125,20 @@ async def test_the_request_is_what_omnileads_sends(crm: FakeCrm, client: CrmClie
     assert body == b"idContact=30565584"
     assert headers["User-Agent"] == "OMniLeads"
     assert headers["Content-Type"] == "application/x-www-form-urlencoded"
+
+
+async def test_the_requests_shown_in_the_docs_are_the_ones_sent(crm: FakeCrm, client: CrmClient) -> None:
+    """docs/flows.md once showed a ``Connection`` header that is never sent."""
+    docs = (Path(__file__).parents[2] / "docs" / "flows.md").read_text()
+    shown = [block.split("\n\n")[0].splitlines()[1:] for block in docs.split("```\nPOST /ivr/identify")[1:]]
+    await client.ask(query(f"{crm.url}/gold"))
+    await client.ask(CrmQuery(url=f"{crm.url}/gold", customer_id="30565584", interaction=DEST,
+                              extras=(("callerId", "600111222"), ("did", "+34910000000")),
+                              authorization="Bearer s3cret"))
+
+    for (_, headers, _), lines in zip(CrmHandler.seen, shown, strict=True):
+        sent = [f"{name}: {value}" for name, value in headers.items() if name != "Host"]
+        assert sent == [line for line in lines if not line.startswith("Host:")]
 
 
 @pytest.mark.parametrize(("path", "reason"), [
