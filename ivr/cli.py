@@ -109,6 +109,11 @@ def _parser() -> argparse.ArgumentParser:
     calls.add_argument("--limit", type=int, default=20)
     calls.add_argument("--json", action="store_true", help="one JSON object per line")
     calls.set_defaults(command=_calls)
+
+    password = commands.add_parser("password", help="set the web page password of an agent or the supervisor")
+    password.add_argument("who", metavar="NAME", help="an agent's id, or supervisor")
+    password.add_argument("--stdin", action="store_true", help="read the password from standard input")
+    password.set_defaults(command=_password)
     return parser
 
 
@@ -239,6 +244,33 @@ def _calls(settings: Settings, args: argparse.Namespace) -> int:
                              ensure_ascii=False))
         else:
             print(call_line(record))
+    return EXIT_OK
+
+
+def _password(settings: Settings, args: argparse.Namespace) -> int:
+    import getpass
+
+    from ivr.web import passwords
+
+    who = passwords.SUPERVISOR if args.who == "supervisor" else args.who
+    flow = load_flow(settings.flow_path)
+    if who != passwords.SUPERVISOR and who not in flow.agents:
+        print(f"ivr: no agent {args.who!r} in {settings.flow_path} (its agents: "
+              f"{', '.join(flow.agents) or 'none'}; or supervisor)", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.stdin:
+        given = sys.stdin.readline().rstrip("\n")
+    else:
+        given = getpass.getpass(f"new password for {args.who}: ")
+        if getpass.getpass("again: ") != given:
+            print("ivr: the two passwords differ; nothing was changed", file=sys.stderr)
+            return EXIT_FAILED
+    try:
+        path = passwords.store(settings.state_path / "api", who, given)
+    except passwords.WeakPassword as exc:
+        print(f"ivr: {exc}; nothing was changed", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"password of {args.who} set ({path}); it signs in at {settings.api.url}/")
     return EXIT_OK
 
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from ivr import loop_lag
 from ivr.api.control import ControlDesk
 from ivr.api.pull import PullDesk
-from ivr.api.server import Api, tokens
+from ivr.api.server import Api, PageOptions, tokens
 from ivr.api.server import start as start_api
 from ivr.ari.events import EventStream
 from ivr.ari.rest import AriRest
@@ -29,6 +29,7 @@ from ivr.sms.routes import routes as sms_routes
 from ivr.stasis.app import StasisApp
 from ivr.stasis.backend_calls import BackendCallsRun
 from ivr.stasis.campaigns import Campaigns
+from ivr.store.agent_calls import AgentCalls
 from ivr.store.agents import AgentStateWriter, AgentStore, follow_other_nodes, restore
 from ivr.store.backend_calls import BackendCalls
 from ivr.store.backend_events import EventOutbox
@@ -39,8 +40,15 @@ from ivr.store.engine import database_url, open_engine
 from ivr.store.migrations import upgrade
 from ivr.store.own_agents import OwnAgents
 from ivr.store.pulls import PullStore
+from ivr.web.pages import Pages
 
 log = logging.getLogger("ivr.run")
+
+
+def page_options(settings: Settings) -> PageOptions:
+    agents = settings.agents
+    return PageOptions(agents.pause_reasons, agents.crm_link, agents.disconnected_after,
+                       settings.api.session_hours * 3600, settings.api.wrong_secrets_per_minute)
 
 
 def agent_profiles(flow: Flow) -> dict[str, AgentProfile]:
@@ -61,6 +69,8 @@ async def reload(flows: FlowHolder, board: AgentBoard, api: Api, settings: Setti
             board.log_in(name)
     campaigns.agents_changed()
     api.tokens = await asyncio.to_thread(tokens, settings.state_path / "api", list(board.agents))
+    for gone in before - set(board.agents):
+        api.sessions.close_all(gone)
     if added or before - set(board.agents):
         log.info("reload: agents added: %s; removed: %s", ", ".join(added) or "none",
                  ", ".join(sorted(before - set(board.agents))) or "none")
@@ -124,8 +134,12 @@ async def serve(settings: Settings) -> None:
     inbound = sms_routes(desk.on_sms, secret if settings.sms.gateway == "kannel" else None,
                          settings.sms.http if settings.sms.gateway == "http" else None, secret)
     api = Api(board, campaigns, own_agents, tokens(settings.state_path / "api", list(board.agents)),
-              time.monotonic, callbacks, rest.stored_recording, desk, [*inbound, *control.routes()])
+              time.monotonic, lambda: flows.current, callbacks, rest.stored_recording, desk,
+              [*inbound, *control.routes()], AgentCalls(engine), page_options(settings))
+    api.page_routes = Pages(api, settings.state_path / "api", lambda request: request.secure
+                            or settings.api.url.startswith("https://")).routes()
     api_runner = await start_api(api, settings.api.bind, settings.api.port)
+    watching = asyncio.create_task(api.watch_pages(), name="agents-pages")
     reader = asyncio.create_task(stream.run(), name="ari-events")
     renewing = None if alone else asyncio.create_task(keep_renewing(shared_claims), name="agent-claims")
     calling_back = asyncio.create_task(campaigns.serve_callbacks(), name="callbacks")
@@ -155,14 +169,15 @@ async def serve(settings: Settings) -> None:
     finally:
         if pid_file.read_text().strip() == str(os.getpid()):
             pid_file.unlink()
-        tasks = [t for t in (reader, stopping, renewing, following, lag, calling_back, pulling, backing)
-                 if t is not None]
+        tasks = [t for t in (reader, stopping, renewing, following, lag, calling_back, pulling, backing,
+                             watching) if t is not None]
         for task in tasks:
             task.cancel()
         # Awaited, so that a task cancelled in the middle of a database request closes its
         # connection: aiosqlite's thread for one left open keeps the process from exiting (an
         # `ivr run` with a wrong ARI password once hung there, its callbacks' first poll under way).
         await asyncio.gather(*tasks, return_exceptions=True)
+        await api.close()
         await api_runner.cleanup()
         await records.drain()
         await agent_states.drain()

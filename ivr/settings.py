@@ -115,10 +115,28 @@ class RecordSettings(Section):
 
 
 class AgentSettings(Section):
-    """N offers in a row not answered pause the agent for a while (after = 0: never)."""
+    """N offers in a row not answered pause the agent for a while (after = 0: never); what the
+    agents' web page offers and when it pauses an agent whose page went away."""
 
     auto_pause_after: int = Field(3, ge=0, le=100)
     auto_pause_seconds: Seconds = 300.0
+    pause_reasons: tuple[Annotated[str, Field(pattern=r"^[^\x00-\x1f\x7f]{1,80}$")], ...] = Field(
+        ("break", "lunch", "meeting", "training"), min_length=1, description="the page's pause reasons")
+    disconnected_after: float = Field(30.0, ge=0, le=3600, description="seconds without the agent's page "
+                                      "before it is paused as 'disconnected'; 0: never")
+    crm_link: str = Field("", description="the screen pop's link to the CRM, e.g. https://crm.example/"
+                          "customers/{customer_id} (also {caller}, {did}, {campaign}, {call})")
+
+    @field_validator("crm_link")
+    @classmethod
+    def _link(cls, value: str) -> str:
+        _require_http(value, "https://crm.example/customers/{customer_id}")
+        try:
+            value.format_map(dict.fromkeys(("customer_id", "caller", "did", "campaign", "call"), ""))
+        except (KeyError, ValueError, IndexError) as exc:
+            raise ValueError(f"{value!r}: the fields are {{customer_id}}, {{caller}}, {{did}}, "
+                             f"{{campaign}} and {{call}} ({exc})") from None
+        return value
 
 
 class ApiSettings(Section):
@@ -128,6 +146,9 @@ class ApiSettings(Section):
     port: Port = 8090
     public_url: str = Field("", description="the API's address as others reach it (a backend calling the "
                             "control URLs, the other app nodes); empty: http://<bind>:<port>")
+    session_hours: float = Field(12.0, gt=0, le=24 * 30, description="how long a web page sign-in lasts")
+    wrong_secrets_per_minute: int = Field(10, ge=1, le=10_000,
+                                          description="wrong tokens or passwords per address before 429")
 
     @field_validator("public_url")
     @classmethod

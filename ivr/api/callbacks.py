@@ -1,6 +1,6 @@
 """The supervisors' view of callbacks: list them by campaign and state, cancel one, reschedule one.
 
-    GET  /api/callbacks?campaign=sales&state=pending
+    GET  /api/callbacks?campaign=sales&state=pending   (an agent's token: its campaigns' only)
     POST /api/callbacks/{id}/cancel        {"reason": "..."}        (optional body)
     POST /api/callbacks/{id}/reschedule    {"at": "2026-12-07T09:30:00+01:00"}
     GET  /api/callbacks/{id}/message       the caller's message, audio/wav (any token: the agent
@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ivr.ari.rest import AriError
 from ivr.core.callbacks import Callback, CallbackState
+from ivr.json_input import JsonInputError, parse_json
 from ivr.store.callbacks import CallbackStore
 
 log = logging.getLogger("ivr.api")
@@ -28,28 +29,37 @@ log = logging.getLogger("ivr.api")
 ID = r"[0-9a-f]{1,32}"
 
 
-def routes(store: CallbackStore, is_supervisor: Callable[[web.Request], web.Response | None],
+def routes(store: CallbackStore, campaigns_of: Callable[[web.Request], list[str] | None],
            recording: Callable[[str], Awaitable[bytes]]) -> list[web.RouteDef]:
-    """``is_supervisor(request)`` answers 403 (a response) for an agent's token, else None."""
+    """``campaigns_of(request)``: the campaigns whose callbacks it may list (an agent's), or None
+    for every campaign and the changes (the supervisor)."""
+
+    def is_supervisor(request: web.Request) -> web.Response | None:
+        if campaigns_of(request) is not None:
+            return _error(403, "only the supervisor cancels or reschedules callbacks")
+        return None
 
     async def listing(request: web.Request) -> web.StreamResponse:
-        if (refused := is_supervisor(request)) is not None:
-            return refused
         state = request.query.get("state")
         if state is not None and state not in {s.value for s in CallbackState}:
             return _error(400, f"state: one of {', '.join(s.value for s in CallbackState)}")
-        found = await _store(store.list(request.query.get("campaign"),
-                                        CallbackState(state) if state else None))
+        campaign, allowed = request.query.get("campaign"), campaigns_of(request)
+        if allowed is not None and campaign is not None and campaign not in allowed:
+            return _error(403, "an agent lists the callbacks of its own campaigns only")
+        found = await _store(store.list(campaign, CallbackState(state) if state else None))
         if isinstance(found, web.Response):
             return found
-        return web.json_response({"callbacks": [view(c) for c in found]})
+        return web.json_response({"callbacks": [view(c) for c in found
+                                                if allowed is None or c.request.campaign in allowed]})
 
     async def cancel(request: web.Request) -> web.StreamResponse:
         if (refused := is_supervisor(request)) is not None:
             return refused
         body = await _body(request)
         given = body.get("reason") if isinstance(body, dict) else None
-        reason = str(given)[:200] if given else "cancelled by the supervisor"
+        if given is not None and not isinstance(given, str):
+            return _error(400, 'reason: expected {"reason": "<text>"}')
+        reason = given[:200] if given else "cancelled by the supervisor"
         return await _changed(await _store(store.cancel(request.match_info["id"], reason)))
 
     async def reschedule(request: web.Request) -> web.StreamResponse:
@@ -109,8 +119,8 @@ async def _body(request: web.Request) -> Any:
     if not request.can_read_body:
         return {}
     try:
-        return await request.json()
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        return parse_json(await request.read())
+    except JsonInputError:
         return None
 
 

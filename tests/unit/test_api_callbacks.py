@@ -18,10 +18,9 @@ from ivr.store.migrations import upgrade
 ARRIVED = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 
 
-def supervisor_only(request: web.Request) -> web.Response | None:
-    if request.headers.get("X-Who") != "supervisor":
-        return web.json_response({"error": "only the supervisor"}, status=403)
-    return None
+def campaigns_of(request: web.Request) -> list[str] | None:
+    """The supervisor sees every campaign; ana serves support only."""
+    return None if request.headers.get("X-Who") == "supervisor" else ["support"]
 
 
 @pytest.fixture
@@ -29,7 +28,7 @@ async def client(engine: AsyncEngine) -> AsyncIterator[tuple[TestClient[web.Requ
     await upgrade(engine)
     store = CallbackStore(engine, "ivr", wall=lambda: ARRIVED)
     app = web.Application()
-    app.router.add_routes(routes(store, supervisor_only, recording))
+    app.router.add_routes(routes(store, campaigns_of, recording))
     async with TestClient(TestServer(app)) as test_client:
         yield test_client, store
 
@@ -72,7 +71,12 @@ async def test_bad_requests_and_agents_tokens_are_refused(
     pending = await registered(store)
     supervisor = {"X-Who": "supervisor"}
 
-    assert (await http.get("/api/callbacks", headers={"X-Who": "ana"})).status == 403
+    ana = {"X-Who": "ana"}
+    assert (await (await http.get("/api/callbacks", headers=ana)).json()) == {"callbacks": []}
+    assert (await http.get("/api/callbacks?campaign=sales", headers=ana)).status == 403
+    assert (await http.post(f"/api/callbacks/{pending}/cancel", headers=ana)).status == 403
+    assert (await http.post(f"/api/callbacks/{pending}/cancel", json={"reason": ["x"]},
+                            headers=supervisor)).status == 400
     assert (await http.get("/api/callbacks?state=lost", headers=supervisor)).status == 400
     for body in ({"at": "tomorrow"}, {"at": "2026-12-07T11:30:00"}, ["x"]):
         refused = await http.post(f"/api/callbacks/{pending}/reschedule", json=body, headers=supervisor)
