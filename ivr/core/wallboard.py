@@ -67,15 +67,16 @@ class Wallboard:
             self.date, self.days = today, {}
         return self.days.setdefault(campaign, CampaignDay())
 
-    def view(self, campaigns: Iterable[str], lines: Mapping[str, list[Waiting]], now: float) -> list[dict[str, Any]]:
+    def view(self, campaigns: Iterable[str], lines: Mapping[str, list[Waiting]],
+             now: float) -> list[dict[str, Any]]:
         """One row per campaign: ``campaigns`` (the flow's, in its order) and any other that has a
         line or a count today."""
         names = list(dict.fromkeys([*campaigns, *lines, *self.days]))
         rows = []
         for name in names:
             day, line = self.day(name), lines.get(name, [])
-            rows.append({"campaign": name, "waiting": len(line),
-                         "longest_wait_seconds": round(max((now - w.joined_at for w in line), default=0.0), 1),
+            longest = max((now - w.joined_at for w in line), default=0.0)
+            rows.append({"campaign": name, "waiting": len(line), "longest_wait_seconds": round(longest, 1),
                          "entered": day.entered, "answered": day.answered, "abandoned": day.abandoned,
                          "left": day.left, "service_level": day.service_level,
                          "service_level_seconds": self.threshold(name),
