@@ -193,7 +193,7 @@ class CallLogWriter:
             try:
                 async with asyncio.timeout(self.write_timeout):
                     await self.call_log.add(*records)
-            except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            except Exception as exc:  # a driver's own error too: asyncpg's escape SQLAlchemy's wrapping
                 self._to_spool(records, f"{type(exc).__name__}: {exc}")
 
     def _to_spool(self, records: list[CallRecord], why: str) -> None:
@@ -219,7 +219,7 @@ class CallLogWriter:
             try:
                 await self._replay_batch(self.spool)
                 pause = self.retry_seconds
-            except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            except Exception as exc:  # whatever the driver raises, the spool stays and is tried again
                 log.info("call records: spool of %d waits for the database (%s: %s); again in %.1f s",
                          self.spool.depth, type(exc).__name__, exc, pause)
                 await asyncio.sleep(pause)

@@ -34,10 +34,13 @@ def scenario(keys: str, wait_ms: int = 2000, gap_ms: int = 300) -> str:
             + ANSWERS_THE_BYE)
 
 
-def call(sip_port: int, exten: str, keys: str, folder: Path) -> subprocess.CompletedProcess[str]:
+def call(sip_port: int, exten: str, keys: str, folder: Path, count: int = 1,
+         at_once: int = 1) -> subprocess.CompletedProcess[str]:
+    """``count`` calls, ``at_once`` of them at a time (SIPp starts up to 10 a second)."""
     path = folder / "uac_dtmf.xml"
     path.write_text(scenario(keys))
-    command = ["sipp", f"127.0.0.1:{sip_port}", "-sf", str(path), "-s", exten, "-m", "1",
+    command = ["sipp", f"127.0.0.1:{sip_port}", "-sf", str(path), "-s", exten, "-m", str(count),
+               "-l", str(at_once), "-r", "10",
                "-i", "127.0.0.1", "-p", str(free_port(socket.SOCK_DGRAM)), "-mi", "127.0.0.1",
                "-mp", str(free_port(socket.SOCK_DGRAM)), "-timeout", "40s", "-timeout_error", "-nostdin",
                "-trace_err", "-error_file", str(folder / "sipp-errors.log")]
