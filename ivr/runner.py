@@ -33,7 +33,7 @@ from ivr.store.agent_calls import AgentCalls
 from ivr.store.agents import AgentStateWriter, AgentStore, follow_other_nodes, restore
 from ivr.store.backend_calls import BackendCalls
 from ivr.store.backend_events import EventOutbox
-from ivr.store.call_log import writer_for
+from ivr.store.call_log import CallRecord, writer_for
 from ivr.store.callbacks import CallbackStore
 from ivr.store.claims import AgentClaims, Claims, NodeAloneClaims, keep_renewing
 from ivr.store.engine import database_url, open_engine
@@ -84,6 +84,10 @@ async def serve(settings: Settings) -> None:
     engine = open_engine(database_url(settings))
     await upgrade(engine)
     records = writer_for(settings, engine, settings.ari.app)
+
+    def record(call: CallRecord) -> None:
+        records(call)
+        api.call_ended(call)
     rest = AriRest(settings.ari_url, settings.ari.user, password, settings.ari.request_timeout)
     crm = CrmService()
     board = AgentBoard(agent_profiles(flows.current), time.monotonic,
@@ -119,12 +123,12 @@ async def serve(settings: Settings) -> None:
     campaigns = Campaigns(rest, settings.ari.app, distribution,
                           post=lambda call, event: app.post(call, event),
                           claims=claims, own_agents=own_agents, http=crm.http, callback_store=callbacks,
-                          on_record=records, pull_store=pulled, sms=sms, backends=backends)
+                          on_record=record, pull_store=pulled, sms=sms, backends=backends)
     control = ControlDesk(backend_calls, lambda: flows.current, distribution.backend_state, campaigns.feed,
                           lambda call, event: app.post(call, event), crm.http)
     desk = PullDesk(pulled, lambda: flows.current, sms, campaigns.pulled)
     app = StasisApp(settings.ari.app, rest, flows.new_call, connection=lambda: stream.connections,
-                    flow_name=settings.flow_path.stem[:40], on_record=records, crm=crm,
+                    flow_name=settings.flow_path.stem[:40], on_record=record, crm=crm,
                     campaigns=campaigns)
     stream = EventStream(settings.ari_url, settings.ari.user, password, settings.ari.app,
                          on_event=app.on_event, on_connected=app.reconcile,

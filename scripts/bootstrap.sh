@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(debootstrap sip-tester kannel kannel-extras)
+packages=(debootstrap sip-tester kannel kannel-extras chromium)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -21,7 +21,7 @@ fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c "import ivr, pytest, pytest_asyncio, pytest_timeout, mypy, ruff" 2>/dev/null \
+if ! .venv/bin/python -c "import ivr, pytest, pytest_asyncio, pytest_timeout, mypy, ruff, playwright" 2>/dev/null \
    || [ pyproject.toml -nt .venv/.installed ]; then
   echo "bootstrap: pip install -e .[test]"
   .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'

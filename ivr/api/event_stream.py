@@ -25,6 +25,8 @@ KEPT = 1000
 QUEUE = 200
 SEND_TIMEOUT = 10.0
 HEARTBEAT = 15.0
+LOOK = 1.0
+"""How often a quiet stream looks whether its client is still there."""
 RETRY_MS = 2000
 
 Event = dict[str, Any]
@@ -99,14 +101,22 @@ class EventLog:
             for event_id, event in missed or []:
                 if sees(event):
                     await self._send(response, _frame(event_id, event))
+            quiet = 0.0
             while not client.too_slow:
                 try:
-                    async with asyncio.timeout(HEARTBEAT):
+                    async with asyncio.timeout(LOOK):
                         event_id, event = await client.queue.get()
                 except TimeoutError:
-                    await self._send(response, ": ping\n\n")
+                    # A client that closed is seen here, within a second, not at the next write.
+                    if request.transport is None or request.transport.is_closing():
+                        return response
+                    quiet += LOOK
+                    if quiet >= HEARTBEAT:
+                        await self._send(response, ": ping\n\n")
+                        quiet = 0.0
                     continue
                 await self._send(response, _frame(event_id, event))
+                quiet = 0.0
             log.warning("API: an event stream read too slowly and was let go (it resumes where it was)")
         except TimeoutError:
             log.warning("API: an event stream stopped reading for %g s and was let go", SEND_TIMEOUT)

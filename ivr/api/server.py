@@ -37,6 +37,7 @@ from ivr.json_input import JsonInputError, parse_json
 from ivr.listen import PortTaken
 from ivr.secrets import ensure_secret
 from ivr.store.agent_calls import AgentCalls
+from ivr.store.call_log import CallRecord
 from ivr.store.callbacks import CallbackStore
 from ivr.store.own_agents import OwnAgents
 from ivr.web.presence import DISCONNECTED, PagePresence
@@ -385,6 +386,11 @@ class Api:
         self.offers[agent] = event
         self.events.publish(event)
 
+    def call_ended(self, record: CallRecord) -> None:
+        """A call an agent took ended: its page lists it at once (stored a moment later)."""
+        if record.agent:
+            self.events.publish({"type": "call", "agent": record.agent, **call_summary(record)})
+
     def _counted(self, event: LineEvent) -> None:
         self.wallboard.count(event)
         for row in self._rows(event.campaign):
@@ -392,6 +398,14 @@ class Api:
 
     async def close(self) -> None:
         await self.events.close()
+
+
+def call_summary(record: CallRecord) -> dict[str, Any]:
+    """What an agent's page lists of a call (ivr.store.agent_calls reads the same)."""
+    return {"started_at": record.started_at.astimezone(UTC).isoformat(),
+            "ended_at": record.ended_at.astimezone(UTC).isoformat(), "caller": record.caller,
+            "did": record.did, "customer_id": record.customer_id, "outcome": record.outcome,
+            "destination": record.destination}
 
 
 def crm_link(template: str, offer: dict[str, Any]) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import shutil
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -17,7 +19,7 @@ TEST_SETTINGS = """
 state_dir = "{state}"
 
 [pbx]
-instance = "test"
+instance = "{instance}"
 root = "{root}"
 http_port = {http}
 sip_port = {sip}
@@ -66,14 +68,19 @@ def pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pbx]:
     config = base / "ivr.toml"
     agi = free_port()
     (base / "demo-flow.toml").write_text(DEMO_FLOW)
-    config.write_text(TEST_SETTINGS.format(state=base / "state", root=REPO / ".pbx" / "root",
+    # An instance per test session: two sessions at once (two checkouts, a helper's run) each
+    # get their own Asterisk instead of reconfiguring one under the other's calls.
+    name = f"test-{os.getpid()}"
+    config.write_text(TEST_SETTINGS.format(instance=name, state=base / "state", root=REPO / ".pbx" / "root",
                                            http=http, sip=sip, ami=ami, agi=agi, api=free_port(),
                                            flow=base / "demo-flow.toml"))
-    instance = Pbx(config=config, http_port=http, sip_port=sip, state_dir=base / "state", agi_port=agi)
+    instance = Pbx(config=config, http_port=http, sip_port=sip, state_dir=base / "state", agi_port=agi,
+                   instance=name)
     result = instance.ivr("pbx", "up", timeout=900)
     assert result.returncode == 0, f"ivr pbx up failed:\n{result.stdout}\n{result.stderr}"
     yield instance
     instance.ivr("pbx", "down")
+    shutil.rmtree(instance.folder, ignore_errors=True)
 
 
 @pytest.fixture

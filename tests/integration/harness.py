@@ -40,6 +40,12 @@ class Pbx:
     sip_port: int
     state_dir: Path
     agi_port: int
+    instance: str
+
+    @property
+    def folder(self) -> Path:
+        """The instance's files in the root: its logs, spool, recordings."""
+        return REPO / ".pbx" / "root" / "srv" / "ivr" / self.instance
 
     @property
     def ari_url(self) -> str:
@@ -47,7 +53,7 @@ class Pbx:
 
     @property
     def password(self) -> str:
-        return (self.state_dir / "pbx" / "test" / "ari-password").read_text().strip()
+        return (self.state_dir / "pbx" / self.instance / "ari-password").read_text().strip()
 
     def ivr(self, *args: str, config: Path | None = None, timeout: float = 120,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -82,7 +88,7 @@ class Pbx:
         return response.json() if response.content else None
 
     def asterisk_log(self) -> str:
-        return (REPO / ".pbx" / "root" / "srv" / "ivr" / "test" / "log" / "messages.log").read_text()
+        return (self.folder / "log" / "messages.log").read_text()
 
     def channels(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self.ari("GET", "/channels")

@@ -222,8 +222,7 @@ def test_a_callback_is_made_at_the_callers_place_and_the_customer_accepts(pbx: P
               if "offered to agent ana" in line]
     assert [kind for kind, _ in offers] == ["callback", "call"], log
     assert f"callback {stored['id']}: attempt 1, dialling the customer for agent ana" in log
-    assert (REPO / ".pbx" / "root" / "srv" / "ivr" / "test" / "spool" / "recording"
-            / f"{stored['message']}.wav").exists()
+    assert (pbx.folder / "spool" / "recording" / f"{stored['message']}.wav").exists()
     assert stage.dialled() == 1
 
 

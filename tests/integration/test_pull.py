@@ -235,7 +235,7 @@ def test_the_api_lists_open_calls_and_shares_the_claim_with_sms_replies(pbx: Pbx
 
 
 def test_a_v_reply_leaves_the_caller_in_voicemail(pbx: Pbx, tmp_path: Path) -> None:
-    inbox = REPO / ".pbx" / "root" / "srv" / "ivr" / "test" / "spool" / "voicemail" / "ivr" / "100" / "INBOX"
+    inbox = pbx.folder / "spool" / "voicemail" / "ivr" / "100" / "INBOX"
     before = set(inbox.glob("msg*.txt")) if inbox.exists() else set()
     stage = Stage(pbx, tmp_path)
     try:

@@ -227,7 +227,7 @@ async def test_an_agent_whose_page_is_gone_longer_than_the_limit_is_paused_disco
     await read_events(page, 1)
     assert made.api.agent_view("ana")["page_connected"]
     page.close()
-    for _ in range(50):
+    for _ in range(150):  # the stream looks for its client every second
         if not made.api.presence.connected("ana"):
             break
         await asyncio.sleep(0.02)

@@ -68,16 +68,19 @@
     await Promise.all([calls(), pulled(), callbacks()]);
   }
 
+  function callRow(call) {
+    const row = document.createElement("tr");
+    row.dataset.key = `${call.started_at} ${call.caller}`;
+    ivr.cell(row, ivr.clock(call.started_at));
+    ivr.cell(row, call.caller);
+    ivr.cell(row, call.customer_id);
+    ivr.cell(row, call.outcome);
+    return row;
+  }
+
   async function calls() {
     const data = await ivr.api("GET", `/api/agents/${encodeURIComponent(me.who)}/calls`);
-    $("calls").tBodies[0].replaceChildren(...data.calls.map((call) => {
-      const row = document.createElement("tr");
-      ivr.cell(row, ivr.clock(call.started_at));
-      ivr.cell(row, call.caller);
-      ivr.cell(row, call.customer_id);
-      ivr.cell(row, call.outcome);
-      return row;
-    }));
+    $("calls").tBodies[0].replaceChildren(...data.calls.map(callRow));
   }
 
   async function pulled() {
@@ -127,12 +130,11 @@
   $("pause").addEventListener("click", () => act("pause", { reason: $("pause-reason").value }));
 
   ivr.listen({
-    agent: (view) => {
-      if (me && view.id === me.who) {
-        const ended = agent && agent.state === "on-call" && view.state !== "on-call";
-        showAgent(view);
-        if (ended) calls();
-      }
+    agent: (view) => { if (me && view.id === me.who) showAgent(view); },
+    call: (call) => {
+      const row = callRow(call);
+      const listed = [...$("calls").tBodies[0].rows].some((other) => other.dataset.key === row.dataset.key);
+      if (!listed) $("calls").tBodies[0].prepend(row);
     },
     offer: (offer) => showPop(offer),
   }, () => refresh().catch(() => {}));
