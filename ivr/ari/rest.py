@@ -8,6 +8,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from ivr.ari.http import HttpClient
+from ivr.ari.tls import AriTls
+
+LEG_APP = "IVR_LEG_APP"
+"""Set on every leg the app calls, to its app name: a leg enters Stasis only once answered, so
+one still ringing when its process died is found among all channels by this (``StasisApp``)."""
 
 
 class AriError(Exception):
@@ -33,9 +38,10 @@ class AriRest:
     cost 1 ms of the app's CPU each through httpx and 0.45 ms through aiohttp
     (docs/decisions.md, "HTTP clients")."""
 
-    def __init__(self, base_url: str, user: str, password: str, timeout: float = 5.0) -> None:
+    def __init__(self, base_url: str, user: str, password: str, timeout: float = 5.0,
+                 tls: AriTls | None = None) -> None:
         credentials = base64.b64encode(f"{user}:{password}".encode()).decode()
-        self._http = HttpClient(f"{base_url}/ari", {"Authorization": f"Basic {credentials}"}, timeout)
+        self._http = HttpClient(f"{base_url}/ari", {"Authorization": f"Basic {credentials}"}, timeout, tls)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -141,13 +147,13 @@ class AriRest:
                          caller_id: str, timeout: int, variables: Mapping[str, str]) -> None:
         """A leg into ``app`` (an agent's, a callback's customer's), its codecs taken from the
         channel it is made for (``originator``), with its channel variables set in the same
-        request. Without an originator (an agent called for a callback) the formats are given
-        instead (see ``originate``)."""
+        request (and ``LEG_APP``). Without an originator (an agent called for a callback) the
+        formats are given instead (see ``originate``)."""
         codecs = {"originator": originator} if originator else {"formats": VOICE_FORMATS}
         await self.request("POST", "/channels", params={
             "endpoint": endpoint, "app": app, "appArgs": args, "channelId": channel_id,
             **codecs, "callerId": caller_id, "timeout": timeout},
-            body={"variables": dict(variables)})
+            body={"variables": {LEG_APP: app, **variables}})
 
     async def record(self, channel_id: str, name: str, max_seconds: float, silence_seconds: float) -> None:
         """A message from the caller, after a beep, until ``#``, silence or the time is up; kept by

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from ivr.ari.rest import AriError, AriRest, NotFound
+from ivr.ari.rest import LEG_APP, AriError, AriRest, NotFound
 from ivr.core.events import Event, HungUp, Resumed
 from ivr.stasis.callbacks import CUSTOMER_LEG
 from ivr.stasis.campaigns import AGENT_LEG, Campaigns
@@ -25,6 +26,8 @@ EVENTS = ("StasisStart", "StasisEnd", "ChannelDtmfReceived", "PlaybackFinished",
           "ChannelDestroyed", "EndpointStateChange", "ApplicationReplaced", "RecordingFinished",
           "RecordingFailed")
 """The events the app reads; Asterisk is asked to send no other."""
+AGENT_LEG_ID = re.compile(r"-agent-[0-9]+$")
+"""An agent leg's channel id: the offer's, ``<caller's channel>-agent-<n>`` (distribution)."""
 
 
 class StasisApp:
@@ -88,6 +91,7 @@ class StasisApp:
             await self.rest.filter_events(self.app, EVENTS)
         except (AriError, OSError) as exc:
             log.warning("ARI events: filter not set (%s); every event is read", exc)
+        await self._hang_up_left_rings()  # before the phones are read: theirs are free then
         if self.campaigns is not None:
             await self.campaigns.phones.watch()
         try:
@@ -128,6 +132,30 @@ class StasisApp:
         customer = await self._variable(channel_id, "IVR_CUSTOMER_ID")
         self._open(channel_id).post(replace(call_started(channel, args, resumed=True),
                                             waiting=waiting, customer_id=customer))
+
+    async def _hang_up_left_rings(self) -> None:
+        """Agent legs this app was ringing when its process died: not in the app (a leg enters
+        Stasis when answered), they are found among all channels by their id and ``LEG_APP``.
+        Left alone, the phone would ring for nobody until its ring timeout, the agent skipped
+        as busy meanwhile; hung up, the agent is free at once (their state comes back from the
+        store, their claims were released at start)."""
+        try:
+            channels = await self.rest.channels()
+        except (AriError, OSError) as exc:
+            log.warning("reconcile: cannot list the channels to find agent legs left ringing: %s", exc)
+            return
+        ours = self.campaigns.offer_ids() if self.campaigns is not None else set()
+        for channel in channels:
+            channel_id = str(channel.get("id", ""))
+            if (channel_id in ours or channel.get("state") == "Up" or not AGENT_LEG_ID.search(channel_id)
+                    or await self._variable(channel_id, LEG_APP) != self.app):
+                continue
+            log.info("reconcile: hanging up agent leg %s of an earlier process (%s)", channel_id,
+                     str(channel.get("state", "")).lower())
+            try:
+                await self.rest.hangup(channel_id)
+            except (AriError, OSError) as exc:
+                log.warning("reconcile: agent leg %s not hung up: %s", channel_id, exc)
 
     async def _variable(self, channel_id: str, name: str) -> str:
         try:

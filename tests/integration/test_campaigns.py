@@ -34,7 +34,7 @@ id = 1
 agents = ["ana", "bo"]
 strategy = "{strategy}"
 skills = {{ billing = 2 }}
-ring_timeout = 3.0
+ring_timeout = {ring_timeout}
 max_wait = {max_wait}
 on_max_wait = "message:sorry"
 {campaign_extra}
@@ -67,14 +67,15 @@ ready_at_start = true
 class Setup:
     def __init__(self, pbx: Pbx, folder: Path, ana: Behaviour, bo: Behaviour, strategy: str = "ordered",
                  max_wait: float = 20.0, calls: int = 1, team: str = "", campaign_extra: str = "",
-                 settings: str = "", ana_phone: str = "", spare: Behaviour | None = None) -> None:
+                 settings: str = "", ana_phone: str = "", spare: Behaviour | None = None,
+                 ring_timeout: float = 3.0) -> None:
         self.agents = {"ana": SipAgent("ana", ana, folder, calls), "bo": SipAgent("bo", bo, folder, calls)}
         spare_agent = ""
         if spare is not None:
             self.agents["cy"] = SipAgent("cy", spare, folder, calls)
             spare_agent = SPARE.format(phone=self.agents["cy"].phone)
         self.crm = FakeCrm()
-        flow = FLOW.format(strategy=strategy, max_wait=max_wait, ana=ana_phone or self.agents["ana"].phone,
+        flow = FLOW.format(strategy=strategy, max_wait=max_wait, ring_timeout=ring_timeout, ana=ana_phone or self.agents["ana"].phone,
                            bo=self.agents["bo"].phone, crm=self.crm.url, spare=spare_agent,
                            campaign_extra=(f'team_url = "{self.crm.url}{team}"\n' if team else "") + campaign_extra)
         port = free_port()
@@ -519,3 +520,30 @@ def test_callers_waiting_and_agents_states_outlive_an_app_restart(pbx: Pbx, tmp_
     assert report["variables"]["IVR_AGENT"] == "bo"
     notes = [json.loads(line)["notes"] for line in listed.stdout.splitlines()]
     assert any("taken back after an app restart" in n for n in notes)
+
+
+def test_an_agent_leg_left_ringing_by_a_killed_app_is_hung_up_on_restart(pbx: Pbx, tmp_path: Path) -> None:
+    setup = Setup(pbx, tmp_path, "ring", "answer", calls=2, ring_timeout=30.0, max_wait=60.0)
+    second = None
+    try:
+        call = _in_background(pbx, setup, timeout=15)
+        until(lambda: "offered to agent ana" in setup.app.text(), 15, "ana's phone to ring")
+        leg, name = until(lambda: [(c["id"], c["name"]) for c in pbx.channels() if "-agent-" in c["id"]],
+                          5, "ana's leg")[0]
+        setup.app.process.kill()
+        setup.app.stop()
+        second = App(pbx, tmp_path / "second.log", config=setup.config)
+        second.wait_connected(1)
+        # The next offer's leg may take the same id; the channel's name is its own.
+        until(lambda: name not in {c["name"] for c in pbx.channels()}, 3, "the old leg to be hung up")
+        until(lambda: "offered to agent" in second.text(), 10, "the caller offered again")
+        call.communicate(timeout=30)
+    finally:
+        if second is not None:
+            second.stop()
+        setup.close()
+
+    log = second.text()
+    assert f"hanging up agent leg {leg} of an earlier process (ringing)" in log, log
+    # Free again at once: ordered offers ana first, whose phone would be busy with the old ring.
+    assert log.split("offered to agent ")[1].startswith("ana"), log
