@@ -18,14 +18,27 @@ def pbx_secrets_dir(settings: Settings) -> Path:
 
 
 def ensure_secret(path: Path, pin: bool = False) -> str:
-    """Read the secret in ``path``, generating it (mode 0600) the first time; a PIN is 8 digits."""
+    """Read the secret in ``path``, generating it (mode 0600) the first time; a PIN is 8 digits.
+
+    Two processes may generate it at once (two ``ivr pbx up`` on a fresh state folder): each
+    writes its value to a file of its own and links it to ``path``, which only one link can
+    take; the other reads the winner's. ``path`` never exists half-written."""
     if path.exists():
         return path.read_text(encoding="utf-8").strip()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     value = f"{secrets.randbelow(10**8):08d}" if pin else secrets.token_urlsafe(24)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(value + "\n")
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(value + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(draft, path)
+    except FileExistsError:
+        return path.read_text(encoding="utf-8").strip()
+    finally:
+        draft.unlink(missing_ok=True)
     return value
 
 
