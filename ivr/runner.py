@@ -8,20 +8,24 @@ import os
 import signal
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from ivr import loop_lag
 from ivr.api.control import ControlDesk
+from ivr.api.health import routes as health_routes
 from ivr.api.pull import PullDesk
 from ivr.api.server import Api, PageOptions, tokens
 from ivr.api.server import start as start_api
 from ivr.ari.events import EventStream
 from ivr.ari.rest import AriRest
+from ivr.ari.tls import ari_tls
 from ivr.core.agents import AgentBoard, AgentProfile, AutoPause
 from ivr.core.distribution.engine import Distribution
 from ivr.core.flow import Flow
 from ivr.crm.service import CrmService
 from ivr.flow_holder import FlowHolder
-from ivr.secrets import ari_password
+from ivr.metrics import LiveState, Metrics, Polled
+from ivr.secrets import ari_password, ensure_secret
 from ivr.settings import Settings
 from ivr.signals import on_signal
 from ivr.sms.gateway import gateway, inbound_secret
@@ -88,7 +92,9 @@ async def serve(settings: Settings) -> None:
     def record(call: CallRecord) -> None:
         records(call)
         api.call_ended(call)
-    rest = AriRest(settings.ari_url, settings.ari.user, password, settings.ari.request_timeout)
+        metrics.call_ended(call)
+    tls = ari_tls(settings)
+    rest = AriRest(settings.ari_url, settings.ari.user, password, settings.ari.request_timeout, tls)
     crm = CrmService()
     board = AgentBoard(agent_profiles(flows.current), time.monotonic,
                        AutoPause(settings.agents.auto_pause_after, settings.agents.auto_pause_seconds))
@@ -130,20 +136,32 @@ async def serve(settings: Settings) -> None:
     app = StasisApp(settings.ari.app, rest, flows.new_call, connection=lambda: stream.connections,
                     flow_name=settings.flow_path.stem[:40], on_record=record, crm=crm,
                     campaigns=campaigns)
+    def on_event(event: dict[str, Any]) -> None:
+        metrics.ari_event(event)
+        app.on_event(event)
+
     stream = EventStream(settings.ari_url, settings.ari.user, password, settings.ari.app,
-                         on_event=app.on_event, on_connected=app.reconcile,
+                         on_event=on_event, on_connected=app.reconcile,
                          ping_interval=settings.ari.ping_interval,
-                         startup_timeout=settings.ari.startup_timeout)
+                         startup_timeout=settings.ari.startup_timeout, tls=tls)
     secret = inbound_secret(settings)
     inbound = sms_routes(desk.on_sms, secret if settings.sms.gateway == "kannel" else None,
                          settings.sms.http if settings.sms.gateway == "http" else None, secret)
     api = Api(board, campaigns, own_agents, tokens(settings.state_path / "api", list(board.agents)),
               time.monotonic, lambda: flows.current, callbacks, rest.stored_recording, desk,
               [*inbound, *control.routes()], AgentCalls(engine), page_options(settings))
-    api.page_routes = Pages(api, settings.state_path / "api", lambda request: request.secure
-                            or settings.api.url.startswith("https://")).routes()
+    callbacks_pending = Polled(callbacks.pending_count)
+    metrics = Metrics(LiveState(lambda: len(app.sessions), campaigns.waiting_lines, board,
+                                lambda: stream.connections, stream.connected.is_set, crm.open_breakers,
+                                lambda: records.spooled, callbacks_pending))
+    metrics_token = ensure_secret(settings.state_path / "api" / "metrics-token")
+    api.page_routes = [*Pages(api, settings.state_path / "api", lambda request: request.secure
+                              or settings.api.url.startswith("https://")).routes(),
+                       *health_routes(api, metrics, metrics_token, stream.connected.is_set, engine)]
     api_runner = await start_api(api, settings.api.bind, settings.api.port)
     watching = asyncio.create_task(api.watch_pages(), name="agents-pages")
+    measuring = [asyncio.create_task(metrics.sample_loop_lag(), name="loop-lag-metric"),
+                 asyncio.create_task(callbacks_pending.run(), name="callbacks-pending-metric")]
     reader = asyncio.create_task(stream.run(), name="ari-events")
     renewing = None if alone else asyncio.create_task(keep_renewing(shared_claims), name="agent-claims")
     calling_back = asyncio.create_task(campaigns.serve_callbacks(), name="callbacks")
@@ -170,11 +188,12 @@ async def serve(settings: Settings) -> None:
         await app.hand_over()
         await asyncio.wait_for(stream.close(), timeout=5)
         await asyncio.wait_for(reader, timeout=5)
+        await app.hand_over()  # the calls that entered while the stream was being closed
     finally:
         if pid_file.read_text().strip() == str(os.getpid()):
             pid_file.unlink()
         tasks = [t for t in (reader, stopping, renewing, following, lag, calling_back, pulling, backing,
-                             watching) if t is not None]
+                             watching, *measuring) if t is not None]
         for task in tasks:
             task.cancel()
         # Awaited, so that a task cancelled in the middle of a database request closes its

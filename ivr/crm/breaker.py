@@ -24,6 +24,11 @@ class CircuitBreaker:
         self.failures = self.threshold - 1
         return True
 
+    @property
+    def is_open(self) -> bool:
+        """Skipping the CRM now (a metric; ``allows`` is what a call asks)."""
+        return self.open_until is not None and self.clock() < self.open_until
+
     def succeeded(self) -> None:
         self.failures = 0
         self.open_until = None

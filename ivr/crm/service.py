@@ -35,5 +35,8 @@ class CrmService:
             self._clients[key] = client
         return client
 
+    def open_breakers(self) -> int:
+        return sum(1 for client in self._clients.values() if client.breaker.is_open)
+
     async def aclose(self) -> None:
         await self.http.close()

@@ -86,6 +86,11 @@ class CallbackStore:
         where += [c.state == state.value] if state is not None else []
         return await self._read(*where, order=(c.created_at.desc(), c.id), limit=limit)
 
+    async def pending_count(self) -> int:
+        async with self.engine.connect() as connection:
+            found = await connection.execute(select(func.count()).where(c.state == PENDING))
+        return int(found.scalar_one())
+
     async def open_in(self, campaign: str | None = None) -> builtins.list[Callback]:
         """Pending and dialing callbacks in their line's order: priority, then arrival."""
         where = [c.state.in_(_OPEN)] + ([c.campaign == campaign] if campaign is not None else [])

@@ -1,0 +1,67 @@
+"""/metrics, /healthz and /readyz of `ivr run` against the real Asterisk: the counters move with
+real calls, and readiness follows Asterisk going away and coming back."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+
+from tests.integration.harness import App, Pbx, until
+from tests.ports import free_port
+
+
+def sample(text: str, name: str) -> float:
+    """The sum of a metric's samples, whatever their labels, in a Prometheus exposition."""
+    return sum(float(value) for value in re.findall(rf"^{re.escape(name)}(?:{{[^}}]*}})? (\S+)$", text, re.MULTILINE))
+
+
+def readiness(base: str, status: int) -> httpx.Response | None:
+    response = httpx.get(f"{base}/readyz", timeout=5)
+    return response if response.status_code == status else None
+
+
+def test_metrics_move_with_real_calls_and_readiness_follows_asterisk(pbx: Pbx, tmp_path: Path) -> None:
+    port = free_port()
+    config = pbx.configured(tmp_path, extra=f"\n[api]\nport = {port}\n")
+    base = f"http://127.0.0.1:{port}"
+    app = App(pbx, tmp_path / "app.log", config=config)
+    try:
+        app.wait_connected(1)
+        token = (pbx.state_dir / "api" / "metrics-token").read_text().strip()
+
+        def scrape() -> str:
+            response = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=5)
+            assert response.status_code == 200, response.text
+            return response.text
+
+        refused = httpx.get(f"{base}/metrics", timeout=5).status_code
+        alive = httpx.get(f"{base}/healthz", timeout=5)
+        ready = httpx.get(f"{base}/readyz", timeout=5)
+        before = scrape()
+        for digits in ("55#", "66#"):
+            pbx.call("100", "--dtmf", digits, config=config)
+        after = until(lambda: next((text for text in [scrape()] if sample(text, "ivr_calls_total")
+                                    == sample(before, "ivr_calls_total") + 2), None), 10, "two more calls counted")
+
+        assert pbx.ivr("pbx", "down").returncode == 0
+        gone = until(lambda: readiness(base, 503), 20, "readyz to turn 503")
+        assert pbx.ivr("pbx", "up").returncode == 0
+        app.wait_connected(2)
+        back = until(lambda: readiness(base, 200), 20, "readyz to turn 200 again")
+        reconnected = scrape()
+    finally:
+        app.stop()
+
+    assert refused == 401
+    assert (alive.status_code, alive.json()) == (200, {"status": "alive"})
+    assert (ready.status_code, ready.json()) == (200, {"ready": True, "ari": True, "database": True})
+    assert sample(after, "ivr_ari_event_delay_seconds_count") > sample(before, "ivr_ari_event_delay_seconds_count")
+    assert sample(after, "ivr_event_loop_lag_seconds_count") > 0
+    assert sample(after, "ivr_calls_in_progress") == 0
+    assert sample(after, "ivr_ari_connected") == 1
+    assert gone.json() == {"ready": False, "ari": False, "database": True}
+    assert back.json()["ready"] is True
+    assert sample(reconnected, "ivr_ari_reconnects_total") == 1
+    assert "ivr_agents" in after and 'ivr_campaign_waiting' in after
