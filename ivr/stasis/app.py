@@ -44,6 +44,8 @@ class StasisApp:
         self.connection = connection
         self.sessions: dict[str, CallSession] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.stopping = False
+        """Set by hand_over: a call entering from now on is handed over too."""
 
     def on_event(self, event: dict[str, Any]) -> None:
         channel_id = channel_of(event)
@@ -170,22 +172,32 @@ class StasisApp:
     async def hand_over(self) -> None:
         """On shutdown, no caller stays in a dead app: callers waiting in a campaign go to the
         dialplan's requeue loop (music, and back to the app when it is up again, in their place),
-        every other call to the dialplan fallback."""
-        for channel_id, session in list(self.sessions.items()):
-            if self.campaigns is not None and self.campaigns.is_talking(channel_id):
-                session.stop_reason = "app stopped while the caller talked with an agent (left bridged)"
-                log.info("call %s: left talking with its agent", channel_id)
-                continue
-            waiting = self.campaigns is not None and self.campaigns.is_waiting(channel_id)
-            where, what = (REQUEUE, "the requeue loop") if waiting else (FALLBACK, "the dialplan fallback")
-            try:
-                await self.rest.continue_in_dialplan(channel_id, *where)
-                session.stop_reason = f"handed to {what}: app stopping"
-                log.info("call %s: handed to %s on shutdown", channel_id, what)
-            except (AriError, OSError) as exc:
-                log.warning("call %s: could not hand over: %s", channel_id, exc)
-        if self.campaigns is not None:
+        every other call to the dialplan fallback. Each record says "shutdown", with what became
+        of the call in its notes. Called again once the event stream is closed, for the calls
+        that entered meanwhile."""
+        first = not self.stopping
+        self.stopping = True
+        while pending := [(c, s) for c, s in self.sessions.items() if not s.stop_note]:
+            for channel_id, session in pending:
+                await self._hand_over(channel_id, session)
+        if first and self.campaigns is not None:
             self.campaigns.stop()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _hand_over(self, channel_id: str, session: CallSession) -> None:
+        if self.campaigns is not None and self.campaigns.is_talking(channel_id):
+            session.shut_down("left talking with its agent (bridged)")
+            log.info("call %s: left talking with its agent", channel_id)
+            return
+        waiting = self.campaigns is not None and self.campaigns.is_waiting(channel_id)
+        where, what = (REQUEUE, "the requeue loop") if waiting else (FALLBACK, "the dialplan fallback")
+        # Before the request: the StasisEnd it causes must not be taken for a hang-up.
+        session.shut_down(f"handed to {what}")
+        try:
+            await self.rest.continue_in_dialplan(channel_id, *where)
+            log.info("call %s: handed to %s on shutdown", channel_id, what)
+        except (AriError, OSError) as exc:
+            session.shut_down(f"could not be handed to {what}: {exc}")
+            log.warning("call %s: could not hand over: %s", channel_id, exc)

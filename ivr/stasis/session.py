@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -179,6 +180,7 @@ class CallSession:
         self.queues = queues or NoQueues()
         self.outcome: str | None = None
         self.stop_reason = "app stopped during the call"
+        self.stop_note = ""
         self.started: CallStarted | None = None
         self.started_at = datetime.now(UTC)
         self.answered_at: datetime | None = None
@@ -193,10 +195,19 @@ class CallSession:
     def post(self, event: Event) -> None:
         self._inbox.put_nowait(event)
 
+    def shut_down(self, note: str) -> None:
+        """The app stops and has let the call go (``note`` says where): the events that follow,
+        such as the StasisEnd of a hand-over, are not the caller's doing; the record, written
+        when the task is cancelled, says "shutdown"."""
+        self.stop_reason = "shutdown"
+        self.stop_note = note
+
     async def run(self) -> None:
         try:
             while self.outcome is None:
                 item = await self._inbox.get()
+                if self.stop_note:
+                    continue
                 event = self._current_timer(item) if isinstance(item, tuple) else item
                 if event is not None:
                     await self._handle(event)
@@ -332,6 +343,8 @@ class CallSession:
 
     def _record(self, outcome: str, facts: CallFacts) -> CallRecord:
         started = self.started
+        if self.stop_note:
+            facts = replace(facts, notes=[*facts.notes, self.stop_note])
         return record_of(facts, channel_id=self.channel_id, caller=started.caller if started else "",
                          did=started.exten if started else "", flow=self.flow_name,
                          started_at=self.started_at, answered_at=self.answered_at, outcome=outcome,

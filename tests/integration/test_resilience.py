@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import httpx
 
 from tests.integration.harness import REPO, App, Pbx, until
 from tests.integration.tcp_proxy import TcpProxy
+from tests.integration.test_campaigns import Setup
 
 
 def _call_in_background(pbx: Pbx) -> subprocess.Popen[str]:
@@ -102,3 +107,49 @@ def test_stopping_the_app_hands_its_calls_to_the_fallback(pbx: Pbx, tmp_path: Pa
 
     assert report["variables"]["IVR_ROUTE"] == "fallback"
     assert "handed to the dialplan fallback" in app.text()
+
+
+def test_sigterm_hands_waiting_callers_over_and_exits_with_event_streams_open(
+        pbx: Pbx, tmp_path: Path) -> None:
+    setup = Setup(pbx, tmp_path, "busy", "busy", max_wait=120.0)
+    streams: list[httpx.Response] = []
+    callers: list[subprocess.Popen[str]] = []
+    try:
+        for agent in ("ana", "bo"):
+            setup.request("POST", f"/agents/{agent}/pause", json={"reason": "lunch"}).raise_for_status()
+        for _ in range(5):
+            client = httpx.Client(headers={"Authorization": f"Bearer {setup.token}"}, timeout=30)
+            streams.append(client.send(client.build_request("GET", setup.api + "/events"), stream=True))
+        callers = [_waiting_caller(setup.config) for _ in range(10)]
+        until(lambda: len(_waiting(setup)) == 10, 20, "10 callers waiting")
+        started = time.monotonic()
+        setup.app.process.send_signal(signal.SIGTERM)
+        setup.app.process.wait(30)
+        exit_seconds = time.monotonic() - started
+        for caller in callers:
+            caller.communicate(timeout=30)
+        records = [json.loads(line) for line in
+                   pbx.ivr("calls", "--json", "--limit", "20", config=setup.config).stdout.splitlines()]
+    finally:
+        for response in streams:
+            response.close()
+        for caller in callers:
+            if caller.poll() is None:
+                caller.kill()
+        setup.close()
+
+    print(f"ivr run exited {exit_seconds:.2f} s after SIGTERM")
+    assert exit_seconds < 10, setup.app.text()
+    assert [r["outcome"] for r in records].count("shutdown") == 10, records
+    assert all("handed to the requeue loop" in r["notes"] for r in records), records
+
+
+def _waiting_caller(config: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "ivr", "--config", str(config), "call", "500", "--json",
+                             "--timeout", "25"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=REPO)
+
+
+def _waiting(setup: Setup) -> list[dict[str, object]]:
+    campaigns = setup.request("GET", "/campaigns").json()["campaigns"]
+    return [w for c in campaigns for w in c["waiting"]]

@@ -27,7 +27,9 @@ from ivr.core.commands import (
 )
 from ivr.core.events import CallStarted, Event, HungUp, MessageRecorded, TimerFired
 from ivr.core.facts import CallFacts
+from ivr.stasis.app import StasisApp
 from ivr.stasis.session import CallSession, NoQueues, Queues
+from ivr.store.call_log import CallRecord
 from tests.unit.fake_ari import Recorder, rest_for
 
 
@@ -205,3 +207,36 @@ async def test_a_recording_that_cannot_start_ends_at_once_for_the_flow() -> None
         await asyncio.wait_for(session.run(), 2)
 
     assert isinstance(flow.seen[-1], MessageRecorded) and flow.seen[-1].failed, flow.seen
+
+
+async def test_a_call_handed_over_at_shutdown_is_recorded_as_shutdown_not_a_hang_up() -> None:
+    records: list[CallRecord] = []
+    flow = Scripted({HungUp: [Finished("caller hung up (left the application)")]})
+    async with rest_for(Recorder()) as rest:
+        app = StasisApp("ivr", rest, lambda channel_id: flow, connection=lambda: 1, flow_name="f",
+                        on_record=records.append)
+        app.on_event({"type": "StasisStart", "channel": {"id": "c1"}, "args": ["inbound", "100"]})
+        await asyncio.sleep(0)
+        handing = asyncio.create_task(app.hand_over())
+        # The StasisEnd that the hand-over causes arrives while the app stops.
+        app.on_event({"type": "StasisEnd", "channel": {"id": "c1"}})
+        await asyncio.wait_for(handing, 2)
+
+    assert [(r.outcome, r.notes) for r in records] == [("shutdown", "handed to the dialplan fallback")]
+
+
+async def test_a_call_entering_while_the_app_hands_over_is_handed_over_too() -> None:
+    records: list[CallRecord] = []
+    recorder = Recorder()
+    async with rest_for(recorder) as rest:
+        app = StasisApp("ivr", rest, lambda channel_id: Scripted({}), connection=lambda: 1, flow_name="f",
+                        on_record=records.append)
+        app.on_event({"type": "StasisStart", "channel": {"id": "c1"}, "args": ["inbound", "100"]})
+        handing = asyncio.create_task(app.hand_over())
+        await recorder.arrived.wait()
+        app.on_event({"type": "StasisStart", "channel": {"id": "c2"}, "args": ["inbound", "100"]})
+        await asyncio.wait_for(handing, 2)
+
+    assert sorted(r.split("?")[0] for r in recorder.requests) == [
+        "POST /ari/channels/c1/continue", "POST /ari/channels/c2/continue"]
+    assert [r.outcome for r in records] == ["shutdown", "shutdown"]
