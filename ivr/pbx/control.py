@@ -15,6 +15,7 @@ import httpx
 
 from ivr.pbx.instance import IncludeError, Instance, instance_for, write_config
 from ivr.pbx.rootfs import ASTERISK, RootError, ensure_root
+from ivr.pbx.transports import rendered_transports
 from ivr.secrets import ari_password
 from ivr.settings import Settings
 
@@ -54,11 +55,18 @@ def up(settings: Settings, log_dir: Path) -> Instance:
         ensure_root(instance.root, settings.pbx.mirror, log_dir / "debootstrap.log")
     except RootError as exc:
         raise PbxError(str(exc)) from exc
+    pjsip_conf = instance.host_path(f"{instance.home}/etc/pjsip.conf")
     try:
         running = running_pid(instance) is not None
+        transports = rendered_transports(pjsip_conf)
         write_config(settings, instance)
     except IncludeError as exc:
         raise PbxError(str(exc)) from exc
+    if running and rendered_transports(pjsip_conf) != transports:
+        log.warning("pbx: the SIP transport changed (pbx.sip_port or pbx.bind), which Asterisk "
+                    "cannot reload: restarting it (its calls are cut)")
+        down(settings)
+        running = False
     if running:
         code, output = cli(settings, "core reload")
         if code != 0:
