@@ -19,6 +19,7 @@ import aiohttp
 from sqlalchemy.exc import SQLAlchemyError
 
 from ivr.ari.rest import AriError, AriRest, NotFound
+from ivr.core.agents import State
 from ivr.core.callback_accept import CallbackAcceptance
 from ivr.core.commands import RegisterCallback, WaitingCall
 from ivr.core.distribution import commands as cmd
@@ -94,6 +95,7 @@ class Campaigns:
     def _agent_changed(self, agent: str) -> None:
         """A change from outside the engine (the API, another node): one rematch soon after,
         however many agents changed at once."""
+        _log_auto_pause(agent, *self.engine.board.presence(agent))
         if not self._feeding and not self._change_told:
             self._change_told = True
             asyncio.get_running_loop().call_soon(self._tell_change)
@@ -329,3 +331,9 @@ class Campaigns:
         self._tasks.discard(task)
         if not task.cancelled() and (error := task.exception()) is not None:
             log.error("campaigns: %s", error, exc_info=error)
+
+
+def _log_auto_pause(agent: str, state: State, reason: str) -> None:
+    """The board pauses an agent who let too many offers go by itself; the admin reads why here."""
+    if state is State.PAUSED and reason.startswith("auto:"):
+        log.info("agent %s: paused automatically: %s", agent, reason.removeprefix("auto:").strip())

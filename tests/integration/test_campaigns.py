@@ -411,6 +411,7 @@ def test_an_agent_who_misses_offers_in_a_row_is_paused(pbx: Pbx, tmp_path: Path)
 
     assert report["variables"]["IVR_AGENT"] == "bo"
     assert (ana["id"], ana["state"], ana["reason"]) == ("ana", "paused", "auto: 1 offer(s) in a row not answered")
+    assert "agent ana: paused automatically: 1 offer(s) in a row not answered" in setup.app.text()
     assert (ana["offers"], ana["no_answers"]) == (1, 1)
 
 
