@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from ivr import logs
 from ivr.ari.events import AriUnreachable
 from ivr.ari.rest import AriAuthError
+from ivr.ari.tls import AriTlsError
 from ivr.config_file import ConfigError
 from ivr.core.caller_id import visible
 from ivr.flow_file import load_flow
@@ -44,10 +45,10 @@ def main(argv: list[str] | None = None) -> int:
         return command(settings, args)
     except ConfigError as exc:
         return _invalid(f"flow file {settings.flow_path}", exc)
-    except (MissingSecret, AriAuthError, AriUnreachable, ProbeError, control.PbxError,
+    except (MissingSecret, AriAuthError, AriTlsError, AriUnreachable, ProbeError, control.PbxError,
             StoreUnavailable, PortTaken) as exc:
         print(f"ivr: {exc}", file=sys.stderr)
-        return EXIT_CONFIG if isinstance(exc, (MissingSecret, AriAuthError)) else EXIT_FAILED
+        return EXIT_CONFIG if isinstance(exc, (MissingSecret, AriAuthError, AriTlsError)) else EXIT_FAILED
 
 
 def _invalid(what: str, exc: ConfigError) -> int:

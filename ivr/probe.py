@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from ivr.ari.events import EventStream
 from ivr.ari.rest import AriError, AriRest
+from ivr.ari.tls import ari_tls
 from ivr.core.fields import MEDIA
 from ivr.secrets import ari_password
 from ivr.settings import Settings
@@ -151,13 +152,14 @@ async def place_call(settings: Settings, exten: str, dtmf: str = "", caller_id: 
     if not CONTEXT.match(context):
         raise ProbeError(f"bad --context {context!r}: letters, digits, _ and - only")
     password = ari_password(settings)
-    rest = AriRest(settings.ari_url, settings.ari.user, password, settings.ari.request_timeout)
+    tls = ari_tls(settings)
+    rest = AriRest(settings.ari_url, settings.ari.user, password, settings.ari.request_timeout, tls)
     tag = secrets.token_hex(6)
     app, caller, callee = f"ivr-call-{tag}", f"ivr-call-{tag}-caller", f"ivr-call-{tag}-callee"
     events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     stream = EventStream(settings.ari_url, settings.ari.user, password, app,
                          on_event=events.put_nowait, on_connected=_nothing,
-                         subscribe_all=True, startup_timeout=CONNECT_BUDGET)
+                         subscribe_all=True, startup_timeout=CONNECT_BUDGET, tls=tls)
     reader = asyncio.create_task(stream.run())
     report = CallReport(exten=exten)
     try:

@@ -41,6 +41,8 @@ class AriSettings(Section):
     user: str = Field("ivr", pattern=DIALPLAN_WORD)
     password_file: str = Field("", description="file holding the ARI password")
     password: str = Field("", description="prefer IVR_ARI__PASSWORD or password_file")
+    ca_file: str = Field("", description="CA certificates (PEM) Asterisk's certificate is verified "
+                         "against, for an https:// url; empty: the system's trust store")
     app: str = Field("ivr", pattern=DIALPLAN_WORD)
     startup_timeout: Seconds = 30.0
     ping_interval: Annotated[float, Field(ge=1, le=5)] = 4.0
@@ -84,6 +86,9 @@ class PbxSettings(Section):
     http_port: Port = 8088
     sip_port: Port = 5060
     ami_port: Port = 5038
+    tls: bool = Field(False, description="also serve HTTP/ARI over TLS on tls_port, with a generated "
+                      "certificate; the app then reaches ARI by https:// and wss://")
+    tls_port: Port = 8089
     rtp_start: Port = 20000
     rtp_end: Port = 20999
     startup_timeout: Seconds = 30.0
@@ -97,9 +102,9 @@ class PbxSettings(Section):
     def _ports(self) -> PbxSettings:
         if self.rtp_end <= self.rtp_start:
             raise ValueError(f"rtp_end ({self.rtp_end}) must be above rtp_start")
-        used = [self.http_port, self.sip_port, self.ami_port]
+        used = [self.http_port, self.sip_port, self.ami_port, *([self.tls_port] if self.tls else [])]
         if len(set(used)) != len(used):
-            raise ValueError("http_port, sip_port and ami_port must differ")
+            raise ValueError("http_port, sip_port, ami_port and tls_port must differ")
         return self
 
 
@@ -299,7 +304,11 @@ class Settings(Section):
 
     @property
     def ari_url(self) -> str:
-        return self.ari.url or f"http://127.0.0.1:{self.pbx.http_port}"
+        if self.ari.url:
+            return self.ari.url
+        if self.pbx.tls:
+            return f"https://127.0.0.1:{self.pbx.tls_port}"
+        return f"http://127.0.0.1:{self.pbx.http_port}"
 
 
 def config_path(explicit: str | None) -> Path | None:

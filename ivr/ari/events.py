@@ -14,6 +14,7 @@ import asyncio
 import base64
 import json
 import logging
+import ssl
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -23,6 +24,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from ivr.ari.rest import AriAuthError
+from ivr.ari.tls import AriTls
 
 log = logging.getLogger("ivr.ari")
 
@@ -46,11 +48,12 @@ class EventStream:
     def __init__(self, base_url: str, user: str, password: str, app: str, *,
                  on_event: EventHandler, on_connected: ConnectedHandler,
                  subscribe_all: bool = False, ping_interval: float = 4.0,
-                 startup_timeout: float = 30.0) -> None:
+                 startup_timeout: float = 30.0, tls: AriTls | None = None) -> None:
         query = urlencode({"app": app, "subscribeAll": str(subscribe_all).lower()})
         self.url = f"{base_url.replace('http', 'ws', 1)}/ari/events?{query}"
         token = base64.b64encode(f"{user}:{password}".encode()).decode()
         self._headers = {"Authorization": f"Basic {token}"}
+        self._tls = tls
         self._on_event = on_event
         self._on_connected = on_connected
         self._ping_interval = ping_interval
@@ -90,7 +93,7 @@ class EventStream:
             async with connect(self.url, additional_headers=self._headers,
                                ping_interval=self._ping_interval,
                                ping_timeout=self._ping_interval, open_timeout=HANDSHAKE_TIMEOUT,
-                               max_size=2**24) as socket:
+                               max_size=2**24, ssl=self._tls.context if self._tls else None) as socket:
                 self._socket = socket
                 self.connections += 1
                 self.connected.set()
@@ -116,6 +119,10 @@ class EventStream:
         except ConnectionClosed as exc:
             self.connected.clear()
             return f"connection lost ({exc})"
+        except ssl.SSLCertVerificationError as exc:
+            if self._tls is None:
+                raise
+            raise self._tls.refused(exc, self.url.split("/ari/")[0]) from exc
         except (OSError, TimeoutError, InvalidHandshake) as exc:
             return f"cannot connect ({type(exc).__name__}: {exc})"
 

@@ -9,7 +9,12 @@ request with a Content-Length and no chunked body, so the client needs no more t
 from __future__ import annotations
 
 import asyncio
+import ssl
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
+
+if TYPE_CHECKING:
+    from ivr.ari.tls import AriTls
 
 CONNECTIONS = 64
 """Requests under way at once, each on its own connection (Asterisk's http.conf allows 100
@@ -33,11 +38,16 @@ def target(path: str, params: dict[str, object] | None) -> str:
 
 
 class HttpClient:
-    def __init__(self, base_url: str, headers: dict[str, str], timeout: float) -> None:
+    def __init__(self, base_url: str, headers: dict[str, str], timeout: float,
+                 tls: AriTls | None = None) -> None:
         parts = urlsplit(base_url)
-        if parts.scheme != "http" or parts.hostname is None:
-            raise ValueError(f"expected an http:// URL, got {base_url!r}")
-        self.host, self.port = parts.hostname, parts.port or 80
+        if parts.scheme not in ("http", "https") or parts.hostname is None:
+            raise ValueError(f"expected an http:// or https:// URL, got {base_url!r}")
+        if (parts.scheme == "https") != (tls is not None):
+            raise ValueError(f"{base_url!r}: TLS settings are for https:// URLs, and needed by them")
+        self.host, self.port = parts.hostname, parts.port or (443 if tls else 80)
+        self.base_url = base_url
+        self._tls = tls
         self.prefix = parts.path.rstrip("/")
         fixed = {"Host": f"{self.host}:{self.port}", **headers}
         self._headers = "".join(f"{name}: {value}\r\n" for name, value in fixed.items())
@@ -62,11 +72,20 @@ class HttpClient:
                     return await self._exchange(connection, message)
                 except _ClosedBeforeAnswer:
                     continue
-            connection = await asyncio.open_connection(self.host, self.port)
+            connection = await self._connect()
             try:
                 return await self._exchange(connection, message)
             except _ClosedBeforeAnswer as exc:
                 raise ConnectionResetError(f"{self.host}:{self.port} closed the connection") from exc
+
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self._tls is None:
+            return await asyncio.open_connection(self.host, self.port)
+        try:
+            return await asyncio.open_connection(self.host, self.port, ssl=self._tls.context,
+                                                 server_hostname=self.host)
+        except ssl.SSLCertVerificationError as exc:
+            raise self._tls.refused(exc, self.base_url) from exc
 
     async def _exchange(self, connection: tuple[asyncio.StreamReader, asyncio.StreamWriter],
                         message: bytes) -> tuple[int, bytes]:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ivr.ari.http import HttpClient
+from ivr.ari.tls import AriTls
 
 LEG_APP = "IVR_LEG_APP"
 """Set on every leg the app calls, to its app name: a leg enters Stasis only once answered, so
@@ -37,9 +38,10 @@ class AriRest:
     cost 1 ms of the app's CPU each through httpx and 0.45 ms through aiohttp
     (docs/decisions.md, "HTTP clients")."""
 
-    def __init__(self, base_url: str, user: str, password: str, timeout: float = 5.0) -> None:
+    def __init__(self, base_url: str, user: str, password: str, timeout: float = 5.0,
+                 tls: AriTls | None = None) -> None:
         credentials = base64.b64encode(f"{user}:{password}".encode()).decode()
-        self._http = HttpClient(f"{base_url}/ari", {"Authorization": f"Basic {credentials}"}, timeout)
+        self._http = HttpClient(f"{base_url}/ari", {"Authorization": f"Basic {credentials}"}, timeout, tls)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import httpx
-
+from ivr.ari.tls import AriTlsError, ari_tls
 from ivr.pbx.instance import IncludeError, Instance, instance_for, write_config
 from ivr.pbx.rootfs import ASTERISK, RootError, ensure_root
+from ivr.pbx.tls_cert import CertificateError
 from ivr.pbx.transports import rendered_transports
 from ivr.secrets import ari_password
 from ivr.settings import Settings
@@ -60,7 +66,7 @@ def up(settings: Settings, log_dir: Path) -> Instance:
         running = running_pid(instance) is not None
         transports = rendered_transports(pjsip_conf)
         write_config(settings, instance)
-    except IncludeError as exc:
+    except (IncludeError, CertificateError) as exc:
         raise PbxError(str(exc)) from exc
     if running and rendered_transports(pjsip_conf) != transports:
         log.warning("pbx: the SIP transport changed (pbx.sip_port or pbx.bind), which Asterisk "
@@ -105,11 +111,11 @@ def wait_for_ari(settings: Settings, instance: Instance) -> None:
     last = "no attempt"
     while time.monotonic() < deadline:
         try:
-            response = httpx.get(url, auth=(settings.ari.user, ari_password(settings)), timeout=2)
-            if response.status_code == 200:
-                return
-            last = f"HTTP {response.status_code}"
-        except httpx.HTTPError as exc:
+            asterisk_info(settings)
+            return
+        except AriTlsError as exc:
+            raise PbxError(str(exc)) from exc
+        except (OSError, ValueError) as exc:
             last = f"{type(exc).__name__}: {exc}"
         if running_pid(instance) is None and not _starting(instance):
             break
@@ -118,6 +124,25 @@ def wait_for_ari(settings: Settings, instance: Instance) -> None:
         f"ARI did not answer at {url} within {settings.pbx.startup_timeout:g} s "
         f"(last try: {last}).\nLast lines of {instance.log_file}:\n{log_tail(instance)}"
     )
+
+
+def asterisk_info(settings: Settings, timeout: float = 2.0) -> dict[str, Any]:
+    """``GET /ari/asterisk/info``, synchronously (for the commands that are not ``ivr run``);
+    OSError when ARI does not answer 200 (urllib's HTTPError is one), AriTlsError when its
+    certificate is refused."""
+    tls = ari_tls(settings)
+    request = urllib.request.Request(f"{settings.ari_url}/ari/asterisk/info")
+    credentials = f"{settings.ari.user}:{ari_password(settings)}".encode()
+    request.add_header("Authorization", f"Basic {base64.b64encode(credentials).decode()}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout,
+                                    context=tls.context if tls else None) as response:
+            answer: dict[str, Any] = json.loads(response.read())
+            return answer
+    except urllib.error.URLError as exc:
+        if tls and isinstance(exc.reason, ssl.SSLCertVerificationError):
+            raise tls.refused(exc.reason, settings.ari_url) from exc
+        raise
 
 
 def _starting(instance: Instance) -> bool:
@@ -165,11 +190,8 @@ def status(settings: Settings) -> Status:
     ari = "not running"
     if pid is not None:
         try:
-            response = httpx.get(f"{settings.ari_url}/ari/asterisk/info",
-                                 auth=(settings.ari.user, ari_password(settings)), timeout=2)
-            version = response.json()["system"]["version"] if response.status_code == 200 else ""
-            ari = f"answering, Asterisk {version}" if version else f"HTTP {response.status_code}"
-        except (httpx.HTTPError, ValueError, KeyError) as exc:
+            ari = f"answering, Asterisk {asterisk_info(settings)['system']['version']}"
+        except (OSError, ValueError, KeyError, AriTlsError) as exc:
             ari = f"not answering ({exc})"
     return Status(running=pid is not None, pid=pid, ari=ari)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ivr.core.flow_tables import Agent
 from ivr.flow_file import load_flow
+from ivr.pbx.tls_cert import ensure_certificate
 from ivr.secrets import ensure_secret, pbx_secrets_dir
 from ivr.settings import FallbackSettings, Settings
 
@@ -136,6 +137,36 @@ def own_sections(settings: Settings) -> str:
         raise IncludeError(f"pbx.pjsip_include: cannot read {path}: {exc}") from exc
 
 
+TLS_CERT, TLS_KEY = "etc/keys/http-cert.pem", "etc/keys/http-key.pem"
+
+
+def http_tls(settings: Settings, instance: Instance) -> str:
+    """http.conf's TLS listener, when ``pbx.tls`` is on.
+
+    >>> print(http_tls(Settings(pbx={"tls": True, "tls_port": 8089}), Instance(Path("/r"), "demo")))
+    tlsenable = yes
+    tlsbindaddr = 127.0.0.1:8089
+    tlscertfile = /srv/ivr/demo/etc/keys/http-cert.pem
+    tlsprivatekey = /srv/ivr/demo/etc/keys/http-key.pem
+    """
+    if not settings.pbx.tls:
+        return "tlsenable = no"
+    return (f"tlsenable = yes\ntlsbindaddr = {settings.pbx.bind}:{settings.pbx.tls_port}\n"
+            f"tlscertfile = {instance.home}/{TLS_CERT}\ntlsprivatekey = {instance.home}/{TLS_KEY}")
+
+
+def _install_certificate(settings: Settings, instance: Instance) -> None:
+    """The generated certificate, copied where Asterisk in its chroot can read it."""
+    if not settings.pbx.tls:
+        return
+    cert, key = ensure_certificate(pbx_secrets_dir(settings), ["127.0.0.1", "localhost", settings.pbx.bind])
+    for source, inner in ((cert, TLS_CERT), (key, TLS_KEY)):
+        target = instance.host_path(f"{instance.home}/{inner}")
+        target.parent.mkdir(mode=0o700, exist_ok=True)
+        shutil.copyfile(source, target)
+        target.chmod(0o600)
+
+
 def template_values(settings: Settings, instance: Instance) -> dict[str, str]:
     secrets = pbx_secrets_dir(settings)
     pbx = settings.pbx
@@ -157,6 +188,7 @@ def template_values(settings: Settings, instance: Instance) -> dict[str, str]:
         "agent_endpoints": agent_endpoints(load_flow(settings.flow_path).agents, secrets, pbx.bind),
         "pjsip_include": own_sections(settings),
         "agi_address": f"{settings.agi.bind}:{settings.agi.port}",
+        "http_tls": http_tls(settings, instance),
     }
 
 
@@ -173,6 +205,7 @@ def write_config(settings: Settings, instance: Instance) -> None:
         target.chmod(0o640)
     shutil.copy(instance.host_path("/etc/asterisk/indications.conf"), etc / "indications.conf")
     _install_sounds(instance)
+    _install_certificate(settings, instance)
     # Asterisk refuses to run as root ("ASTdb initialization failed"); it runs as 'asterisk'.
     subprocess.run(["chroot", str(instance.root), "chown", "-R", "asterisk:asterisk", instance.home],
                    check=True)
