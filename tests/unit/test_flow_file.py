@@ -231,6 +231,18 @@ def test_the_documented_kinds_and_codes_are_the_node_kinds() -> None:
     assert sorted(sections) == sorted(NODE_KINDS)
 
 
+def test_the_fields_documented_as_required_are_the_ones_a_node_cannot_go_without() -> None:
+    """docs/flows.md once called on_identified required with interaction = "destination" too."""
+    flows_md = (Path(__file__).parents[2] / "docs" / "flows.md").read_text()
+    for section in re.split(r"^### `", flows_md, flags=re.MULTILINE)[1:]:
+        kind = section.split("`", 1)[0]
+        if kind not in NODE_KINDS:
+            continue
+        documented = set(re.findall(r"^\| `([a-z_]+)` \| \*required\* \|", section, re.MULTILINE))
+        model = NODE_KINDS[kind].model
+        assert documented == {name for name, f in model.model_fields.items() if f.is_required()}, kind
+
+
 def test_time_groups_trunks_and_zones(tmp_path: Path) -> None:
     flow = load(tmp_path, FULL)
 
