@@ -3,7 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(debootstrap sip-tester kannel kannel-extras chromium)
+# systemd: systemd-analyze checks the units in docker/systemd/; openssl: pbx.tls makes its certificate.
+packages=(debootstrap sip-tester kannel kannel-extras chromium systemd openssl)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
