@@ -60,6 +60,7 @@ class _Reader:
         self.problems: list[Problem] = []
         self.invalid: set[Destination] = set()
         """Nodes written but refused: references to them are not reported twice."""
+        self.refused_fields: dict[Loc, set[str]] = {}
 
     def problem(self, loc: Loc, message: str) -> None:
         node = f"[{loc[0]}.{loc[1]}]" if len(loc) > 1 and loc[0] not in ("entry",) else f"[{loc[0]}]"
@@ -72,20 +73,24 @@ class _Reader:
             if key not in TABLES:
                 self.problem(_table_loc(key, value), f"unknown table (expected one of {', '.join(TABLES)})")
         nodes: dict[Destination, Node] = {}
+        partial: dict[Destination, Node] = {}
+        """Refused nodes read without their refused fields: their other fields are checked too."""
         for kind, node_kind in NODE_KINDS.items():
             for name, body in self._named(kind):
                 if (node := self._validate(node_kind.model, body, (kind, name))) is not None:
                     nodes[Destination(kind, name)] = node
-                else:
-                    self.invalid.add(Destination(kind, name))
+                    continue
+                self.invalid.add(Destination(kind, name))
+                if (rest := self._without_refused(node_kind.model, body, (kind, name))) is not None:
+                    partial[Destination(kind, name)] = rest
         trunks = {name: trunk for name, body in self._named("trunk")
                   if isinstance(trunk := self._validate(Trunk, body, ("trunk", name)), Trunk)}
         agents = {name: agent for name, body in self._named("agent")
                   if isinstance(agent := self._validate(Agent, body, ("agent", name)), Agent)}
         timegroups = self._timegroups()
         entries = self._entries(nodes)
-        zones = self._check(nodes, trunks, timegroups)
-        self._members(nodes, agents)
+        zones = self._check(nodes, trunks, timegroups, partial)
+        self._members({**nodes, **partial}, agents)
         self._agent_trunks(agents, trunks)
         return Flow(nodes, entries, timegroups, trunks, zones, str(self.raw.path or ""), agents)
 
@@ -127,6 +132,7 @@ class _Reader:
             return model.model_validate(body)
         except ValidationError as exc:
             errors = exc.errors()
+            self.refused_fields[loc] = {str(error["loc"][0]) for error in errors if error["loc"]}
             for error in errors:
                 where = (*loc, *(str(k) for k in error["loc"] if k != "[key]"))
                 message = error["msg"].removeprefix("Value error, ")
@@ -142,6 +148,16 @@ class _Reader:
                       and repr(error["input"]) not in message):
                     message = f"{message} (got {error['input']!r})"
                 self.problem(where, message)
+            return None
+
+    def _without_refused(self, model: type[M], body: Any, loc: Loc) -> M | None:
+        """The node as if its refused fields were not written, when that is a valid node."""
+        refused = self.refused_fields.get(loc, set())
+        if not isinstance(body, dict) or not refused:
+            return None
+        try:
+            return model.model_validate({key: value for key, value in body.items() if key not in refused})
+        except ValidationError:
             return None
 
     def _timegroups(self) -> dict[str, tuple[TimeRule, ...]]:
@@ -180,10 +196,12 @@ class _Reader:
         return destination
 
     def _check(self, nodes: Mapping[Destination, Node], trunks: Mapping[str, Trunk],
-               timegroups: Mapping[str, tuple[TimeRule, ...]]) -> dict[str, ZoneInfo]:
+               timegroups: Mapping[str, tuple[TimeRule, ...]],
+               partial: Mapping[Destination, Node]) -> dict[str, ZoneInfo]:
+        """Each node's references and settings; ``partial`` nodes are checked, not referred to."""
         zones: dict[str, ZoneInfo] = {}
         ids: dict[tuple[str, int], str] = {}
-        for destination, node in nodes.items():
+        for destination, node in {**nodes, **partial}.items():
             loc = (destination.kind, destination.name)
             for field, target in _destinations(node):
                 self._reference(target, (*loc, *field), nodes)
