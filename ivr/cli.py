@@ -111,6 +111,11 @@ def _parser() -> argparse.ArgumentParser:
     calls.add_argument("--json", action="store_true", help="one JSON object per line")
     calls.set_defaults(command=_calls)
 
+    doctor = commands.add_parser("doctor", help="check the deployment (ARI transport and password, AMI and "
+                                 "FastAGI exposure, Asterisk's version, the dialplan) and say how to fix it")
+    doctor.add_argument("--json", action="store_true", help="one JSON object per finding, one per line")
+    doctor.set_defaults(command=_doctor)
+
     password = commands.add_parser("password", help="set the web page password of an agent or the supervisor")
     password.add_argument("who", metavar="NAME", help="an agent's id, or supervisor")
     password.add_argument("--stdin", action="store_true", help="read the password from standard input")
@@ -246,6 +251,17 @@ def _calls(settings: Settings, args: argparse.Namespace) -> int:
         else:
             print(call_line(record))
     return EXIT_OK
+
+
+def _doctor(settings: Settings, args: argparse.Namespace) -> int:
+    from ivr import doctor
+
+    findings = doctor.gather(settings, load_flow(settings.flow_path))
+    if args.json:
+        print("\n".join(json.dumps(finding.as_dict()) for finding in findings))
+    else:
+        print(doctor.text(findings))
+    return EXIT_FAILED if doctor.failed(findings) else EXIT_OK
 
 
 def _password(settings: Settings, args: argparse.Namespace) -> int:
