@@ -78,11 +78,11 @@ class CampaignStep:
                 self.ctx.facts.notes.append(f"campaign {self.name}: the caller pressed {digit} to leave")
                 assert self.node.on_exit is not None
                 return [*self.ctx.player.stop(), CancelTimer(MAX_WAIT), CancelTimer(ANNOUNCE),
-                        LeaveCampaign(self.name, f"the caller pressed {digit} to leave"), StopMoh(),
-                        SetVariable("IVR_WAITING", ""), Goto(self.node.on_exit)]
+                        LeaveCampaign(self.name, f"the caller pressed {digit} to leave", "key", digit),
+                        StopMoh(), SetVariable("IVR_WAITING", ""), Goto(self.node.on_exit)]
             case DigitPressed(digit=digit) if self.state == "waiting" and digit == self.node.callback_key:
                 return [*self.ctx.player.stop(), CancelTimer(MAX_WAIT), CancelTimer(ANNOUNCE),
-                        LeaveCampaign(self.name, "the caller asked for a callback"), StopMoh(),
+                        LeaveCampaign(self.name, "the caller asked for a callback", "callback"), StopMoh(),
                         SetVariable("IVR_WAITING", ""), *self._to_callback(f"the caller pressed {digit}")]
             case TimerFired(name=name) if name == ANNOUNCE and self.state == "waiting":
                 return [AskPosition(self.name)]
@@ -139,8 +139,9 @@ class CampaignStep:
                 self.state = "done"
                 why = f"no {'staff took it' if self.node.pull else 'agent'} within {self.node.max_wait:g} s"
                 self.ctx.facts.notes.append(f"campaign {self.name}: {why}")
-                return [*self.ctx.player.stop(), CancelTimer(ANNOUNCE), LeaveCampaign(self.name, why),
-                        StopMoh(), SetVariable("IVR_WAITING", ""), Goto(self.node.on_max_wait)]
+                return [*self.ctx.player.stop(), CancelTimer(ANNOUNCE),
+                        LeaveCampaign(self.name, why, "timeout"), StopMoh(), SetVariable("IVR_WAITING", ""),
+                        Goto(self.node.on_max_wait)]
             case BackendPlay(media=media) if self.state == "waiting":
                 return [StopMoh(), CancelTimer(ANNOUNCE), *self.ctx.player.play(media)]
             case BackendSend(destination=destination) if self.state == "waiting":

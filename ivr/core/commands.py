@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from ivr.core.callbacks import Limits, NewCallback, RetryPolicy
 from ivr.core.crm_answer import Interaction
@@ -113,10 +114,18 @@ class JoinCampaign:
     """Seconds already waited (a caller taken back after a restart keeps its place)."""
 
 
+ExitKind = Literal["timeout", "key", "callback", "sent"]
+"""How the flow took a caller out of a campaign's line: its maximum wait, its exit key, a
+callback asked for, or sent elsewhere (by a backend, to voicemail by staff)."""
+
+
 @dataclass(frozen=True)
 class LeaveCampaign:
     campaign: str
     why: str = "the caller left the line"
+    how: ExitKind = "sent"
+    key: str = ""
+    """The exit key pressed (``how`` "key")."""
 
 
 @dataclass(frozen=True)

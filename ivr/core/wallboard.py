@@ -61,6 +61,8 @@ class Wallboard:
                 day.abandoned += 1
             case "left":
                 day.left += 1
+            case "unanswered" | "ended":
+                pass
 
     def day(self, campaign: str) -> CampaignDay:
         if (today := self.today()) != self.date:

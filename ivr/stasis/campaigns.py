@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ivr.ari.rest import AriError, AriRest, NotFound
 from ivr.core.agents import State
 from ivr.core.callback_accept import CallbackAcceptance
-from ivr.core.commands import RegisterCallback, WaitingCall
+from ivr.core.commands import ExitKind, RegisterCallback, WaitingCall
 from ivr.core.distribution import commands as cmd
 from ivr.core.distribution import events as evt
 from ivr.core.distribution.engine import Distribution
@@ -110,9 +110,9 @@ class Campaigns:
              waited: float = 0.0) -> None:
         self.feed(evt.CallerJoined(call_id, campaign, priority, call, waited))
 
-    def leave(self, call_id: str, why: str = "") -> None:
-        """``why``: the flow took the caller out; none: the caller hung up."""
-        self.feed(evt.CallerLeft(call_id, why, hung_up=False) if why else evt.CallerLeft(call_id))
+    def leave(self, call_id: str, why: str = "", how: ExitKind = "sent", key: str = "") -> None:
+        """``why``: the flow took the caller out (``how``); none: the caller hung up."""
+        self.feed(evt.CallerLeft(call_id, why, False, how, key) if why else evt.CallerLeft(call_id))
 
     def connect(self, call_id: str) -> None:
         self.feed(evt.CallerReady(call_id))

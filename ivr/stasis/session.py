@@ -21,6 +21,7 @@ from ivr.core.commands import (
     Command,
     ConnectAgent,
     ContinueInDialplan,
+    ExitKind,
     Finished,
     Hangup,
     JoinCampaign,
@@ -70,7 +71,7 @@ class Queues(Protocol):
     def join(self, call_id: str, campaign: str, priority: int,
              call: WaitingCall, waited: float) -> None: ...
 
-    def leave(self, call_id: str, why: str = "") -> None: ...
+    def leave(self, call_id: str, why: str = "", how: ExitKind = "sent", key: str = "") -> None: ...
 
     def connect(self, call_id: str) -> None: ...
 
@@ -86,7 +87,7 @@ class NoQueues:
              call: WaitingCall, waited: float) -> None:
         raise RuntimeError("this app runs no campaigns")
 
-    def leave(self, call_id: str, why: str = "") -> None:
+    def leave(self, call_id: str, why: str = "", how: ExitKind = "sent", key: str = "") -> None:
         return None
 
     def connect(self, call_id: str) -> None:
@@ -280,8 +281,8 @@ class CallSession:
                 self._start_lookup(command)
             case JoinCampaign(campaign=campaign, priority=priority, call=call, waited=waited):
                 self.queues.join(channel, campaign, priority, call, waited)
-            case LeaveCampaign(why=why):
-                self.queues.leave(channel, why)
+            case LeaveCampaign(why=why, how=how, key=key):
+                self.queues.leave(channel, why, how, key)
             case ConnectAgent():
                 self.queues.connect(channel)
             case AskPosition():

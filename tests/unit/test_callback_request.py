@@ -103,7 +103,7 @@ def test_a_waiting_caller_asks_confirms_leaves_a_message_and_is_registered_at_it
     clock.now += timedelta(seconds=40)
 
     out = call.handle(DigitPressed("2"))
-    assert out[:5] == [CancelTimer(MAX_WAIT), CancelTimer(ANNOUNCE), LeaveCampaign("sales", "the caller asked for a callback"),
+    assert out[:5] == [CancelTimer(MAX_WAIT), CancelTimer(ANNOUNCE), LeaveCampaign("sales", "the caller asked for a callback", "callback"),
                        StopMoh(), SetVariable("IVR_WAITING", "")]
     assert plays(out) == [(*READBACK, "sound:ivr/callback-confirm")]
     assert call.handle(PlaybackFinished("c1-1")) == [StartTimer(CONFIRM, CONFIRM_SECONDS)]

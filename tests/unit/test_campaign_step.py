@@ -117,7 +117,7 @@ def test_no_agent_within_the_longest_wait_sends_the_caller_on(tmp_path: Path) ->
 
     commands = call.handle(TimerFired(MAX_WAIT))
 
-    assert commands == [CancelTimer(ANNOUNCE), LeaveCampaign("sales", "no agent within 60 s"), StopMoh(),
+    assert commands == [CancelTimer(ANNOUNCE), LeaveCampaign("sales", "no agent within 60 s", "timeout"), StopMoh(),
                         SetVariable("IVR_WAITING", ""), Play("c1-1", ("sound:ivr/sorry",))]
     assert call.facts.nodes == ["campaign:sales", "message:sorry"]
 
@@ -167,7 +167,7 @@ def test_the_exit_key_leaves_the_line_even_during_an_announcement(tmp_path: Path
     commands = call.handle(DigitPressed("0"))
 
     assert commands[:5] == [StopPlayback("c1-1"), CancelTimer(MAX_WAIT), CancelTimer(ANNOUNCE),
-                            LeaveCampaign("sales", "the caller pressed 0 to leave"), StopMoh()]
+                            LeaveCampaign("sales", "the caller pressed 0 to leave", "key", "0"), StopMoh()]
     assert ContinueInDialplan("ivr-voicemail", "s", 1) in commands
     assert call.facts.notes == ["campaign sales: the caller pressed 0 to leave"]
 

@@ -144,8 +144,9 @@ def ring(offer: str, agent: str) -> RingAgent:
 def test_a_caller_joins_is_claimed_rung_answered_and_bridged() -> None:
     s = Setup()
 
-    assert without_logs(s.join()) == [LineEvent("sales", "c1", "entered", 0.0), Wake(TICK, TICK_SECONDS),
-                                      ClaimAgent("c1-agent-1", "ana")]
+    assert without_logs(s.join()) == [LineEvent("sales", "c1", "entered", 0.0, position=1, first_position=1,
+                                                caller="600"),
+                                      Wake(TICK, TICK_SECONDS), ClaimAgent("c1-agent-1", "ana")]
     assert without_logs(s.claimed("c1-agent-1")) == [
         NotifyAgent("ana", (("type", "offer"), ("agent", "ana"), ("call", "c1"), ("campaign", "sales"),
                             ("caller", "600"), ("did", "100"), ("customer_id", "1234"),
@@ -153,8 +154,9 @@ def test_a_caller_joins_is_claimed_rung_answered_and_bridged() -> None:
         ring("c1-agent-1", "ana")]
     assert s.board.status("ana").state is State.RINGING
     s.clock.now += 4.5
-    assert s.engine.handle(OfferAnswered("c1-agent-1")) == [LineEvent("sales", "c1", "answered", 4.5, "ana"),
-                                                            TellCaller("c1", AgentAnswered("ana"))]
+    assert s.engine.handle(OfferAnswered("c1-agent-1")) == [
+        LineEvent("sales", "c1", "answered", 4.5, "ana", rang=4.5, first_position=1, leg="c1-agent-1"),
+        TellCaller("c1", AgentAnswered("ana"))]
     assert s.engine.handle(CallerReady("c1")) == [BridgeCall("c1-agent-1-bridge", "c1", "c1-agent-1")]
     assert without_logs(s.engine.handle(Bridged("c1-agent-1", "c1-agent-1-bridge"))) == [
         TellCaller("c1", AgentConnected("ana"))]
@@ -191,7 +193,7 @@ def test_ring_all_claims_everyone_first_rings_together_and_the_first_answer_wins
     assert rung(s.claimed("c1-agent-2")) == []
     assert rung(s.claimed("c1-agent-3")) == ["ana", "bo", "cy"]
     assert s.engine.handle(OfferAnswered("c1-agent-2")) == [
-        LineEvent("sales", "c1", "answered", 0.0, "bo"), HangUpAgent("c1-agent-1"), HangUpAgent("c1-agent-3"), TellCaller("c1", AgentAnswered("bo")),
+        LineEvent("sales", "c1", "answered", 0.0, "bo", first_position=1, leg="c1-agent-2"), HangUpAgent("c1-agent-1"), HangUpAgent("c1-agent-3"), TellCaller("c1", AgentAnswered("bo")),
         ReleaseAgent("ana", "c1-agent-1"), ReleaseAgent("cy", "c1-agent-3")]
     assert s.board.status("ana").state is State.READY and s.board.status("bo").state is State.ON_CALL
     # The others' legs end afterwards: nothing more is done for them.
@@ -224,8 +226,10 @@ def test_an_agent_who_does_not_answer_is_skipped_then_everyone_is_tried_again() 
     s.join()
     s.claimed("c1-agent-1")
 
+    s.clock.now += 15
     out = s.engine.handle(OfferEnded("c1-agent-1", "No Answer"))
-    assert without_logs(out) == [ReleaseAgent("ana", "c1-agent-1"), ClaimAgent("c1-agent-2", "bo")]
+    assert without_logs(out) == [LineEvent("sales", "c1", "unanswered", 15.0, "ana", "No Answer", rang=15.0),
+                                 ReleaseAgent("ana", "c1-agent-1"), ClaimAgent("c1-agent-2", "bo")]
     s.claimed("c1-agent-2")
     assert claims(s.engine.handle(OfferEnded("c1-agent-2", "Busy"))) == []
     assert claims(s.engine.handle(Woke(TICK))) == [("c1-agent-3", "ana")]
@@ -252,7 +256,8 @@ def test_a_caller_leaving_while_an_agent_rings_hangs_the_leg_up_and_frees_the_ag
     s.claimed("c1-agent-1")
     s.clock.now += 7
 
-    assert without_logs(s.engine.handle(CallerLeft("c1"))) == [LineEvent("sales", "c1", "abandoned", 7.0),
+    assert without_logs(s.engine.handle(CallerLeft("c1"))) == [LineEvent("sales", "c1", "abandoned", 7.0,
+                                                                         position=1, first_position=1),
                                                               HangUpAgent("c1-agent-1"),
                                                               ReleaseAgent("ana", "c1-agent-1")]
     assert s.board.status("ana").state is State.READY and s.board.status("ana").no_answers == 0
@@ -314,7 +319,9 @@ def test_the_agent_hanging_up_tells_the_flow_before_the_bridge_ends_then_wrap_up
     s.answer("c1-agent-1")
 
     assert without_logs(s.engine.handle(OfferEnded("c1-agent-1", "Normal Clearing"))) == [
-        TellCaller("c1", AgentHungUp("ana")), Wake("wrap-up:c1-agent-1", 30), EndBridge("c1-agent-1-bridge")]
+        TellCaller("c1", AgentHungUp("ana")),
+        LineEvent("sales", "c1", "ended", 0.0, "ana", first_position=1, by="agent"),
+        Wake("wrap-up:c1-agent-1", 30), EndBridge("c1-agent-1-bridge")]
     assert s.board.status("ana").state is State.WRAP_UP
     assert s.engine.handle(Woke("wrap-up:c1-agent-1")) == [ReleaseAgent("ana", "c1-agent-1")]
     assert s.board.status("ana").state is State.READY
@@ -324,9 +331,12 @@ def test_the_caller_hanging_up_during_the_conversation_hangs_the_agent_up() -> N
     s = Setup()
     s.join()
     s.claimed("c1-agent-1")
+    s.clock.now += 3
     s.answer("c1-agent-1")
+    s.clock.now += 42
 
     assert without_logs(s.engine.handle(CallerLeft("c1"))) == [
+        LineEvent("sales", "c1", "ended", 3.0, "ana", first_position=1, talked=42.0, by="caller"),
         HangUpAgent("c1-agent-1"), EndBridge("c1-agent-1-bridge"), ReleaseAgent("ana", "c1-agent-1")]
 
 
@@ -347,20 +357,47 @@ def test_the_line_is_told_who_entered_was_answered_abandoned_or_taken_out() -> N
     s.join("c2")
     s.clock.now += 30
 
-    left = s.engine.handle(CallerLeft("c1", "no agent within 30 s", hung_up=False))
+    left = s.engine.handle(CallerLeft("c1", "no agent within 30 s", hung_up=False, how="timeout"))
     assert [c for c in left if isinstance(c, LineEvent)] == [
-        LineEvent("sales", "c1", "left", 30.0, why="no agent within 30 s")]
+        LineEvent("sales", "c1", "left", 30.0, why="no agent within 30 s", position=1, first_position=1,
+                  how="timeout")]
     s.board.ready("ana")
     s.claimed(claims(s.engine.handle(AgentsChanged()))[0][0])
     s.answer("c2-agent-1", "c2")
-    assert [c for c in s.engine.handle(CallerLeft("c2")) if isinstance(c, LineEvent)] == []
+    assert [c.kind for c in s.engine.handle(CallerLeft("c2")) if isinstance(c, LineEvent)] == ["ended"]
+
+
+def test_the_line_is_told_the_exit_key_and_who_ended_the_talk_and_a_caller_served_is_no_abandon() -> None:
+    """What the queue_log needs beyond the wallboard: EXITWITHKEY's key and positions, and
+    COMPLETEAGENT's hold and talk times; the caller hanging up after the agent is not an abandon."""
+    s = Setup()
+    for agent in ("ana", "bo", "cy"):
+        s.board.pause(agent, "lunch")
+    s.join("c1")
+    s.join("c2")
+    s.clock.now += 9
+
+    left = s.engine.handle(CallerLeft("c2", "the caller pressed 0 to leave", hung_up=False, how="key", key="0"))
+    assert [c for c in left if isinstance(c, LineEvent)] == [
+        LineEvent("sales", "c2", "left", 9.0, why="the caller pressed 0 to leave", position=2, first_position=2,
+                  how="key", key="0")]
+    s.board.ready("ana")
+    s.claimed(claims(s.engine.handle(AgentsChanged()))[0][0])
+    s.answer("c1-agent-1", "c1")
+    s.clock.now += 20
+
+    ended = s.engine.handle(OfferEnded("c1-agent-1", "Normal Clearing"))
+    assert [c for c in ended if isinstance(c, LineEvent)] == [
+        LineEvent("sales", "c1", "ended", 9.0, "ana", first_position=1, talked=20.0, by="agent")]
+    assert [c for c in s.engine.handle(CallerLeft("c1")) if isinstance(c, LineEvent)] == []
 
 
 def test_a_busy_own_agent_is_told_once_and_another_agent_is_offered() -> None:
     """Whether the caller hears a prompt then is the flow's (tests/unit/test_campaign_step.py)."""
     s = Setup(remember_agent=True)
     assert s.join() == [Log("call c1: waiting in campaign sales (priority 5, position 1)"),
-                        LineEvent("sales", "c1", "entered", 0.0), RecallOwnAgent("c1", "1234"),
+                        LineEvent("sales", "c1", "entered", 0.0, position=1, first_position=1, caller="600"),
+                        RecallOwnAgent("c1", "1234"),
                         Wake(TICK, TICK_SECONDS)]
     s.board.pause("cy", "lunch")
 

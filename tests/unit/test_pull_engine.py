@@ -144,7 +144,7 @@ def test_voicemail_without_a_box_reopens_the_call() -> None:
 def test_a_claim_on_a_caller_who_left_is_answered_and_rings_nobody() -> None:
     setup = Setup()
     setup.open()
-    assert setup.handle(CallerLeft("c1")) == [LineEvent("sales", "c1", "abandoned", 0.0),
+    assert setup.handle(CallerLeft("c1")) == [LineEvent("sales", "c1", "abandoned", 0.0, position=1, first_position=1),
                                              ClosePull(17, "the caller hung up")]
     out = setup.handle(CallPulled("c1", 17, "bo", "take", "sms"))
     assert not of(RingAgent, out)

@@ -20,7 +20,10 @@ def test_the_day_counts_answers_within_the_service_level_abandons_and_the_longes
                   LineEvent("sales", "c2", "entered", 0), LineEvent("sales", "c2", "answered", 20, "bo"),
                   LineEvent("sales", "c3", "entered", 0), LineEvent("sales", "c3", "answered", 41, "ana"),
                   LineEvent("sales", "c4", "entered", 0), LineEvent("sales", "c4", "abandoned", 12),
-                  LineEvent("sales", "c5", "entered", 0), LineEvent("sales", "c5", "left", 300, why="max wait")]:
+                  LineEvent("sales", "c5", "entered", 0), LineEvent("sales", "c5", "left", 300, why="max wait"),
+                  # What the queue_log tells besides: neither a new call nor a second answer.
+                  LineEvent("sales", "c1", "ended", 5, "ana", talked=60, by="agent"),
+                  LineEvent("sales", "c2", "unanswered", 3, "ana", rang=3)]:
         board.count(event)
 
     lines = {"sales": [Waiting("c6", 5, 100.0, 1), Waiting("c7", 5, 130.0, 2)]}

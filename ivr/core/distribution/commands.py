@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ivr.core.commands import ExitKind
 from ivr.core.events import Event as CallEvent
 
 
@@ -223,18 +224,41 @@ class Wake:
     seconds: float
 
 
+LineKind = Literal["entered", "unanswered", "answered", "ended", "abandoned", "left"]
+
+
 @dataclass(frozen=True)
 class LineEvent:
-    """For the wallboard and reports: a caller entered a campaign's line, was answered by an agent
-    after waiting, or left the line unanswered (``abandoned``: it hung up; ``left``: anything else,
-    ``why`` says what)."""
+    """For the wallboard and the reports (``ivr.store.queue_log``): a caller entered a campaign's
+    line, an agent's phone rang unanswered, an agent answered, the talk ended, or the caller left
+    the line unanswered (``abandoned``: it hung up; ``left``: the flow took it out, ``how`` says
+    why). Callbacks' work is not told."""
 
     campaign: str
     call_id: str
-    kind: Literal["entered", "answered", "abandoned", "left"]
+    kind: LineKind
     waited: float
+    """Seconds in the line: until leaving it, or until the answer (answered, ended)."""
     agent: str = ""
     why: str = ""
+    position: int = 0
+    """Place in the line (1: served next) on entering, or on leaving it unanswered."""
+    first_position: int = 0
+    """Place on entering."""
+    how: ExitKind | None = None
+    """left: the flow's reason (its maximum wait, the exit key, a callback, sent elsewhere)."""
+    key: str = ""
+    """left by the exit key: that key."""
+    rang: float = 0.0
+    """answered, unanswered: seconds the agent's phone rang."""
+    talked: float = 0.0
+    """ended: seconds from the bridge to the end."""
+    by: Literal["caller", "agent", ""] = ""
+    """ended: who hung up first."""
+    caller: str = ""
+    """entered: the caller's number."""
+    leg: str = ""
+    """answered: the agent's leg's channel id."""
 
 
 @dataclass(frozen=True)

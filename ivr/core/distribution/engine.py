@@ -21,7 +21,7 @@ from ivr.core.agents import State
 from ivr.core.destinations import Destination
 from ivr.core.distribution.backend_run import BackendRun
 from ivr.core.distribution.calling_back import CallingBack
-from ivr.core.distribution.commands import AskTeam, DistributionCommand, LineEvent, RecallOwnAgent, Wake
+from ivr.core.distribution.commands import AskTeam, DistributionCommand, RecallOwnAgent, Wake
 from ivr.core.distribution.engine_state import TICK, TICK_SECONDS, WAITING_STATES
 from ivr.core.distribution.events import (
     AgentBriefed,
@@ -82,8 +82,8 @@ class Distribution(CallingBack, Pulling, BackendRun):
         match event:
             case CallerJoined():
                 self._join(event)
-            case CallerLeft(call_id=call_id, why=why, hung_up=hung_up):
-                self._leave(call_id, why, hung_up)
+            case CallerLeft():
+                self._leave(event)
             case CallerReady(call_id=call_id):
                 self._ready(call_id)
             case CallbackQueued():
@@ -179,9 +179,11 @@ class Distribution(CallingBack, Pulling, BackendRun):
         waiting = line.join(event.call_id, event.priority, self.clock() - event.waited)
         item = WorkItem(event.call_id, WorkKind.CALL, event.campaign, node, waiting, event.call)
         self.items[item.id] = item
+        item.first_position = line.position(item.id) or 1
         self._log(f"call {item.id}: waiting in campaign {item.campaign} (priority {event.priority}, "
-                  f"position {line.position(item.id)})")
-        self._out.append(LineEvent(item.campaign, item.id, "entered", event.waited))
+                  f"position {item.first_position})")
+        self._line(item, "entered", event.waited, position=item.first_position,
+                   first_position=item.first_position, caller=event.call.caller)
         if node.pull:
             self._open_pull(item)
             return
@@ -200,17 +202,17 @@ class Distribution(CallingBack, Pulling, BackendRun):
         self._rematch = True
         self._keep_ticking()
 
-    def _leave(self, call_id: str, why: str, hung_up: bool) -> None:
+    def _leave(self, event: CallerLeft) -> None:
+        call_id, why = event.call_id, event.why
         if call_id in self.legs:
             self._customer_gone(call_id, "the customer's call ended")
             return
         item = self.items.get(call_id)
         if item is None or (self.stopping and item.connected is not None):
             return
+        if item.state in WAITING_STATES:
+            self._left_line(item, event)
         item.move("leave")
-        if item.connected is None and item.kind is WorkKind.CALL:
-            self._out.append(LineEvent(item.campaign, item.id, "abandoned" if hung_up else "left",
-                                       self.clock() - item.waiting.joined_at, why="" if hung_up else why))
         self._close_pull(item, why)
         self._caller_left(item, why)
         del self.items[call_id]
@@ -220,6 +222,17 @@ class Distribution(CallingBack, Pulling, BackendRun):
         if item.connected is not None:
             self._end_talk(item, self.offers[item.connected], hang_up_agent=True)
         self._rematch = True
+
+    def _left_line(self, item: WorkItem, event: CallerLeft) -> None:
+        """Unanswered: an abandon when the caller hung up, else the flow's reason."""
+        waited = self.clock() - item.waiting.joined_at
+        place = {"position": self.lines[item.campaign].position(item.id) or 1,
+                 "first_position": item.first_position}
+        if event.hung_up:
+            self._line(item, "abandoned", waited, **place)
+        else:
+            self._line(item, "left", waited, why=event.why, how=event.how,
+                       key=event.key if event.how == "key" else "", **place)
 
     def _team(self, event: TeamAnswered) -> None:
         item = self.items.get(event.call_id)

@@ -17,12 +17,15 @@ import random
 from collections import deque
 from collections.abc import Callable
 from datetime import date, datetime
+from typing import Any
 
 from ivr.core.agents import AgentBoard
 from ivr.core.distribution.commands import (
     DistributionCommand,
     FinishAttempt,
     HangUpCustomer,
+    LineEvent,
+    LineKind,
     Log,
     TellCaller,
     Wake,
@@ -120,6 +123,11 @@ class EngineState:
     def _tell(self, item: WorkItem, event: CallEvent) -> None:
         if item.kind is WorkKind.CALL:
             self._out.append(TellCaller(item.id, event))
+
+    def _line(self, item: WorkItem, kind: LineKind, waited: float, **told: Any) -> None:
+        """What the wallboard and the reports are told of a live caller."""
+        if item.kind is WorkKind.CALL:
+            self._out.append(LineEvent(item.campaign, item.id, kind, waited, **told))
 
     def _log(self, message: str, level: int = logging.INFO) -> None:
         self._out.append(Log(message, level))

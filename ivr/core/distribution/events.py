@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ivr.core.callbacks import Callback
-from ivr.core.commands import WaitingCall
+from ivr.core.commands import ExitKind, WaitingCall
 from ivr.core.pull import Action
 
 
@@ -31,6 +31,9 @@ class CallerLeft:
     why: str = "the caller hung up"
     hung_up: bool = True
     """The caller hung up (an abandon, unless an agent had answered); else the flow took it out."""
+    how: ExitKind = "sent"
+    """When the flow took it out: why (its maximum wait, the exit key...)."""
+    key: str = ""
 
 
 @dataclass(frozen=True)

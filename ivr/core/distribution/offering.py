@@ -15,7 +15,6 @@ from ivr.core.distribution.commands import (
     EndBridge,
     FinishAttempt,
     HangUpAgent,
-    LineEvent,
     NotifyAgent,
     ReleaseAgent,
     RingAgent,
@@ -24,7 +23,7 @@ from ivr.core.distribution.commands import (
 from ivr.core.distribution.matching import Matching
 from ivr.core.distribution.offers import Offer, OfferState
 from ivr.core.distribution.transitions import IllegalEvent
-from ivr.core.distribution.work import WorkItem, WorkKind, WorkState
+from ivr.core.distribution.work import WorkItem, WorkState
 from ivr.core.events import AgentAnswered, AgentConnected, AgentHungUp, CampaignNote
 
 WAITS_KEPT = 20
@@ -116,6 +115,7 @@ class Offering(Matching):
     def _ring(self, item: WorkItem, offer: Offer) -> None:
         offer.move("ring")
         offer.leg = True
+        offer.rung_at = self.clock()
         node, variables = item.node, item.call.agent_variables(item.campaign)
         shown = f"{item.campaign} <{item.call.caller}>"
         if item.callback is not None:
@@ -141,10 +141,10 @@ class Offering(Matching):
         item.connected = offer.id
         self.lines[item.campaign].leave(item.id)
         self._count_spare(item, offer.agent)
-        waited = self.clock() - item.waiting.joined_at
+        waited = item.held_for = self.clock() - item.waiting.joined_at
         self.waits.setdefault(item.campaign, deque(maxlen=WAITS_KEPT)).append(waited)
-        if item.kind is WorkKind.CALL:
-            self._out.append(LineEvent(item.campaign, item.id, "answered", waited, offer.agent))
+        self._line(item, "answered", waited, agent=offer.agent, rang=self.clock() - offer.rung_at,
+                   first_position=item.first_position, leg=offer.id)
         if offer.on_board:
             self.board.answered(offer.agent)
         for other in list(item.offers.values()):
@@ -175,6 +175,7 @@ class Offering(Matching):
         item = self.items[offer.work_id]
         offer.move("bridged")
         item.move("bridged")
+        item.bridged_at = self.clock()
         self._log(f"{item.kind.value} {item.id}: bridged with agent {offer.agent}")
         self._tell(item, AgentConnected(offer.agent))
         if item.callback is not None:
@@ -222,6 +223,8 @@ class Offering(Matching):
 
     def _unanswered(self, item: WorkItem, offer: Offer, reason: str) -> None:
         self._log(f"call {item.id}: agent {offer.agent} did not answer ({reason})")
+        self._line(item, "unanswered", self.clock() - item.waiting.joined_at, agent=offer.agent,
+                   why=reason, rang=self.clock() - offer.rung_at)
         self.board.not_answered(offer.agent)
         del item.offers[offer.id]
         item.waiting.skipped.add(offer.agent)
@@ -254,8 +257,12 @@ class Offering(Matching):
         self._forget_if_settled(offer)
 
     def _end_talk(self, item: WorkItem, offer: Offer, hang_up_agent: bool) -> None:
-        """The conversation (or the attempt at one) is over for the agent: wrap-up, then ready."""
+        """The conversation (or the attempt at one) is over for the agent: wrap-up, then ready.
+        Ending a bridged talk, the caller hung up first when the agent's leg is to be hung up."""
         item.connected = None
+        if offer.state in (OfferState.BRIDGED, OfferState.ENDED) and item.bridged_at is not None:
+            self._line(item, "ended", item.held_for, agent=offer.agent, first_position=item.first_position,
+                       talked=self.clock() - item.bridged_at, by="caller" if hang_up_agent else "agent")
         if offer.state in (OfferState.ANSWERED, OfferState.BRIDGED):
             offer.move("withdraw")
         wrap_up = item.node.wrap_up if offer.on_board else 0

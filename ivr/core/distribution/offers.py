@@ -65,6 +65,8 @@ class Offer:
     on_board: bool = True
     """The agent's state follows the offer (ringing, on call). Not for a pulled call taken by
     someone who is not ready for pushed calls (logged out, paused): they chose to take it."""
+    rung_at: float = 0.0
+    """When the agent's phone was rung (the clock's time)."""
 
     def move(self, trigger: str) -> OfferState:
         self.state = next_state(OFFER_TABLE, f"offer {self.id} to {self.agent}", self.state, trigger)

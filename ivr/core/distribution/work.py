@@ -97,6 +97,10 @@ class WorkItem:
     backend: bool = False
     """Handed to the customer's backend, which says whom to connect; not matched here."""
     bridged_at: float | None = None
+    first_position: int = 0
+    """Its place in the line on entering (the queue_log's origposition)."""
+    held_for: float = 0.0
+    """Seconds it waited until the agent's answer."""
 
     def move(self, trigger: str) -> WorkState:
         self.state = next_state(WORK_TABLE, f"{self.kind.value} {self.id}", self.state, trigger)
