@@ -14,9 +14,11 @@ import logging
 import signal
 import time
 from collections import deque
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from ivr.agi.wire import AgiChannel, AgiHangup, AgiReply, serve
+from ivr.core.caller_id import cut_notes, visible
 from ivr.core.commands import (
     AskCrm,
     CancelTimer,
@@ -150,6 +152,17 @@ class AgiIdentification:
         return reply
 
 
+def caller_and_did(env: Mapping[str, str]) -> tuple[str, str]:
+    r"""The caller id number and the number dialled of the AGI headers, escaped as the ARI app
+    escapes them (ivr.stasis.translate): a header line holds no CR or LF, but ESC and the other
+    control characters of a SIP From header reach it as they were sent.
+
+    >>> caller_and_did({"callerid": "600\x1b[2J", "extension": "100"})
+    ('600\\x1b[2J', '100')
+    """
+    return visible(env.get("callerid", "")), visible(env.get("extension", ""))
+
+
 class AgiServer:
     def __init__(self, flows: FlowHolder, crm: CrmService, records: CallLogWriter) -> None:
         self.flows = flows
@@ -168,9 +181,10 @@ class AgiServer:
             await agi.set_variable("IVR_ERROR", reason)
             return
         call_id = agi.env.get("uniqueid", "agi")
-        ctx = CallContext(call_id, flow, Player(call_id), CallFacts(),
-                          caller=agi.env.get("callerid", ""), did=agi.env.get("extension", ""))
+        caller, did = caller_and_did(agi.env)
+        ctx = CallContext(call_id, flow, Player(call_id), CallFacts(), caller=caller, did=did)
         ctx.facts.nodes.append(f"identification:{name}")
+        ctx.facts.notes.extend(cut_notes(caller=caller, did=did))
         started = datetime.now(UTC)
         outcome = "caller hung up"
         try:

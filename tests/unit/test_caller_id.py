@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ivr.agi.identify import caller_and_did
 from ivr.cli import call_line
 from ivr.core.caller_id import MAX_LENGTH, visible
 from ivr.core.events import CallStarted
@@ -70,3 +71,9 @@ def test_ivr_calls_prints_a_raw_record_escaped() -> None:
     assert "\r" not in line and "\n" not in line and "\x1b" not in line and "\x07" not in line
     assert "600\\x0d\\x0a2026-03-02 fake line\\x1b[2J -> 100" in line
     assert line.endswith("=> caller hung up\\x07")
+
+
+def test_the_fastagi_path_escapes_caller_id_and_number_dialled_like_ari() -> None:
+    env = {"callerid": "600\x1b[2J\x07", "extension": "100\x00", "uniqueid": "1.1"}
+
+    assert caller_and_did(env) == ("600\\x1b[2J\\x07", "100\\x00")
