@@ -63,6 +63,7 @@ class LiveState:
     open_breakers: Callable[[], int] = lambda: 0
     spooled_records: Callable[[], int] = lambda: 0
     callbacks_pending: Callable[[], int | None] = lambda: None
+    api_refused: Callable[[], Mapping[int, int]] = dict
     clock: Callable[[], float] = time.monotonic
 
 
@@ -96,6 +97,11 @@ class _Live(Collector):
                                 value=state.open_breakers())
         yield GaugeMetricFamily("ivr_records_spooled", "Call records waiting in the local spool for the "
                                 "database", value=state.spooled_records())
+        refused = CounterMetricFamily("ivr_api_refused", "API and web page requests refused, by HTTP status "
+                                      "(bad input, wrong tokens, limits)", labels=["status"])
+        for status, count in sorted(state.api_refused().items()):
+            refused.add_metric([str(status)], count)
+        yield refused
         pending = state.callbacks_pending()
         if pending is not None:
             yield GaugeMetricFamily("ivr_callbacks_pending", "Callbacks waiting to be made", value=pending)

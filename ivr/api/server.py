@@ -13,6 +13,7 @@ import asyncio
 import hmac
 import logging
 import re
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -116,6 +117,8 @@ class Api:
         self.presence = PagePresence(clock, options.disconnected_after)
         self.wallboard = Wallboard(today, self._service_level)
         self.events = EventLog()
+        self.refused: Counter[int] = Counter()
+        """Requests refused, by HTTP status (bad input, wrong tokens, limits): a metric."""
         self.offers: dict[str, dict[str, Any]] = {}
         """Agent -> the offer it was last shown, for a page opened while the phone rings."""
         self.page_routes: list[web.RouteDef] = []
@@ -150,9 +153,13 @@ class Api:
             response: web.StreamResponse = await handler(request)
         except web.HTTPException as exc:
             exc.headers.update(SECURITY_HEADERS)
+            if exc.status >= 400:
+                self.refused[exc.status] += 1
             raise
         if not response.prepared:
             response.headers.update(SECURITY_HEADERS)
+        if response.status >= 400:
+            self.refused[response.status] += 1
         return response
 
     @web.middleware

@@ -134,6 +134,7 @@ async def test_wrong_secrets_from_one_address_are_refused_for_a_while_even_the_r
 
     refused = await client.get("/api/agents", headers={"Authorization": "Bearer ana-secret-token"})
     assert refused.status == 429 and refused.headers["Retry-After"] == "60"
+    assert made.api.refused == {401: 5, 429: 1}  # counted for /metrics
     page = await client.post("/sign-in", data={"who": "ana", "secret": "ana-secret-token"}, allow_redirects=False)
     assert page.status == 429
     made.clock.now += 60
