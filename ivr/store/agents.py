@@ -9,7 +9,8 @@ import logging
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -35,11 +36,13 @@ class AgentStore:
         self.node = node
 
     async def save(self, name: str, state: State, reason: str) -> None:
+        """One upsert: an update-then-insert let two nodes writing an agent never saved both
+        insert, and the loser failed on the primary key (its write lost)."""
         values = {"state": state.value, "reason": reason, "updated_at": datetime.now(UTC), "node": self.node}
         async with self.engine.begin() as connection:
-            done = await connection.execute(update(agents).where(agents.c.name == name).values(**values))
-            if done.rowcount == 0:
-                await connection.execute(insert(agents).values(name=name, **values))
+            dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+            upsert = dialect.insert(agents).values(name=name, **values)
+            await connection.execute(upsert.on_conflict_do_update(index_elements=["name"], set_=values))
 
     async def load(self) -> dict[str, tuple[State, str]]:
         async with self.engine.connect() as connection:

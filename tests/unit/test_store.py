@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ivr.core.agents import AgentBoard, AgentProfile, AutoPause, State
 from ivr.settings import load_settings
@@ -172,3 +173,24 @@ async def test_sqlite_runs_in_write_ahead_mode(tmp_path: Path) -> None:
         await engine.dispose()
 
     assert (mode, synchronous) == ("wal", 1)
+
+
+async def test_one_agent_written_by_two_nodes_at_once_is_stored_without_error(engine: AsyncEngine) -> None:
+    """Two nodes saving an agent never saved, at the same moment: an update-then-insert let both
+    insert and one failed on the primary key. Each node has its own connections, as processes do."""
+    await upgrade(engine)
+    engines = [create_async_engine(engine.url) for _ in range(2)]
+    a, b = AgentStore(engines[0], "ivr-a"), AgentStore(engines[1], "ivr-b")
+    names = [f"agent{i}" for i in range(20)]
+    try:
+        for name in names:
+            await asyncio.gather(a.save(name, State.PAUSED, "lunch"), b.save(name, State.READY, ""))
+        await asyncio.gather(*(store.save("ana", State.PAUSED, f"{store.node}-{i}")
+                               for i in range(10) for store in (a, b)))
+    finally:
+        for created in engines:
+            await created.dispose()
+
+    saved = await AgentStore(engine, "reader").load()
+    assert {saved[name] for name in names} <= {(State.PAUSED, "lunch"), (State.READY, "")}
+    assert saved["ana"][1] in {f"{node}-{i}" for node in ("ivr-a", "ivr-b") for i in range(10)}
