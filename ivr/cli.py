@@ -1,4 +1,10 @@
-"""The `ivr` command."""
+"""ivr: the front door and the call distribution of a contact center, on a self-hosted Asterisk 22
+over ARI. It answers calls, plays prompts, collects digits, asks a CRM, and rings agents.
+
+Every command takes --config FILE (before or after the command; default $IVR_CONFIG, else
+./ivr.toml, else built-in defaults). Exit codes: 0 done, 1 failed, 2 configuration or credentials
+wrong. Documentation: README.md and docs/ in the source tree.
+"""
 
 from __future__ import annotations
 
@@ -58,33 +64,51 @@ def _invalid(what: str, exc: ConfigError) -> int:
     return EXIT_CONFIG
 
 
+CONFIG_HELP = "settings file (default: $IVR_CONFIG, else ./ivr.toml)"
+
+
+def _command(commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str,
+             help: str) -> argparse.ArgumentParser:
+    """A subcommand whose help says what it does, taking --config after its name too (SUPPRESS:
+    not given there, it leaves the one given before the name)."""
+    parser = commands.add_parser(name, help=help, description=help[:1].upper() + help[1:] + ".")
+    parser.add_argument("--config", default=argparse.SUPPRESS, help=CONFIG_HELP)
+    return parser
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ivr", description=__doc__)
-    parser.add_argument("--config", help="settings file (default: $IVR_CONFIG, else ./ivr.toml)")
+    parser = argparse.ArgumentParser(prog="ivr", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", help=CONFIG_HELP)
+    parser.add_argument("--version", action="version", version=f"ivr {_version()}")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", help="run the ARI application")
+    run = _command(commands, "run", "serve calls: the ARI application and the agents' API and "
+                   "web page, until SIGTERM; SIGHUP reloads the flow file")
     run.set_defaults(command=_run)
-    check = commands.add_parser("check", help="validate the configuration and the flow file, and exit")
+    check = _command(commands, "check", "validate the configuration and the flow file, and exit")
     check.set_defaults(command=_check)
-    reload = commands.add_parser("reload", help="check the flow file, then have `ivr run` apply it")
+    reload = _command(commands, "reload", "check the flow file, then have `ivr run` apply it")
     reload.set_defaults(command=_reload)
-    agi = commands.add_parser("agi", help="serve identification nodes over FastAGI")
+    agi = _command(commands, "agi", "serve the flow file's identification nodes over FastAGI, "
+                   "for classic dialplans")
     agi.set_defaults(command=_agi)
 
-    pbx = commands.add_parser("pbx", help="the bundled Asterisk: up, down, status, cli")
+    pbx = _command(commands, "pbx", "the bundled Asterisk: up, down, status, cli")
     pbx_commands = pbx.add_subparsers(required=True, metavar="ACTION")
     for name, help_text, action in (
-        ("up", "install on first use, start, wait for ARI", _pbx_up),
-        ("down", "stop", _pbx_down),
-        ("status", "is it running, does ARI answer", _pbx_status),
+        ("up", "build the Asterisk root on first use, render the configuration, start Asterisk (or "
+               "reload it) and wait for ARI", _pbx_up),
+        ("down", "stop the bundled Asterisk", _pbx_down),
+        ("status", "tell whether the bundled Asterisk runs and whether ARI answers", _pbx_status),
     ):
-        pbx_commands.add_parser(name, help=help_text).set_defaults(command=action)
-    cli = pbx_commands.add_parser("cli", help="run one Asterisk CLI command")
+        _command(pbx_commands, name, help_text).set_defaults(command=action)
+    pbx_commands.choices["status"].add_argument("--json", action="store_true", help="print one JSON object")
+    cli = _command(pbx_commands, "cli", "run one Asterisk CLI command")
     cli.add_argument("asterisk_command")
     cli.set_defaults(command=_pbx_cli)
 
-    call = commands.add_parser("call", help="place a test call into the running PBX")
+    call = _command(commands, "call", "place a test call into the running PBX")
     call.add_argument("exten", help="the number dialled (DID), e.g. 100")
     call.add_argument("--dtmf", default="", help="digits the caller presses; 'w' waits 0.5 s")
     call.add_argument("--send-at", default="prompt-end",
@@ -98,7 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     call.add_argument("--json", action="store_true", help="print one JSON object")
     call.set_defaults(command=_call)
 
-    bench = commands.add_parser("bench", help="measure the app against pure dialplan and AGI, write a report")
+    bench = _command(commands, "bench", "measure the app against pure dialplan and AGI, write a report")
     bench.add_argument("--quick", action="store_true", help="a 2-minute smoke run at low load")
     bench.add_argument("--out", default=".ivr/bench", help="folder of the report (default .ivr/bench)")
     bench.add_argument("--work", default=".ivr/bench-stage",
@@ -106,21 +130,31 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--crm-failure-rate", type=float, default=0.0, help="share of CRM requests that fail")
     bench.set_defaults(command=_bench)
 
-    calls = commands.add_parser("calls", help="list the latest call records")
+    calls = _command(commands, "calls", "list the latest call records (time, caller, DID, "
+                     "duration, customer ID, nodes, CRM, outcome)")
     calls.add_argument("--limit", type=int, default=20)
     calls.add_argument("--json", action="store_true", help="one JSON object per line")
     calls.set_defaults(command=_calls)
 
-    doctor = commands.add_parser("doctor", help="check the deployment (ARI transport and password, AMI and "
+    doctor = _command(commands, "doctor", "check the deployment (ARI transport and password, AMI and "
                                  "FastAGI exposure, Asterisk's version, the dialplan) and say how to fix it")
     doctor.add_argument("--json", action="store_true", help="one JSON object per finding, one per line")
     doctor.set_defaults(command=_doctor)
 
-    password = commands.add_parser("password", help="set the web page password of an agent or the supervisor")
+    password = _command(commands, "password", "set the web page password of an agent or the supervisor")
     password.add_argument("who", metavar="NAME", help="an agent's id, or supervisor")
     password.add_argument("--stdin", action="store_true", help="read the password from standard input")
     password.set_defaults(command=_password)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ivr")
+    except PackageNotFoundError:
+        return "(not installed)"
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
@@ -164,7 +198,8 @@ def _pbx_up(settings: Settings, args: argparse.Namespace) -> int:
     log_dir = settings.state_path / "pbx" / settings.pbx.instance
     print("ivr pbx: starting (the first start builds the Asterisk root, about a minute)...",
           file=sys.stderr)
-    instance = control.up(settings, log_dir)
+    instance = control.up(settings, log_dir, lambda line: print(f"ivr pbx: {line}", file=sys.stderr,
+                                                                 flush=True))
     secrets = pbx_secrets_dir(settings)
     print(f"PBX '{instance.name}' is up: ARI at {settings.ari_url}/ari (user {settings.ari.user}), "
           f"SIP on {settings.pbx.bind}:{settings.pbx.sip_port}")
@@ -182,7 +217,10 @@ def _pbx_down(settings: Settings, args: argparse.Namespace) -> int:
 def _pbx_status(settings: Settings, args: argparse.Namespace) -> int:
     status = control.status(settings)
     state = f"running (pid {status.pid})" if status.running else "stopped"
-    print(f"PBX '{settings.pbx.instance}': {state}; ARI {status.ari}")
+    if args.json:
+        print(json.dumps({"instance": settings.pbx.instance, **status.__dict__}))
+    else:
+        print(f"PBX '{settings.pbx.instance}': {state}; ARI {status.ari}")
     return EXIT_OK if status.running else EXIT_FAILED
 
 

@@ -6,6 +6,7 @@ See ``docs/configuration.md`` for each field.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Annotated, Literal
@@ -34,6 +35,23 @@ DIALPLAN_WORD = r"^[A-Za-z0-9_\-]+$"
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def listed(value: object) -> object:
+    """A list setting given as one string (from the environment): a JSON list, or words
+    separated by commas.
+
+    >>> listed('["ivr", "ivr-b"]'), listed("ivr, ivr-b"), listed(""), listed(["x"])
+    (['ivr', 'ivr-b'], ['ivr', 'ivr-b'], [], ['x'])
+    """
+    if not isinstance(value, str):
+        return value
+    if value.lstrip().startswith("["):
+        try:
+            return json.loads(value)
+        except ValueError as exc:
+            raise ValueError(f"not a JSON list ({exc}); or write the items separated by commas") from None
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 class AriSettings(Section):
@@ -98,6 +116,8 @@ class PbxSettings(Section):
                                "added to the bundled PBX's pjsip.conf")
     fallback: FallbackSettings = FallbackSettings()
 
+    _apps_listed = field_validator("apps", mode="before")(listed)
+
     @model_validator(mode="after")
     def _ports(self) -> PbxSettings:
         if self.rtp_end <= self.rtp_start:
@@ -131,6 +151,8 @@ class AgentSettings(Section):
                                       "before it is paused as 'disconnected'; 0: never")
     crm_link: str = Field("", description="the screen pop's link to the CRM, e.g. https://crm.example/"
                           "customers/{customer_id} (also {caller}, {did}, {campaign}, {call})")
+
+    _reasons_listed = field_validator("pause_reasons", mode="before")(listed)
 
     @field_validator("crm_link")
     @classmethod

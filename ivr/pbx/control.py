@@ -19,7 +19,7 @@ from typing import Any
 
 from ivr.ari.tls import AriTlsError, ari_tls
 from ivr.pbx.instance import IncludeError, Instance, instance_for, write_config
-from ivr.pbx.rootfs import ASTERISK, RootError, ensure_root
+from ivr.pbx.rootfs import ASTERISK, Progress, RootError, ensure_root
 from ivr.pbx.tls_cert import CertificateError
 from ivr.pbx.transports import rendered_transports
 from ivr.secrets import ari_password
@@ -52,13 +52,13 @@ def running_pid(instance: Instance) -> int | None:
     return pid if b"asterisk" in cmdline and instance.conf.encode() in cmdline else None
 
 
-def up(settings: Settings, log_dir: Path) -> Instance:
+def up(settings: Settings, log_dir: Path, progress: Progress = lambda line: None) -> Instance:
     """Build the root if needed, render the configuration, start Asterisk, wait for ARI.
     A running instance gets the configuration rendered again and reloaded (new agents, say)."""
     instance = instance_for(settings)
     log_dir.mkdir(parents=True, exist_ok=True)
     try:
-        ensure_root(instance.root, settings.pbx.mirror, log_dir / "debootstrap.log")
+        ensure_root(instance.root, settings.pbx.mirror, log_dir / "debootstrap.log", progress)
     except RootError as exc:
         raise PbxError(str(exc)) from exc
     pjsip_conf = instance.host_path(f"{instance.home}/etc/pjsip.conf")

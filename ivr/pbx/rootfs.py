@@ -9,7 +9,8 @@ import pwd
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -65,19 +66,56 @@ def _locked(root: Path) -> Iterator[None]:
         yield
 
 
-def ensure_root(root: Path, mirror: str, log: Path) -> bool:
+Progress = Callable[[str], None]
+
+
+def stage(line: str, previous: str) -> str | None:
+    """The stage a debootstrap output line starts, or None while the stage goes on: its
+    lines come by the hundred ("I: Extracting libc6..."), its stages by the dozen.
+
+    >>> stage("I: Retrieving InRelease ", "")
+    'Retrieving'
+    >>> stage("I: Retrieving libc6 2.41-1", "Retrieving") is None
+    True
+    >>> stage("I: Base system installed successfully.", "Configuring")
+    'Base'
+    >>> stage("W: Cannot check Release signature", "Retrieving") is None
+    True
+    """
+    if not line.startswith("I: "):
+        return None
+    verb = line[3:].split(" ", 1)[0]
+    return verb if verb and verb != previous else None
+
+
+def ensure_root(root: Path, mirror: str, log: Path, progress: Progress = lambda line: None) -> bool:
     """Build the root if it is missing; True if it was built now. Safe against a parallel build.
-    Either way, the root's asterisk user is given ids of its own (``own_ids``)."""
+    Either way, the root's asterisk user is given ids of its own (``own_ids``). ``progress`` is
+    told each stage of a build (a minute of work)."""
     with _locked(root):
         if is_built(root):
             own_ids(root)
             return False
-        _build(root, mirror, log)
+        _build(root, mirror, log, progress)
         own_ids(root)
         return True
 
 
-def _build(root: Path, mirror: str, log: Path) -> None:
+def _debootstrap(command: list[str], log: Path, progress: Progress) -> int:
+    started = time.monotonic()
+    previous = ""
+    with open(log, "w") as out, subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                                  text=True, errors="replace") as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            out.write(line)
+            if (verb := stage(line, previous)) is not None:
+                previous = verb
+                progress(f"[{time.monotonic() - started:3.0f} s] debootstrap: {line[3:].strip()}")
+    return process.returncode
+
+
+def _build(root: Path, mirror: str, log: Path, progress: Progress) -> None:
     if os.geteuid() != 0:
         raise RootError(f"building the Asterisk root at {root} needs root (debootstrap, chroot)")
     debootstrap = shutil.which("debootstrap")
@@ -90,12 +128,15 @@ def _build(root: Path, mirror: str, log: Path) -> None:
     shutil.rmtree(partial, ignore_errors=True)
     command = [debootstrap, "--variant=minbase", f"--include={','.join(PACKAGES)}",
                SUITE, str(partial), mirror]
-    with open(log, "w") as out:
-        result = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, check=False)
-    if result.returncode != 0 or not is_built(partial):
+    started = time.monotonic()
+    progress(f"building the Asterisk root at {root}: debootstrap {SUITE} from {mirror} with "
+             f"{', '.join(PACKAGES)} (log: {log})")
+    code = _debootstrap(command, log, progress)
+    if code != 0 or not is_built(partial):
         tail = "".join(log.read_text(errors="replace").splitlines(True)[-10:])
-        raise RootError(f"debootstrap from {mirror} failed ({result.returncode}); see {log}:\n{tail}")
+        raise RootError(f"debootstrap from {mirror} failed ({code}); see {log}:\n{tail}")
     partial.rename(root)
+    progress(f"Asterisk root built in {time.monotonic() - started:.0f} s")
 
 
 OWN_IDS = range(64_100, 65_000)
