@@ -44,6 +44,7 @@ from ivr.store.engine import database_url, open_engine
 from ivr.store.migrations import upgrade
 from ivr.store.own_agents import OwnAgents
 from ivr.store.pulls import PullStore
+from ivr.store.queue_log import writer_for as queue_log_writer
 from ivr.web.pages import Pages
 
 log = logging.getLogger("ivr.run")
@@ -130,6 +131,9 @@ async def serve(settings: Settings) -> None:
                           post=lambda call, event: app.post(call, event),
                           claims=claims, own_agents=own_agents, http=crm.http, callback_store=callbacks,
                           on_record=record, pull_store=pulled, sms=sms, backends=backends)
+    queue_log = queue_log_writer(settings, engine, board, lambda: flows.current)
+    board.listeners.append(queue_log.agent_changed)
+    campaigns.count(queue_log.count)
     control = ControlDesk(backend_calls, lambda: flows.current, distribution.backend_state, campaigns.feed,
                           lambda call, event: app.post(call, event), crm.http)
     desk = PullDesk(pulled, lambda: flows.current, sms, campaigns.pulled)
@@ -204,6 +208,7 @@ async def serve(settings: Settings) -> None:
         await api_runner.cleanup()
         await records.drain()
         await agent_states.drain()
+        await queue_log.drain()
         await crm.aclose()
         await rest.aclose()
         await engine.dispose()

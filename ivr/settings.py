@@ -139,6 +139,14 @@ class RecordSettings(Section):
     keep_last: int = Field(2, ge=0, le=8, description="with digits = mask: digits left visible")
 
 
+class ReportSettings(Section):
+    """The queue_log (Asterisk's format) and the service-level reports (`ivr stats`)."""
+
+    queue_log: str = Field("", description="the queue_log file; empty: <state_dir>/queue_log")
+    short_abandon: float = Field(5.0, ge=0, le=600, description="callers who hang up sooner than this "
+                                 "many seconds are short abandons, counted apart")
+
+
 class AgentSettings(Section):
     """N offers in a row not answered pause the agent for a while (after = 0: never); what the
     agents' web page offers and when it pauses an agent whose page went away."""
@@ -287,6 +295,7 @@ class Settings(Section):
     pbx: PbxSettings = PbxSettings()
     flows: FlowSettings = FlowSettings()
     records: RecordSettings = RecordSettings()
+    reports: ReportSettings = ReportSettings()
     agi: AgiSettings = AgiSettings()
     api: ApiSettings = ApiSettings()
     agents: AgentSettings = AgentSettings()
@@ -303,6 +312,10 @@ class Settings(Section):
             raise ValueError(f"apps {list(pbx.apps)} lacks ari.app {ari.app!r}: the dialplan would never "
                              f"send this process a call (set IVR_ARI__APP to one of them)")
         return pbx
+
+    @property
+    def queue_log_path(self) -> Path:
+        return self.path(self.reports.queue_log) if self.reports.queue_log else self.state_path / "queue_log"
 
     def path(self, value: str) -> Path:
         """A configured path, relative ones taken from the config file's folder."""

@@ -74,6 +74,11 @@ def _v9_call_record_ids(connection: Connection) -> None:
     connection.execute(text("CREATE UNIQUE INDEX ux_ivr_calls_record_id ON ivr_calls (record_id)"))
 
 
+def _v10_queue_log(connection: Connection) -> None:
+    schema.queue_log.create(connection)
+    schema.agent_history.create(connection)
+
+
 MIGRATIONS: list[tuple[int, str, Step]] = [
     (1, "call log", _v1_call_log),
     (2, "call flow facts: nodes, customer, CRM, destination, hang-up", _v2_call_flow),
@@ -84,6 +89,7 @@ MIGRATIONS: list[tuple[int, str, Step]] = [
     (7, "backend-run campaigns: call events to deliver", _v7_backend_events),
     (8, "backend-run campaigns: which node holds each call, its control token", _v8_backend_calls),
     (9, "call records: a key each, so a record replayed from the spool is stored once", _v9_call_record_ids),
+    (10, "reports: the queue_log, the agents' state history", _v10_queue_log),
 ]
 
 

@@ -166,3 +166,33 @@ backend_calls = Table(
     Column("token_hash", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+queue_log = Table(
+    "ivr_queue_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("time", DateTime(timezone=True), nullable=False),
+    Column("callid", String(128), nullable=False),
+    Column("queuename", String(80), nullable=False),
+    Column("agent", String(80), nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("data1", String(200), nullable=False),
+    Column("data2", String(200), nullable=False),
+    Column("data3", String(200), nullable=False),
+    Column("data4", String(200), nullable=False),
+    Column("data5", String(200), nullable=False),
+    Index("ix_ivr_queue_log_time", "time"),
+    Index("ix_ivr_queue_log_queuename_time", "queuename", "time"),
+)
+"""Asterisk's realtime queue_log table (time, callid, queuename, agent, event, data1-5)."""
+
+agent_history = Table(
+    "ivr_agent_history", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("agent", String(40), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("reason", String(80), nullable=False),
+    Column("node", String(80), nullable=False),
+    Index("ix_ivr_agent_history_agent_at", "agent", "at"),
+)
+"""Every change of an agent's state, with its time and the app node that saw it."""
