@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(config_path(args.config))
     except ConfigError as exc:
         return _invalid("configuration", exc)
-    logs.setup(settings.log.level)
+    logs.setup(settings.log.level, settings.log.format)
     command: Callable[[Settings, argparse.Namespace], int] = args.command
     try:
         return command(settings, args)

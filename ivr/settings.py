@@ -217,6 +217,8 @@ class DatabaseSettings(Section):
 
 class LogSettings(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["text", "json"] = Field("text", description="json: one object per line with the "
+                                            "call's fields (call, linked_id, campaign, agent, node)")
 
 
 def _require_http(value: str, example: str) -> str:
