@@ -93,9 +93,11 @@ def fallback_dialplan(fallback: FallbackSettings) -> str:
     )
 
 
-def agent_endpoints(agents: Mapping[str, Agent], secrets: Path, bind: str) -> str:
+def agent_endpoints(agents: Mapping[str, Agent], secrets: Path, bind: str, proxy: str = "") -> str:
     """One PJSIP endpoint per agent, ``agent-<name>``: a fixed contact, or a registration
-    with a generated password (in the secrets folder, ``agent-<name>-password``); its media on
+    with a generated password (in the secrets folder, ``agent-<name>-password``), or with a
+    proxy (``pbx.proxy``) the contact ``agent-<name>`` at the proxy, where the phone registers
+    (several PBXs reach one phone; the proxy looks it up); its media on
     the PBX's address and through Asterisk (see the loopback endpoint in pjsip.conf): bridged with
     a callback's customer on a trunk, the phone was otherwise re-INVITEd to the trunk's media
     address. Agents called through a trunk have none: the trunk's endpoint carries their calls."""
@@ -105,7 +107,9 @@ def agent_endpoints(agents: Mapping[str, Agent], secrets: Path, bind: str) -> st
             continue
         endpoint = f"agent-{name}"
         aor = [f"[{endpoint}]", "type = aor", "max_contacts = 1"]
-        if agent.phone == "register":
+        if agent.phone == "register" and proxy:
+            sections.append("\n".join([*aor, f"contact = sip:{endpoint}@{proxy}"]))
+        elif agent.phone == "register":
             password = ensure_secret(secrets / f"{endpoint}-password")
             auth = [f"[{endpoint}]", "type = auth", "auth_type = userpass",
                     f"username = {endpoint}", f"password = {password}"]
@@ -117,9 +121,27 @@ def agent_endpoints(agents: Mapping[str, Agent], secrets: Path, bind: str) -> st
             "allow = ulaw,alaw,gsm", "dtmf_mode = rfc4733", "rtp_symmetric = yes", "direct_media = no",
             f"aors = {endpoint}",
             f"media_address = {bind}", "bind_rtp_to_media_address = yes",
-            *([f"auth = {endpoint}"] if agent.phone == "register" else []),
+            *([f"auth = {endpoint}"] if agent.phone == "register" and not proxy else []),
             f"callerid = {agent.name or name} <{name}>"]))
     return "\n\n".join(sections)
+
+
+def proxy_endpoint(proxy: str, bind: str) -> str:
+    """The SIP proxy's endpoint: its calls enter the inbound flow like calls from this machine.
+
+    >>> print(proxy_endpoint("", "127.0.0.2"))
+    ; no SIP proxy (pbx.proxy)
+    >>> print(proxy_endpoint("127.0.0.10:5060", "127.0.0.2").splitlines()[-3:])
+    ['type = identify', 'endpoint = proxy', 'match = 127.0.0.10']
+    """
+    if not proxy:
+        return "; no SIP proxy (pbx.proxy)"
+    host = proxy.rsplit(":", 1)[0]
+    return "\n".join([
+        "[proxy]", "type = endpoint", "context = ivr-inbound", "disallow = all", "allow = ulaw,alaw,gsm",
+        "dtmf_mode = rfc4733", "rtp_symmetric = yes", "direct_media = no",
+        f"media_address = {bind}", "bind_rtp_to_media_address = yes", "",
+        "[proxy]", "type = identify", "endpoint = proxy", f"match = {host}"])
 
 
 class IncludeError(Exception):
@@ -185,7 +207,9 @@ def template_values(settings: Settings, instance: Instance) -> dict[str, str]:
         "ami_password": ensure_secret(secrets / "ami-password"),
         "voicemail_pin": ensure_secret(secrets / "voicemail-pin", pin=True),
         "fallback": fallback_dialplan(pbx.fallback),
-        "agent_endpoints": agent_endpoints(load_flow(settings.flow_path).agents, secrets, pbx.bind),
+        "agent_endpoints": agent_endpoints(load_flow(settings.flow_path).agents, secrets, pbx.bind,
+                                           pbx.proxy),
+        "proxy_endpoint": proxy_endpoint(pbx.proxy, pbx.bind),
         "pjsip_include": own_sections(settings),
         "agi_address": f"{settings.agi.bind}:{settings.agi.port}",
         "http_tls": http_tls(settings, instance),

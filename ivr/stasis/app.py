@@ -14,13 +14,12 @@ from ivr.ari.rest import LEG_APP, AriError, AriRest, NotFound
 from ivr.core.events import Event, HungUp, Resumed
 from ivr.stasis.callbacks import CUSTOMER_LEG
 from ivr.stasis.campaigns import AGENT_LEG, Campaigns
-from ivr.stasis.session import CallHandler, CallSession, Crm, RecordSink
+from ivr.stasis.session import FALLBACK, CallHandler, CallSession, Crm, RecordSink
 from ivr.stasis.translate import call_started, channel_of, stasis_args, translate
 
 log = logging.getLogger("ivr.app")
 
 FlowFactory = Callable[[str], CallHandler]
-FALLBACK = ("ivr-fallback", "s", 1)
 REQUEUE = ("ivr-requeue", "s", 1)
 EVENTS = ("StasisStart", "StasisEnd", "ChannelDtmfReceived", "PlaybackFinished", "ChannelHangupRequest",
           "ChannelDestroyed", "EndpointStateChange", "ApplicationReplaced", "RecordingFinished",

@@ -55,6 +55,10 @@ from ivr.store.call_log import CallRecord, record_of
 
 log = logging.getLogger("ivr.call")
 
+FALLBACK = ("ivr-fallback", "s", 1)
+"""The dialplan's fallback (the bundled PBX's ``[ivr-fallback]``, ``pbx.fallback``): where a
+caller goes when the app cannot serve it."""
+
 
 class CallHandler(Protocol):
     @property
@@ -212,6 +216,12 @@ class CallSession:
                 event = self._current_timer(item) if isinstance(item, tuple) else item
                 if event is not None:
                     await self._handle(event)
+        except Exception as exc:  # a fault of the app, whatever it is: the caller is not left in it
+            log.exception("call %s: the app failed; handing the caller to the dialplan fallback",
+                          self.channel_id)
+            self.outcome = f"app error ({type(exc).__name__}: {exc}); sent to the dialplan fallback"
+            self.on_record(self._record(self.outcome, self.flow.facts))
+            await self._to_fallback()
         finally:
             for handle in self._timers.values():
                 handle.cancel()
@@ -220,6 +230,12 @@ class CallSession:
             if self.outcome is None:
                 self.outcome = self.stop_reason
                 self.on_record(self._record(self.outcome, self.flow.facts))
+
+    async def _to_fallback(self) -> None:
+        try:
+            await self.rest.continue_in_dialplan(self.channel_id, *FALLBACK)
+        except (AriError, OSError) as exc:
+            log.warning("call %s: not handed to the fallback either: %s", self.channel_id, exc)
 
     def _current_timer(self, item: tuple[str, int]) -> Event | None:
         """A timer that was restarted or cancelled after it fired is stale: drop it."""
@@ -234,9 +250,12 @@ class CallSession:
             self._cancel_lookup()
         try:
             commands = self.flow.handle(event)
-        except Exception:
-            log.exception("call %s: flow failed on %s; hanging up", self.channel_id, event)
-            commands = [Hangup("normal"), Finished("flow error")]
+        except Exception as exc:  # the flow's fault: the caller goes to the fallback, as for any fault
+            log.exception("call %s: flow failed on %s; handing the caller to the dialplan fallback",
+                          self.channel_id, event)
+            commands = [ContinueInDialplan(*FALLBACK),
+                        Finished(f"flow error ({type(exc).__name__}: {exc}); sent to the dialplan fallback",
+                                 self.flow.facts)]
         for batch in batches(commands):
             if self.outcome is not None:
                 break

@@ -6,7 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from ivr.pbx.instance import TEMPLATES, Instance, fallback_dialplan, render, template_values
+from ivr.core.flow_tables import Agent
+from ivr.pbx.instance import (
+    TEMPLATES,
+    Instance,
+    agent_endpoints,
+    fallback_dialplan,
+    proxy_endpoint,
+    render,
+    template_values,
+)
 from ivr.pbx.rootfs import mirror_from_sources
 from ivr.settings import FallbackSettings, load_settings
 
@@ -63,3 +72,15 @@ def test_links_are_followed_inside_the_root_not_on_the_host(tmp_path: Path) -> N
     resolved = Instance(root=root, name="demo").resolved_path("/usr/share/sounds/en")
 
     assert resolved == root / "usr/share/sounds/en_US"
+
+
+def test_with_a_proxy_registered_agents_are_called_through_it_and_its_calls_come_in() -> None:
+    agents = {"ana": Agent(phone="register"), "bo": Agent(phone="sip:bo@127.0.0.1:5099")}
+    secrets = Path("/nonexistent")  # no password is generated: the proxy is the registrar
+
+    rendered = agent_endpoints(agents, secrets, "127.0.0.2", "127.0.0.10:5060")
+
+    assert "contact = sip:agent-ana@127.0.0.10:5060" in rendered
+    assert "contact = sip:bo@127.0.0.1:5099" in rendered
+    assert "type = auth" not in rendered and "auth = " not in rendered
+    assert "match = 127.0.0.10" in proxy_endpoint("127.0.0.10:5060", "127.0.0.2")

@@ -84,14 +84,30 @@ async def test_a_restarted_timer_fires_once_and_a_cancelled_one_never() -> None:
     assert flow.seen == [CallStarted("200", "100", "inbound"), TimerFired("t")]
 
 
-async def test_a_failing_flow_hangs_up_its_call_only() -> None:
+async def test_a_failing_flow_sends_its_caller_to_the_dialplan_fallback() -> None:
     recorder = Recorder()
     async with session_for(Scripted({}), recorder) as session:
         session.post("not an event")  # type: ignore[arg-type]
         await asyncio.wait_for(session.run(), 2)
 
-    assert recorder.requests == ["DELETE /ari/channels/c1?reason=normal"]
-    assert session.outcome == "flow error"
+    assert recorder.requests == ["POST /ari/channels/c1/continue?context=ivr-fallback&extension=s&priority=1"]
+    assert session.outcome == "flow error (RuntimeError: boom); sent to the dialplan fallback"
+
+
+async def test_a_fault_of_the_app_outside_the_flow_sends_the_caller_to_the_fallback_and_records_why() -> None:
+    """Here an adapter's bug (campaigns asked of an app that runs none): whatever raises in a
+    call's task, the caller is not left in dead air and the record says what happened."""
+    recorder, records = Recorder(), []
+    flow = Scripted({CallStarted: [Answer(), JoinCampaign("sales", 5, WaitingCall("600", "100"))]})
+    async with rest_for(recorder) as rest:
+        session = CallSession("c1", flow, rest, epoch=1, on_record=records.append, queues=NoQueues())
+        session.post(CallStarted("600", "100", "inbound"))
+        await asyncio.wait_for(session.run(), 2)
+
+    assert recorder.requests == ["POST /ari/channels/c1/answer?",
+                                 "POST /ari/channels/c1/continue?context=ivr-fallback&extension=s&priority=1"]
+    assert [record.outcome for record in records] == [
+        "app error (RuntimeError: this app runs no campaigns); sent to the dialplan fallback"]
 
 
 async def test_a_vanished_channel_ends_the_session() -> None:
