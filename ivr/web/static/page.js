@@ -58,11 +58,21 @@ const ivr = (() => {
   }
 
   // The stream reconnects by itself and sends Last-Event-ID: the server replays what was missed.
+  // A refused reconnect (ivr run restarted: the session is gone) closes it for good; then the
+  // page asks who it is, which leads to the sign-in form, or opens a new stream.
   function listen(handlers, onOpen) {
     const link = document.getElementById("link");
     const source = new EventSource("/api/events");
     source.onopen = () => { link.textContent = "connected"; link.dataset.state = "up"; onOpen(); };
-    source.onerror = () => { link.textContent = "reconnecting…"; link.dataset.state = "down"; };
+    source.onerror = () => {
+      link.textContent = "reconnecting…";
+      link.dataset.state = "down";
+      if (source.readyState === EventSource.CLOSED) {
+        setTimeout(() => api("GET", "/api/me").then(() => listen(handlers, onOpen), () => {
+          setTimeout(() => listen(handlers, onOpen), 5000);
+        }), 2000);
+      }
+    };
     for (const [type, handle] of Object.entries(handlers)) {
       source.addEventListener(type, (message) => handle(JSON.parse(message.data)));
     }
