@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import socket
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import pytest
 
 from tests.integration.harness import REPO, App, Pbx, until
 from tests.ports import free_port
+from tests.postgres import own_database
 
 TEST_SETTINGS = """
 state_dir = "{state}"
@@ -96,11 +95,8 @@ def app(pbx: Pbx, tmp_path: Path) -> Iterator[App]:
 @pytest.fixture
 def postgres() -> Iterator[str]:
     """A database of its own on the PostgreSQL at 127.0.0.1:5432, dropped afterwards."""
-    name = f"ivr_it_{secrets.token_hex(4)}"
-    psql = ["psql", "-h", "127.0.0.1", "-d", "test", "-qc"]
-    subprocess.run([*psql, f'CREATE DATABASE "{name}"'], check=True)
-    yield f"postgresql://127.0.0.1:5432/{name}"
-    subprocess.run([*psql, f'DROP DATABASE "{name}" WITH (FORCE)'], check=True)
+    with own_database("ivr_it") as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)

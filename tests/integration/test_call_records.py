@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import secrets
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.integration.harness import App, Pbx
+from tests.postgres import own_database
 from tests.unit.fake_crm import FakeCrm
 
 
@@ -19,11 +18,8 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[st
     if request.param == "sqlite":
         yield {"IVR_DATABASE__URL": f"sqlite:///{tmp_path / 'calls.sqlite3'}"}
         return
-    name = f"ivr_e2e_{secrets.token_hex(4)}"
-    psql = ["psql", "-h", "127.0.0.1", "-d", "test", "-qc"]
-    subprocess.run([*psql, f'CREATE DATABASE "{name}"'], check=True)
-    yield {"IVR_DATABASE__URL": f"postgresql://127.0.0.1:5432/{name}"}
-    subprocess.run([*psql, f'DROP DATABASE "{name}" WITH (FORCE)'], check=True)
+    with own_database("ivr_e2e") as url:
+        yield {"IVR_DATABASE__URL": url}
 
 
 def test_a_served_call_leaves_its_record(pbx: Pbx, tmp_path: Path, database: dict[str, str]) -> None:

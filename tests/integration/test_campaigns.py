@@ -353,14 +353,17 @@ def test_the_api_logs_agents_in_and_out_and_pushes_the_offer(pbx: Pbx, tmp_path:
                    setup.request("POST", "/agents/ana/pause", token=ana_token, json={}).status_code,
                    setup.request("POST", "/agents/ana/login", token=ana_token).status_code]
         paused = setup.request("POST", "/agents/ana/pause", token=ana_token, json={"reason": "coffee"}).json()
+        # bo paused too while the caller comes in: it certainly waits when the line is read.
+        setup.request("POST", "/agents/bo/pause", json={"reason": "x"}).raise_for_status()
         with httpx.stream("GET", setup.api + "/events", headers={"Authorization": f"Bearer {setup.token}"},
                           timeout=15) as events:
-            call = _in_background(pbx, setup)
+            call = _in_background(pbx, setup, timeout=10)
+            waiting = until(lambda: _positions(setup), 10, "the caller in the line")
+            setup.request("POST", "/agents/bo/ready").raise_for_status()
             for line in events.iter_lines():
                 stream.append(line)
                 if line.startswith("data:") and '"offer"' in line:
                     break
-            waiting = setup.request("GET", "/campaigns").json()
         report = json.loads(call.communicate(timeout=30)[0])
         agents = {a["id"]: a for a in setup.request("GET", "/agents").json()["agents"]}
         ana_sees = [a["id"] for a in setup.request("GET", "/agents", token=ana_token).json()["agents"]]
@@ -372,9 +375,14 @@ def test_the_api_logs_agents_in_and_out_and_pushes_the_offer(pbx: Pbx, tmp_path:
     offer = json.loads(next(line for line in stream if '"offer"' in line).removeprefix("data: "))
     assert (offer["agent"], offer["campaign"], offer["caller"], offer["did"]) == ("bo", "sales", "100", "500")
     assert report["variables"]["IVR_AGENT"] == "bo"
-    assert [w["position"] for w in waiting["campaigns"][0]["waiting"]] in ([1], [])
+    assert waiting == [1]
     assert agents["bo"]["offers"] == 1 and agents["bo"]["answers"] == 1
     assert agents["ana"]["state"] == "paused" and ana_sees == ["ana"]
+
+
+def _positions(setup: Setup) -> list[int]:
+    campaigns = setup.request("GET", "/campaigns").json()["campaigns"]
+    return [w["position"] for c in campaigns if c["campaign"] == "sales" for w in c["waiting"]]
 
 
 def _in_background(pbx: Pbx, setup: Setup, timeout: int = 6) -> subprocess.Popen[str]:

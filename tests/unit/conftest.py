@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.settings import load_settings
 from ivr.store.engine import database_url, open_engine
-
-POSTGRES = "postgresql://127.0.0.1:5432/test"
+from tests.postgres import own_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -24,14 +21,9 @@ async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         yield created
         await created.dispose()
         return
-    name = f"ivr_test_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(POSTGRES.replace("postgresql", "postgres"))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    settings = load_settings(None, {"IVR_DATABASE__URL": f"postgresql://127.0.0.1:5432/{name}"})
-    created = open_engine(database_url(settings))
-    try:
-        yield created
-    finally:
-        await created.dispose()
-        await admin.execute(f'DROP DATABASE "{name}"')
-        await admin.close()
+    with own_database() as url:
+        created = open_engine(database_url(load_settings(None, {"IVR_DATABASE__URL": url})))
+        try:
+            yield created
+        finally:
+            await created.dispose()
