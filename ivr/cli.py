@@ -28,6 +28,8 @@ from ivr.core.caller_id import visible
 from ivr.flow_file import load_flow
 from ivr.listen import PortTaken
 from ivr.pbx import control
+from ivr.pbx.instance import instance_for
+from ivr.pbx.rootfs import is_built
 from ivr.probe import CallReport, ProbeError, place_call
 from ivr.secrets import MissingSecret, pbx_secrets_dir
 from ivr.settings import Settings, config_path, load_settings
@@ -196,8 +198,9 @@ def _agi(settings: Settings, args: argparse.Namespace) -> int:
 
 def _pbx_up(settings: Settings, args: argparse.Namespace) -> int:
     log_dir = settings.state_path / "pbx" / settings.pbx.instance
-    print("ivr pbx: starting (the first start builds the Asterisk root, about a minute)...",
-          file=sys.stderr)
+    built = is_built(instance_for(settings).root)
+    print("ivr pbx: starting..." if built else
+          "ivr pbx: starting (the first start builds the Asterisk root, about a minute)...", file=sys.stderr)
     instance = control.up(settings, log_dir, lambda line: print(f"ivr pbx: {line}", file=sys.stderr,
                                                                  flush=True))
     secrets = pbx_secrets_dir(settings)

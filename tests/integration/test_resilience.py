@@ -153,3 +153,11 @@ def _waiting_caller(config: Path) -> subprocess.Popen[str]:
 def _waiting(setup: Setup) -> list[dict[str, object]]:
     campaigns = setup.request("GET", "/campaigns").json()["campaigns"]
     return [w for c in campaigns for w in c["waiting"]]
+
+
+def test_pbx_up_with_the_root_built_does_not_announce_building_it(pbx: Pbx) -> None:
+    result = pbx.ivr("pbx", "up")
+
+    assert result.returncode == 0, result.stderr
+    assert "ivr pbx: starting..." in result.stderr
+    assert "builds the Asterisk root" not in result.stderr
