@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from ivr import logs
 from ivr.ari.rest import LEG_APP, AriError, AriRest, NotFound
 from ivr.core.events import Event, HungUp, Resumed
 from ivr.stasis.callbacks import CUSTOMER_LEG
@@ -62,22 +63,25 @@ class StasisApp:
                 self.campaigns.on_event(event, channel_id)
                 return
         if starts and channel_id not in self.sessions:
-            self._open(channel_id)
+            self._open(channel_id, linked_id=str((event.get("channel") or {}).get("linkedid") or ""))
         session = self.sessions.get(channel_id)
         translated = translate(event)
         if session is not None and translated is not None:
             session.post(translated)
 
-    def _open(self, channel_id: str, flow: CallHandler | None = None, flow_name: str = "") -> CallSession:
+    def _open(self, channel_id: str, flow: CallHandler | None = None, flow_name: str = "",
+              linked_id: str = "") -> CallSession:
         session = CallSession(channel_id, flow or self.new_flow(channel_id), self.rest, self.connection(),
                               flow_name or self.flow_name, self.on_record, self.crm, self.campaigns)
         self.sessions[channel_id] = session
-        task = asyncio.create_task(self._run(session), name=f"call-{channel_id}")
+        task = asyncio.create_task(self._run(session, linked_id), name=f"call-{channel_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return session
 
-    async def _run(self, session: CallSession) -> None:
+    async def _run(self, session: CallSession, linked_id: str) -> None:
+        if linked_id and linked_id != session.channel_id:
+            logs.bind(linked_id=linked_id)
         try:
             await session.run()
         except Exception:

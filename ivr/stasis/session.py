@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol
 
+from ivr import logs
 from ivr.ari.rest import AriError, AriRest, NotFound
 from ivr.core.commands import (
     Answer,
@@ -196,6 +197,8 @@ class CallSession:
         self._inbox: asyncio.Queue[Event | tuple[str, int]] = asyncio.Queue()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._timer_seq: dict[str, int] = {}
+        self._node = ""
+        """The node the call is in, as the log's JSON lines name it."""
 
     def post(self, event: Event) -> None:
         self._inbox.put_nowait(event)
@@ -256,6 +259,9 @@ class CallSession:
             commands = [ContinueInDialplan(*FALLBACK),
                         Finished(f"flow error ({type(exc).__name__}: {exc}); sent to the dialplan fallback",
                                  self.flow.facts)]
+        if (nodes := self.flow.facts.nodes) and nodes[-1] != self._node:
+            self._node = nodes[-1]
+            logs.bind(node=self._node)
         for batch in batches(commands):
             if self.outcome is not None:
                 break
@@ -299,6 +305,7 @@ class CallSession:
             case AskCrm():
                 self._start_lookup(command)
             case JoinCampaign(campaign=campaign, priority=priority, call=call, waited=waited):
+                logs.bind(campaign=campaign)
                 self.queues.join(channel, campaign, priority, call, waited)
             case LeaveCampaign(why=why, how=how, key=key):
                 self.queues.leave(channel, why, how, key)

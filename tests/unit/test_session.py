@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -27,6 +29,7 @@ from ivr.core.commands import (
 )
 from ivr.core.events import CallStarted, Event, HungUp, MessageRecorded, TimerFired
 from ivr.core.facts import CallFacts
+from ivr.logs import JsonFormatter
 from ivr.stasis.app import StasisApp
 from ivr.stasis.session import CallSession, NoQueues, Queues
 from ivr.store.call_log import CallRecord
@@ -99,15 +102,35 @@ async def test_a_fault_of_the_app_outside_the_flow_sends_the_caller_to_the_fallb
     call's task, the caller is not left in dead air and the record says what happened."""
     recorder, records = Recorder(), []
     flow = Scripted({CallStarted: [Answer(), JoinCampaign("sales", 5, WaitingCall("600", "100"))]})
-    async with rest_for(recorder) as rest:
-        session = CallSession("c1", flow, rest, epoch=1, on_record=records.append, queues=NoQueues())
-        session.post(CallStarted("600", "100", "inbound"))
-        await asyncio.wait_for(session.run(), 2)
+    flow.facts.nodes.append("campaign:sales")
+    lines = JsonLines()
+    logging.getLogger("ivr.call").addHandler(lines)
+    try:
+        async with rest_for(recorder) as rest:
+            session = CallSession("c1", flow, rest, epoch=1, on_record=records.append, queues=NoQueues())
+            session.post(CallStarted("600", "100", "inbound"))
+            await asyncio.wait_for(session.run(), 2)
+    finally:
+        logging.getLogger("ivr.call").removeHandler(lines)
 
     assert recorder.requests == ["POST /ari/channels/c1/answer?",
                                  "POST /ari/channels/c1/continue?context=ivr-fallback&extension=s&priority=1"]
     assert [record.outcome for record in records] == [
         "app error (RuntimeError: this app runs no campaigns); sent to the dialplan fallback"]
+    failed = next(line for line in lines.lines if "the app failed" in line["message"])
+    assert (failed["call"], failed["node"], failed["campaign"]) == ("c1", "campaign:sales", "sales")
+
+
+class JsonLines(logging.Handler):
+    """Log lines as ``log.format = "json"`` makes them, kept."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.formatter = JsonFormatter()
+        self.lines: list[dict[str, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(self.format(record)))
 
 
 async def test_a_vanished_channel_ends_the_session() -> None:
