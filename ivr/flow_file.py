@@ -145,7 +145,8 @@ class _Reader:
                 elif error["type"] == "missing":
                     message = "required field missing"
                 elif ("input" in error and not isinstance(error["input"], dict)
-                      and repr(error["input"]) not in message):
+                      and not (isinstance(error["input"], str) and repr(error["input"]) in message)):
+                    # A number is always shown: "greater than 0" does not say that 0 was given.
                     message = f"{message} (got {error['input']!r})"
                 self.problem(where, message)
             return None

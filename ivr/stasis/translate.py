@@ -47,6 +47,28 @@ def stasis_args(channel: dict[str, Any]) -> list[str]:
     return str(dialplan.get("app_data", "")).split(",")[1:]
 
 
+CAUSES = {1: "Unallocated number", 16: "Normal Clearing", 17: "User busy", 18: "No user responding",
+          19: "No answer", 21: "Call rejected", 27: "Destination out of order", 31: "Normal, unspecified",
+          34: "No circuit available", 38: "Network out of order", 41: "Temporary failure"}
+"""Q.850 causes as Asterisk names them, for those a call ends with most often."""
+
+
+def hangup_request(event: dict[str, Any]) -> str:
+    """What a hang-up request says, for the record. Asterisk gives no cause for some (a soft
+    hang-up, a Local channel's); a BYE brings cause 16.
+
+    >>> hangup_request({"cause": 16}), hangup_request({"cause": 99})
+    ('hangup request, cause 16 (Normal Clearing)', 'hangup request, cause 99')
+    >>> hangup_request({"soft": True}), hangup_request({})
+    ('hangup request (soft, no cause given)', 'hangup request (no cause given)')
+    """
+    cause = event.get("cause")
+    if isinstance(cause, int):
+        name = CAUSES.get(cause)
+        return f"hangup request, cause {cause}" + (f" ({name})" if name else "")
+    return "hangup request (soft, no cause given)" if event.get("soft") else "hangup request (no cause given)"
+
+
 def translate(event: dict[str, Any]) -> Event | None:
     kind = event.get("type")
     if kind == "StasisStart":
@@ -60,7 +82,7 @@ def translate(event: dict[str, Any]) -> Event | None:
         failed = "" if kind == "RecordingFinished" else str(recording.get("cause") or "recording failed")
         return MessageRecorded(str(recording.get("name", "")), failed)
     if kind == "ChannelHangupRequest":
-        return HungUp(f"hangup request, cause {event.get('cause', '?')}")
+        return HungUp(hangup_request(event))
     if kind == "ChannelDestroyed":
         return HungUp(str(event.get("cause_txt") or event.get("cause", "destroyed")))
     if kind == "StasisEnd":

@@ -41,3 +41,16 @@ def test_a_refused_node_still_has_its_references_and_agents_checked(tmp_path: Pa
         "lowest-cost, weighted-random (got 'bogus')",
         "flow.toml:12: [campaign.b] on_max_wait: no node menu:gone in this file",
     ])
+
+
+def test_a_number_out_of_range_says_what_was_given(tmp_path: Path) -> None:
+    """"greater than 0" alone does not tell a timeout of 0 from one of -5."""
+    path = tmp_path / "flow.toml"
+    path.write_text('[entry]\ndefault = "identification:a"\n\n[identification.a]\ntimeout = 0\n'
+                    'on_not_identified = "hangup"\n')
+
+    with pytest.raises(ConfigError) as raised:
+        load_flow(path)
+
+    assert [str(problem).replace(str(path), "flow.toml") for problem in raised.value.problems] == [
+        "flow.toml:5: [identification.a] timeout: Input should be greater than 0 (got 0)"]
