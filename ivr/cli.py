@@ -15,9 +15,9 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ivr import logs
 from ivr.ari.events import AriUnreachable
@@ -136,7 +136,18 @@ def _parser() -> argparse.ArgumentParser:
                      "duration, customer ID, nodes, CRM, outcome)")
     calls.add_argument("--limit", type=int, default=20)
     calls.add_argument("--json", action="store_true", help="one JSON object per line")
+    calls.add_argument("--csv", action="store_true", help="comma-separated values with a header line")
+    _period_arguments(calls, required=False)
     calls.set_defaults(command=_calls)
+
+    stats = _command(commands, "stats", "service-level stats from the queue_log per campaign and interval: "
+                     "offered, answered, abandoned, service level, average speed of answer and handle time")
+    _period_arguments(stats, required=True)
+    stats.add_argument("--campaign", default="", help="one campaign (default: all)")
+    stats.add_argument("--interval", choices=["15", "30", "60", "day"], default="60", help="minutes, or day")
+    stats.add_argument("--csv", action="store_true", help="comma-separated values with a header line")
+    stats.add_argument("--json", action="store_true", help="one JSON object per line")
+    stats.set_defaults(command=_stats)
 
     doctor = _command(commands, "doctor", "check the deployment (ARI transport and password, AMI and "
                                  "FastAGI exposure, Asterisk's version, the dialplan) and say how to fix it")
@@ -272,20 +283,66 @@ def _bench(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _calls(settings: Settings, args: argparse.Namespace) -> int:
-    from ivr.store.call_log import CallLog
-    from ivr.store.engine import database_url, open_engine
-    from ivr.store.migrations import upgrade
+def _period_arguments(parser: argparse.ArgumentParser, required: bool) -> None:
+    parser.add_argument("--from", dest="start", required=required,
+                        help="from this date or time (2026-12-07, 2026-12-07T10:00; local time)")
+    parser.add_argument("--to", dest="end", required=required,
+                        help="to before this time, or through this date")
 
-    async def latest() -> list[CallRecord]:
+
+def _report(settings: Settings, read: Callable[[Any], Awaitable[list[Any]]]) -> list[Any] | int:
+    """Read-only: the schema is not migrated. A wrong period or an unreadable database is a
+    message and an exit code, not a traceback."""
+    from ivr.reports import ReportUnavailable
+    from ivr.store.engine import database_url, open_engine
+
+    async def reading() -> list[Any]:
         engine = open_engine(database_url(settings))
         try:
-            await upgrade(engine)
-            return await CallLog(engine).recent(args.limit)
+            return await read(engine)
         finally:
             await engine.dispose()
+    try:
+        return asyncio.run(reading())
+    except ValueError as exc:
+        print(f"ivr: --{exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except ReportUnavailable as exc:
+        print(f"ivr: {exc}", file=sys.stderr)
+        return EXIT_FAILED
 
-    for record in asyncio.run(latest()):
+
+def _stats(settings: Settings, args: argparse.Namespace) -> int:
+    from ivr.core.stats import period
+    from ivr.reports import STATS_COLUMNS, as_csv, stats_rows, stats_text
+
+    def read(engine: Any) -> Awaitable[list[dict[str, Any]]]:
+        start, end = period(args.start, args.end)
+        return stats_rows(engine, load_flow(settings.flow_path), start, end, args.interval,
+                          settings.reports.short_abandon, args.campaign)
+    rows = _report(settings, read)
+    if isinstance(rows, int):
+        return rows
+    if args.csv:
+        print(as_csv(rows, STATS_COLUMNS), end="")
+    elif args.json:
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False))
+    else:
+        print(stats_text(rows))
+    return EXIT_OK
+
+
+def _calls(settings: Settings, args: argparse.Namespace) -> int:
+    from ivr.reports import CALL_COLUMNS, as_csv, call_records
+
+    records = _report(settings, lambda engine: call_records(engine, args.limit, args.start, args.end))
+    if isinstance(records, int):
+        return records
+    if args.csv:
+        print(as_csv([record.__dict__ for record in records], CALL_COLUMNS), end="")
+        return EXIT_OK
+    for record in records:
         if args.json:
             print(json.dumps(record.__dict__, default=lambda moment: moment.isoformat(),
                              ensure_ascii=False))

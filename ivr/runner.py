@@ -14,7 +14,7 @@ from ivr import loop_lag
 from ivr.api.control import ControlDesk
 from ivr.api.health import routes as health_routes
 from ivr.api.pull import PullDesk
-from ivr.api.server import Api, PageOptions, tokens
+from ivr.api.server import SUPERVISOR, WHO, Api, PageOptions, tokens
 from ivr.api.server import start as start_api
 from ivr.ari.events import EventStream
 from ivr.ari.rest import AriRest
@@ -25,6 +25,7 @@ from ivr.core.flow import Flow
 from ivr.crm.service import CrmService
 from ivr.flow_holder import FlowHolder
 from ivr.metrics import LiveState, Metrics, Polled
+from ivr.reports import stats_routes
 from ivr.secrets import ari_password, ensure_secret
 from ivr.settings import Settings
 from ivr.signals import on_signal
@@ -153,7 +154,9 @@ async def serve(settings: Settings) -> None:
                          settings.sms.http if settings.sms.gateway == "http" else None, secret)
     api = Api(board, campaigns, own_agents, tokens(settings.state_path / "api", list(board.agents)),
               time.monotonic, lambda: flows.current, callbacks, rest.stored_recording, desk,
-              [*inbound, *control.routes()], AgentCalls(engine), page_options(settings))
+              [*inbound, *control.routes(), *stats_routes(
+                  engine, lambda: flows.current, settings.reports.short_abandon,
+                  lambda request: request[WHO] == SUPERVISOR)], AgentCalls(engine), page_options(settings))
     callbacks_pending = Polled(callbacks.pending_count)
     metrics = Metrics(LiveState(lambda: len(app.sessions), campaigns.waiting_lines, board,
                                 lambda: stream.connections, stream.connected.is_set, crm.open_breakers,

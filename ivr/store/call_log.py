@@ -107,8 +107,12 @@ class CallLog:
         async with self.engine.begin() as connection:
             await connection.execute(_insert_once(connection.dialect.name), [_row(r) for r in records])
 
-    async def recent(self, limit: int = 50) -> list[CallRecord]:
+    async def recent(self, limit: int = 50, start: datetime | None = None,
+                     end: datetime | None = None) -> list[CallRecord]:
+        """The latest records, of those started from ``start`` to before ``end`` when given."""
         query = select(*(calls.c[name] for name in CallRecord.__dataclass_fields__))
+        if start is not None and end is not None:
+            query = query.where(calls.c.started_at >= start, calls.c.started_at < end)
         query = query.order_by(calls.c.started_at.desc(), calls.c.id.desc()).limit(limit)
         async with self.engine.connect() as connection:
             rows = (await connection.execute(query)).mappings().all()

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +21,19 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.core.agents import AgentBoard
+from ivr.core.destinations import Destination
 from ivr.core.distribution.commands import LineEvent
 from ivr.core.flow import Flow
+from ivr.core.nodes import Campaign
 from ivr.core.queue_log import DATA_FIELDS, AgentEvents, QueueLogLine, campaigns_of, line_of
+from ivr.core.stats import Counts, Interval, stats
 from ivr.settings import Settings
 from ivr.store.schema import agent_history, queue_log
 from ivr.store.values import clipped, utc
 
 log = logging.getLogger("ivr.store")
+DEFAULT_SERVICE_LEVEL = 20.0
+"""A campaign gone from the flow file: the field's default."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,17 @@ class QueueLogStore:
         async with self.engine.connect() as connection:
             rows = (await connection.execute(query)).mappings().all()
         return [_line(row) for row in rows]
+
+    async def stats(self, flow: Flow, start: datetime, end: datetime, interval: Interval,
+                    short_abandon: float, campaign: str = "") -> list[Counts]:
+        """The stats of calls entering from ``start`` to before ``end``; what became of them is
+        read for a day beyond (a caller waits, then talks, well within it)."""
+        lines = await self.between(start, end + timedelta(days=1), campaign)
+
+        def service_level(name: str) -> float:
+            node = flow.nodes.get(Destination("campaign", name))
+            return node.service_level if isinstance(node, Campaign) else DEFAULT_SERVICE_LEVEL
+        return stats(lines, start, end, interval, service_level, short_abandon)
 
     async def history(self, agent: str = "") -> list[AgentChange]:
         query = select(agent_history).order_by(agent_history.c.at, agent_history.c.id)
