@@ -114,6 +114,8 @@ class PbxSettings(Section):
         (), description="the Stasis apps of all `ivr run` processes sharing calls; empty: ari.app")
     pjsip_include: str = Field("", description="your own PJSIP sections (e.g. trunks to providers), "
                                "added to the bundled PBX's pjsip.conf")
+    extensions_include: str = Field("", description="your own dialplan contexts (a file you keep), added "
+                                    "to the bundled PBX's extensions.conf at every `ivr pbx up`")
     proxy: str = Field("", pattern=r"^([A-Za-z0-9.\-]+:[0-9]{1,5})?$", description="host:port of a SIP "
                        "proxy before this PBX (`ivr cluster`'s Kamailio): calls from it enter the inbound "
                        "flow; agents with phone = \"register\" register to it and are called through it")

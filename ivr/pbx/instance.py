@@ -148,15 +148,17 @@ class IncludeError(Exception):
     pass
 
 
-def own_sections(settings: Settings) -> str:
-    """The admin's own PJSIP sections (``pbx.pjsip_include``), as they wrote them."""
-    if not settings.pbx.pjsip_include:
+def own_sections(settings: Settings, field: str = "pjsip_include") -> str:
+    """The admin's own sections (``pbx.pjsip_include``, ``pbx.extensions_include``), as they
+    wrote them: their file stays theirs, and is read again at every ``ivr pbx up``."""
+    name = getattr(settings.pbx, field)
+    if not name:
         return ""
-    path = settings.path(settings.pbx.pjsip_include)
+    path = settings.path(name)
     try:
         return f"; {path}\n{path.read_text(encoding='utf-8')}"
     except (OSError, UnicodeDecodeError) as exc:
-        raise IncludeError(f"pbx.pjsip_include: cannot read {path}: {exc}") from exc
+        raise IncludeError(f"pbx.{field}: cannot read {path}: {exc}") from exc
 
 
 TLS_CERT, TLS_KEY = "etc/keys/http-cert.pem", "etc/keys/http-key.pem"
@@ -211,6 +213,7 @@ def template_values(settings: Settings, instance: Instance) -> dict[str, str]:
                                            pbx.proxy),
         "proxy_endpoint": proxy_endpoint(pbx.proxy, pbx.bind),
         "pjsip_include": own_sections(settings),
+        "extensions_include": own_sections(settings, "extensions_include"),
         "agi_address": f"{settings.agi.bind}:{settings.agi.port}",
         "http_tls": http_tls(settings, instance),
     }
