@@ -26,6 +26,8 @@ from ivr.store.call_log import CallRecord
 log = logging.getLogger("ivr.metrics")
 
 LAG_INTERVAL = 0.5
+SMOOTHING = 0.2
+"""Weight of each new ARI event's delay in ``event_delay_now``: one late event does not refuse calls."""
 CRM_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 OUTCOMES = (("sent to", "sent_on"), ("caller hung up", "caller_hung_up"), ("hung up", "hung_up"),
@@ -64,6 +66,7 @@ class LiveState:
     spooled_records: Callable[[], int] = lambda: 0
     callbacks_pending: Callable[[], int | None] = lambda: None
     api_refused: Callable[[], Mapping[int, int]] = dict
+    turned_away: Callable[[], Mapping[str, int]] = dict
     clock: Callable[[], float] = time.monotonic
 
 
@@ -102,6 +105,11 @@ class _Live(Collector):
         for status, count in sorted(state.api_refused().items()):
             refused.add_metric([str(status)], count)
         yield refused
+        away = CounterMetricFamily("ivr_calls_turned_away", "Calls sent to the dialplan fallback at once by "
+                                   "admission control, by the limit that refused them", labels=["limit"])
+        for limit, count in sorted(state.turned_away().items()):
+            away.add_metric([limit], count)
+        yield away
         pending = state.callbacks_pending()
         if pending is not None:
             yield GaugeMetricFamily("ivr_callbacks_pending", "Callbacks waiting to be made", value=pending)
@@ -161,6 +169,11 @@ class Metrics:
         self.loop_lag = Histogram("ivr_event_loop_lag_seconds", "How late a short sleep of the app wakes up",
                                   buckets=LAG_BUCKETS, registry=self.registry)
 
+    loop_lag_now = 0.0
+    """The last sample of the loop's lag (admission control)."""
+    event_delay_now = 0.0
+    """ARI events' delay, smoothed over the last few (admission control)."""
+
     def call_ended(self, record: CallRecord) -> None:
         self.calls.labels(outcome_kind(record.outcome)).inc()
         if record.agent:
@@ -178,14 +191,17 @@ class Metrics:
             sent = datetime.fromisoformat(stamp).timestamp()
         except ValueError:
             return
-        self.event_delay.observe(max(0.0, time.time() - sent))
+        delay = max(0.0, time.time() - sent)
+        self.event_delay.observe(delay)
+        self.event_delay_now += SMOOTHING * (delay - self.event_delay_now)
 
     async def sample_loop_lag(self) -> None:
         """Until cancelled."""
         while True:
             before = time.monotonic()
             await asyncio.sleep(LAG_INTERVAL)
-            self.loop_lag.observe(max(0.0, time.monotonic() - before - LAG_INTERVAL))
+            self.loop_lag_now = max(0.0, time.monotonic() - before - LAG_INTERVAL)
+            self.loop_lag.observe(self.loop_lag_now)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -19,6 +19,7 @@ from ivr.api.server import start as start_api
 from ivr.ari.events import EventStream
 from ivr.ari.rest import AriRest
 from ivr.ari.tls import ari_tls
+from ivr.core.admission import Admission
 from ivr.core.agents import AgentBoard, AgentProfile, AutoPause
 from ivr.core.distribution.engine import Distribution
 from ivr.core.flow import Flow
@@ -86,6 +87,8 @@ async def serve(settings: Settings) -> None:
     """Serve calls until SIGINT/SIGTERM; raises ConfigError on an invalid flow, AriAuthError or
     AriUnreachable on start-up."""
     flows = FlowHolder(settings.flow_path)
+    admission = Admission(settings.admission.max_calls, settings.admission.max_loop_lag,
+                          settings.admission.max_event_delay)
     password = ari_password(settings)
     engine = open_engine(database_url(settings))
     await upgrade(engine)
@@ -140,7 +143,9 @@ async def serve(settings: Settings) -> None:
     desk = PullDesk(pulled, lambda: flows.current, sms, campaigns.pulled)
     app = StasisApp(settings.ari.app, rest, flows.new_call, connection=lambda: stream.connections,
                     flow_name=settings.flow_path.stem[:40], on_record=record, crm=crm,
-                    campaigns=campaigns)
+                    campaigns=campaigns, admit=lambda calls: admission.refuses(
+                        calls, metrics.loop_lag_now, metrics.event_delay_now))
+
     def on_event(event: dict[str, Any]) -> None:
         metrics.ari_event(event)
         app.on_event(event)
@@ -160,7 +165,8 @@ async def serve(settings: Settings) -> None:
     callbacks_pending = Polled(callbacks.pending_count)
     metrics = Metrics(LiveState(lambda: len(app.sessions), campaigns.waiting_lines, board,
                                 lambda: stream.connections, stream.connected.is_set, crm.open_breakers,
-                                lambda: records.spooled, callbacks_pending, lambda: api.refused))
+                                lambda: records.spooled, callbacks_pending, lambda: api.refused,
+                                lambda: app.turned_away))
     metrics_token = ensure_secret(settings.state_path / "api" / "metrics-token")
     api.page_routes = [*Pages(api, settings.state_path / "api", lambda request: request.secure
                               or settings.api.url.startswith("https://")).routes(),

@@ -179,6 +179,15 @@ class AgentSettings(Section):
         return value
 
 
+class AdmissionSettings(Section):
+    """Admission control (docs/metrics.md#admission-control): beyond a limit, a new call goes to
+    the dialplan fallback at once. Each limit is off at 0."""
+
+    max_calls: int = Field(0, ge=0, le=100_000, description="calls in progress")
+    max_loop_lag: float = Field(0.0, ge=0, le=60, description="seconds the event loop runs late")
+    max_event_delay: float = Field(0.0, ge=0, le=60, description="seconds ARI events arrive late (smoothed)")
+
+
 class ApiSettings(Section):
     """The agents' and supervisors' API (tokens generated into <state_dir>/api/)."""
 
@@ -305,6 +314,7 @@ class Settings(Section):
     reports: ReportSettings = ReportSettings()
     agi: AgiSettings = AgiSettings()
     api: ApiSettings = ApiSettings()
+    admission: AdmissionSettings = AdmissionSettings()
     agents: AgentSettings = AgentSettings()
     database: DatabaseSettings = DatabaseSettings()
     log: LogSettings = LogSettings()

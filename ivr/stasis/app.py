@@ -6,17 +6,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from ivr import logs
 from ivr.ari.rest import LEG_APP, AriError, AriRest, NotFound
+from ivr.core.admission import Refusal
 from ivr.core.events import Event, HungUp, Resumed
 from ivr.stasis.callbacks import CUSTOMER_LEG
 from ivr.stasis.campaigns import AGENT_LEG, Campaigns
 from ivr.stasis.session import FALLBACK, CallHandler, CallSession, Crm, RecordSink
 from ivr.stasis.translate import call_started, channel_of, stasis_args, translate
+from ivr.store.call_log import CallRecord
 
 log = logging.getLogger("ivr.app")
 
@@ -33,8 +37,14 @@ AGENT_LEG_ID = re.compile(r"-agent-[0-9]+$")
 class StasisApp:
     def __init__(self, app: str, rest: AriRest, new_flow: FlowFactory,
                  connection: Callable[[], int], flow_name: str, on_record: RecordSink,
-                 crm: Crm | None = None, campaigns: Campaigns | None = None) -> None:
+                 crm: Crm | None = None, campaigns: Campaigns | None = None,
+                 admit: Callable[[int], Refusal | None] = lambda calls: None) -> None:
+        """``admit(calls in progress)``: why a new call is turned away now (ivr.core.admission),
+        or None to take it."""
         self.app = app
+        self.admit = admit
+        self.turned_away: Counter[str] = Counter()
+        """Calls turned away, by the limit that turned them away: a metric."""
         self.crm = crm
         self.campaigns = campaigns
         self.flow_name = flow_name
@@ -63,6 +73,9 @@ class StasisApp:
                 self.campaigns.on_event(event, channel_id)
                 return
         if starts and channel_id not in self.sessions:
+            if (refusal := self.admit(len(self.sessions))) is not None:
+                self._turn_away(channel_id, event, refusal)
+                return
             self._open(channel_id, linked_id=str((event.get("channel") or {}).get("linkedid") or ""))
         session = self.sessions.get(channel_id)
         translated = translate(event)
@@ -78,6 +91,25 @@ class StasisApp:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return session
+
+    def _turn_away(self, channel_id: str, event: dict[str, Any], refusal: Refusal) -> None:
+        """Overloaded: the call goes to the dialplan's fallback at once, recorded and counted."""
+        self.turned_away[refusal.limit] += 1
+        why = refusal.why
+        log.warning("call %s: turned away to the dialplan fallback: %s", channel_id, why)
+        started = call_started(event.get("channel") or {}, [str(a) for a in event.get("args") or []])
+        now = datetime.now(UTC)
+        self.on_record(CallRecord(channel_id, started.caller, started.exten, self.flow_name, now, now, "",
+                                  f"turned away: {why}; sent to the dialplan fallback"))
+        task = asyncio.create_task(self._continue(channel_id, FALLBACK), name=f"turn-away-{channel_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _continue(self, channel_id: str, where: tuple[str, str, int]) -> None:
+        try:
+            await self.rest.continue_in_dialplan(channel_id, *where)
+        except (AriError, OSError) as exc:
+            log.warning("call %s: not sent on: %s", channel_id, exc)
 
     async def _run(self, session: CallSession, linked_id: str) -> None:
         if linked_id and linked_id != session.channel_id:

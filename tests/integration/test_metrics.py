@@ -4,6 +4,7 @@ real calls, and readiness follows Asterisk going away and coming back."""
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -65,3 +66,30 @@ def test_metrics_move_with_real_calls_and_readiness_follows_asterisk(pbx: Pbx, t
     assert back.json()["ready"] is True
     assert sample(reconnected, "ivr_ari_reconnects_total") == 1
     assert "ivr_agents" in after and 'ivr_campaign_waiting' in after
+
+
+def test_beyond_the_admission_limit_a_call_goes_to_the_fallback_at_once_recorded_and_counted(
+        pbx: Pbx, tmp_path: Path) -> None:
+    port = free_port()
+    config = pbx.configured(tmp_path, extra=f"\n[api]\nport = {port}\n")
+    app = App(pbx, tmp_path / "app.log", config=config, env={"IVR_ADMISSION__MAX_CALLS": "1"})
+    try:
+        app.wait_connected(1)
+        token = (pbx.state_dir / "api" / "metrics-token").read_text().strip()
+        with ThreadPoolExecutor(2) as calls:
+            first = calls.submit(pbx.call, "100", "--timeout", "15", config=config)  # waits for digits
+            until(lambda: any(c["dialplan"]["app_name"] == "Stasis" for c in pbx.channels()), 10,
+                  "the first call in the app")
+            second = calls.submit(pbx.call, "100", "--timeout", "15", config=config)
+            turned_away, served = second.result(), first.result()
+        scraped = httpx.get(f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {token}"},
+                            timeout=5).text
+    finally:
+        app.stop()
+
+    assert any("ivr: fallback" in step for step in turned_away["dialplan"]), turned_away
+    assert not any("ivr: fallback" in step for step in served["dialplan"]), served
+    assert "turned away to the dialplan fallback: 1 calls in progress (admission.max_calls = 1)" in app.text()
+    assert sample(scraped, "ivr_calls_turned_away_total") == 1
+    records = pbx.ivr("calls", "--json", "--limit", "5", config=config).stdout
+    assert "turned away: 1 calls in progress" in records

@@ -1,0 +1,48 @@
+"""Admission control: whether `ivr run` takes one more call, or turns it away at once to the
+dialplan's fallback because it is already serving as many as it can. A call turned away is
+served by the dialplan (a message, an operator, a queue of the admin's) instead of waiting on
+an app that would answer it late; it is counted and recorded.
+
+Three limits, each off at 0: calls in progress, the event loop's lag (how late the app's own
+short sleeps wake up: the app's CPU), and the delay of ARI events (Asterisk's timestamp to the
+app reading it: the app or the link falling behind).
+
+>>> limits = Admission(max_calls=2, max_loop_lag=0.2)
+>>> limits.refuses(calls=1, loop_lag=0.05, event_delay=3.0) is None
+True
+>>> limits.refuses(calls=2, loop_lag=0.05, event_delay=0.0)
+Refusal(limit='max_calls', why='2 calls in progress (admission.max_calls = 2)')
+>>> limits.refuses(calls=0, loop_lag=0.35, event_delay=0.0).why
+'event loop 350 ms late (admission.max_loop_lag = 200 ms)'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Refusal:
+    limit: str
+    """The setting that refused: ``max_calls``, ``max_loop_lag`` or ``max_event_delay``."""
+    why: str
+
+
+@dataclass(frozen=True)
+class Admission:
+    max_calls: int = 0
+    max_loop_lag: float = 0.0
+    max_event_delay: float = 0.0
+
+    def refuses(self, calls: int, loop_lag: float, event_delay: float) -> Refusal | None:
+        """Why one more call is refused now, or None to take it."""
+        if self.max_calls and calls >= self.max_calls:
+            return Refusal("max_calls", f"{calls} calls in progress (admission.max_calls = {self.max_calls})")
+        if self.max_loop_lag and loop_lag > self.max_loop_lag:
+            return Refusal("max_loop_lag", f"event loop {loop_lag * 1000:.0f} ms late "
+                                           f"(admission.max_loop_lag = {self.max_loop_lag * 1000:.0f} ms)")
+        if self.max_event_delay and event_delay > self.max_event_delay:
+            limit = self.max_event_delay * 1000
+            return Refusal("max_event_delay", f"ARI events {event_delay * 1000:.0f} ms behind "
+                                              f"(admission.max_event_delay = {limit:.0f} ms)")
+        return None
