@@ -67,6 +67,7 @@ class LiveState:
     callbacks_pending: Callable[[], int | None] = lambda: None
     api_refused: Callable[[], Mapping[int, int]] = dict
     turned_away: Callable[[], Mapping[str, int]] = dict
+    ari_requests: Callable[[], Mapping[tuple[str, str], int]] = dict
     clock: Callable[[], float] = time.monotonic
 
 
@@ -110,6 +111,11 @@ class _Live(Collector):
         for limit, count in sorted(state.turned_away().items()):
             away.add_metric([limit], count)
         yield away
+        requests = CounterMetricFamily("ivr_ari_requests", "ARI REST requests sent, by method and resource",
+                                       labels=["method", "resource"])
+        for (method, resource), count in sorted(state.ari_requests().items()):
+            requests.add_metric([method, resource], count)
+        yield requests
         pending = state.callbacks_pending()
         if pending is not None:
             yield GaugeMetricFamily("ivr_callbacks_pending", "Callbacks waiting to be made", value=pending)

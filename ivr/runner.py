@@ -166,7 +166,7 @@ async def serve(settings: Settings) -> None:
     metrics = Metrics(LiveState(lambda: len(app.sessions), campaigns.waiting_lines, board,
                                 lambda: stream.connections, stream.connected.is_set, crm.open_breakers,
                                 lambda: records.spooled, callbacks_pending, lambda: api.refused,
-                                lambda: app.turned_away))
+                                lambda: app.turned_away, lambda: rest.sent))
     metrics_token = ensure_secret(settings.state_path / "api" / "metrics-token")
     api.page_routes = [*Pages(api, settings.state_path / "api", lambda request: request.secure
                               or settings.api.url.startswith("https://")).routes(),

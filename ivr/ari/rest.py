@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,6 +43,9 @@ class AriRest:
                  tls: AriTls | None = None) -> None:
         credentials = base64.b64encode(f"{user}:{password}".encode()).decode()
         self._http = HttpClient(f"{base_url}/ari", {"Authorization": f"Basic {credentials}"}, timeout, tls)
+        self.sent: Counter[tuple[str, str]] = Counter()
+        """Requests sent, by method and resource (``POST``, ``channels``): what a call costs
+        Asterisk, for /metrics and the benchmark."""
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -57,6 +61,7 @@ class AriRest:
 
     async def _raw(self, method: str, path: str, params: dict[str, Any] | None = None,
                    body: dict[str, Any] | None = None) -> bytes:
+        self.sent[method, path.split("/", 2)[1]] += 1
         status, content = await self._http.request(method, path, params,
                                                    json.dumps(body).encode() if body is not None else b"")
         if status >= 300:
