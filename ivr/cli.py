@@ -147,6 +147,8 @@ def _parser() -> argparse.ArgumentParser:
     stats.add_argument("--interval", choices=["15", "30", "60", "day"], default="60", help="minutes, or day")
     stats.add_argument("--csv", action="store_true", help="comma-separated values with a header line")
     stats.add_argument("--json", action="store_true", help="one JSON object per line")
+    stats.add_argument("--plot", metavar="FILE", default="", help="also draw the intervals into FILE "
+                       "(PNG; needs matplotlib: pip install 'ivr[bench]')")
     stats.set_defaults(command=_stats)
 
     doctor = _command(commands, "doctor", "check the deployment (ARI transport and password, AMI and "
@@ -323,6 +325,14 @@ def _stats(settings: Settings, args: argparse.Namespace) -> int:
     rows = _report(settings, read)
     if isinstance(rows, int):
         return rows
+    if args.plot:
+        from ivr.stats_plot import PlotUnavailable, plot
+        try:
+            plot(rows, Path(args.plot))
+        except PlotUnavailable as exc:
+            print(f"ivr: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        print(f"ivr: {len(rows)} interval(s) drawn into {args.plot}", file=sys.stderr)
     if args.csv:
         print(as_csv(rows, STATS_COLUMNS), end="")
     elif args.json:
