@@ -23,6 +23,7 @@ from ivr import logs
 from ivr.ari.events import AriUnreachable
 from ivr.ari.rest import AriAuthError
 from ivr.ari.tls import AriTlsError
+from ivr.cluster.command import add_cluster_command
 from ivr.config_file import ConfigError
 from ivr.core.caller_id import visible
 from ivr.flow_file import load_flow
@@ -109,6 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     cli = _command(pbx_commands, "cli", "run one Asterisk CLI command")
     cli.add_argument("asterisk_command")
     cli.set_defaults(command=_pbx_cli)
+    add_cluster_command(commands, _command)
 
     call = _command(commands, "call", "place a test call into the running PBX")
     call.add_argument("exten", help="the number dialled (DID), e.g. 100")

@@ -3,8 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# systemd: systemd-analyze checks the units in docker/systemd/; openssl: pbx.tls makes its certificate.
-packages=(debootstrap sip-tester kannel kannel-extras chromium systemd openssl)
+# systemd: systemd-analyze checks the units in docker/systemd/; openssl: pbx.tls makes its certificate;
+# kamailio: ivr cluster runs it in the foreground (Debian's own service is not needed nor started).
+packages=(debootstrap sip-tester kannel kannel-extras chromium systemd openssl kamailio kamailio-postgres-modules)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -17,6 +18,10 @@ if ((${#missing[@]})); then
   echo "bootstrap: apt-get install ${missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  # On a host with systemd, apt starts Debian's kamailio on *:5060, where the PBX listens.
+  if command -v systemctl >/dev/null && systemctl is-active -q kamailio 2>/dev/null; then
+    systemctl disable --now -q kamailio
+  fi
 fi
 
 if [ ! -x .venv/bin/python ]; then
