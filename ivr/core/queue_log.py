@@ -19,7 +19,8 @@ one answers), the event, then its data with app_queue's meanings (Asterisk's "Qu
 
 Where app_queue has no event, the app adds its own, same shape: ``EXITWITHCALLBACK`` (the caller
 left the line asking to be called back) and ``EXITWITHREDIRECT`` (sent elsewhere by a backend or
-a pull campaign's staff), both ``position|origposition|waittime``.
+a pull campaign's staff), both ``position|origposition|waittime``; and ``CALLBACKATTEMPT``, a
+callback's attempt that ended, under the callback's id: ``attempt|CONNECTED or FAILED|reason``.
 """
 
 from __future__ import annotations
@@ -94,6 +95,9 @@ def line_of(event: LineEvent, now: float) -> QueueLogLine:
             exit_event = EXITS[event.how or "sent"]
             key = (event.key,) if event.how == "key" else ()
             return QueueLogLine(*at, exit_event, (*key, *place))
+        case "callback":
+            outcome = "CONNECTED" if event.connected else "FAILED"
+            return QueueLogLine(*at, "CALLBACKATTEMPT", (str(event.attempt), outcome, _flat(event.why)))
 
 
 @dataclass

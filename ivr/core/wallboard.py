@@ -61,7 +61,7 @@ class Wallboard:
                 day.abandoned += 1
             case "left":
                 day.left += 1
-            case "unanswered" | "ended":
+            case "unanswered" | "ended" | "callback":
                 pass
 
     def day(self, campaign: str) -> CampaignDay:

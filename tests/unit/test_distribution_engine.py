@@ -538,7 +538,8 @@ def test_a_callback_is_held_offered_briefed_dialled_and_bridged_when_the_custome
                      "+34600111222")]
     assert s.engine.handle(CallerReady("cb-k1-try-1")) == [BridgeCall("cb-k1-agent-1-bridge", "cb-k1-try-1", "cb-k1-agent-1")]
     assert without_logs(s.engine.handle(Bridged("cb-k1-agent-1", "cb-k1-agent-1-bridge"))) == [
-        FinishAttempt("k1", 1, True, "accepted; talked with agent ana")]
+        FinishAttempt("k1", 1, True, "accepted; talked with agent ana"),
+        LineEvent("sales", "k1", "callback", 0.0, "ana", "accepted; talked with agent ana", attempt=1, connected=True)]
     assert without_logs(s.engine.handle(CustomerLegEnded("cb-k1-try-1", "Normal Clearing"))) == [
         HangUpAgent("cb-k1-agent-1"), EndBridge("cb-k1-agent-1-bridge"), ReleaseAgent("ana", "cb-k1-agent-1")]
     assert not s.engine.items and not s.engine.legs
@@ -584,7 +585,7 @@ def test_a_customer_who_does_not_accept_fails_the_attempt_and_frees_the_agent() 
 
     assert without_logs(s.engine.handle(CustomerLegEnded("cb-k1-try-2", "No Answer"))) == [
         HangUpAgent("cb-k1-agent-1"), EndBridge("cb-k1-agent-1-bridge"), FinishAttempt("k1", 2, False, "No Answer"),
-        ReleaseAgent("ana", "cb-k1-agent-1")]
+        LineEvent("sales", "k1", "callback", 0.0, "ana", "No Answer", attempt=2), ReleaseAgent("ana", "cb-k1-agent-1")]
     assert not s.engine.items and s.board.status("ana").state is State.READY
 
 
@@ -596,6 +597,8 @@ def test_the_agent_hanging_up_during_the_dial_fails_the_attempt_and_hangs_the_cu
     out = without_logs(s.engine.handle(OfferEnded("cb-k1-agent-1", "Normal Clearing")))
     assert out[1:] == [HangUpCustomer("cb-k1-try-1"),
                        FinishAttempt("k1", 1, False, "agent ana left before the customer was connected"),
+                       LineEvent("sales", "k1", "callback", 0.0, "ana", "agent ana left before the customer was connected",
+                                 attempt=1),
                        ReleaseAgent("ana", "cb-k1-agent-1")]
 
 

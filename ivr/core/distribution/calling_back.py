@@ -113,4 +113,4 @@ class CallingBack(Offering):
             self._forget_item(item)
             return
         self._end_talk(item, offer, hang_up_agent=True)
-        self._attempt_failed(item, reason)
+        self._attempt_failed(item, reason, offer.agent)

@@ -224,7 +224,7 @@ class Wake:
     seconds: float
 
 
-LineKind = Literal["entered", "unanswered", "answered", "ended", "abandoned", "left"]
+LineKind = Literal["entered", "unanswered", "answered", "ended", "abandoned", "left", "callback"]
 
 
 @dataclass(frozen=True)
@@ -232,7 +232,8 @@ class LineEvent:
     """For the wallboard and the reports (``ivr.store.queue_log``): a caller entered a campaign's
     line, an agent's phone rang unanswered, an agent answered, the talk ended, or the caller left
     the line unanswered (``abandoned``: it hung up; ``left``: the flow took it out, ``how`` says
-    why). Callbacks' work is not told."""
+    why); or a callback's attempt ended (``callback``: ``call_id`` is the callback's id,
+    ``attempt`` its number, ``connected`` whether the customer talked with the agent)."""
 
     campaign: str
     call_id: str
@@ -259,6 +260,10 @@ class LineEvent:
     """entered: the caller's number."""
     leg: str = ""
     """answered: the agent's leg's channel id."""
+    attempt: int = 0
+    """callback: the attempt's number."""
+    connected: bool = False
+    """callback: the customer talked with the agent."""
 
 
 @dataclass(frozen=True)

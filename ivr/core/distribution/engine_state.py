@@ -104,13 +104,14 @@ class EngineState:
 
     # -- a callback's attempt ended (from an offer's life as from the callbacks')
 
-    def _attempt_failed(self, item: WorkItem, reason: str) -> None:
+    def _attempt_failed(self, item: WorkItem, reason: str, agent: str) -> None:
         """No customer to talk to: the store retries it later (or it is exhausted); the agent
         is free now."""
         assert item.callback is not None
         self._log(f"callback {item.callback.callback_id}: attempt {item.attempt} failed: {reason}")
         self._hang_up_customer(item)
         self._out.append(FinishAttempt(item.callback.callback_id, item.attempt, False, reason))
+        self._attempt_told(item, agent, reason, connected=False)
         item.move("attempt failed")
         self._forget_item(item)
 
@@ -128,6 +129,12 @@ class EngineState:
         """What the wallboard and the reports are told of a live caller."""
         if item.kind is WorkKind.CALL:
             self._out.append(LineEvent(item.campaign, item.id, kind, waited, **told))
+
+    def _attempt_told(self, item: WorkItem, agent: str, why: str, connected: bool) -> None:
+        """What the reports are told of a callback's attempt that ended."""
+        assert item.callback is not None
+        self._out.append(LineEvent(item.campaign, item.callback.callback_id, "callback", 0.0, agent, why,
+                                   attempt=item.attempt, connected=connected))
 
     def _log(self, message: str, level: int = logging.INFO) -> None:
         self._out.append(Log(message, level))

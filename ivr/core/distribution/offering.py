@@ -179,8 +179,9 @@ class Offering(Matching):
         self._log(f"{item.kind.value} {item.id}: bridged with agent {offer.agent}")
         self._tell(item, AgentConnected(offer.agent))
         if item.callback is not None:
-            self._out.append(FinishAttempt(item.callback.callback_id, item.attempt, True,
-                                           f"accepted; talked with agent {offer.agent}"))
+            why = f"accepted; talked with agent {offer.agent}"
+            self._out.append(FinishAttempt(item.callback.callback_id, item.attempt, True, why))
+            self._attempt_told(item, offer.agent, why, connected=True)
 
     def _bridge_failed(self, offer_id: str, bridge_id: str, reason: str) -> None:
         offer = self.offers.get(offer_id)
@@ -193,7 +194,7 @@ class Offering(Matching):
         offer.move("bridge failed")
         self._end_talk(item, offer, hang_up_agent=True)
         if item.attempt:
-            self._attempt_failed(item, f"could not bridge: {reason}")
+            self._attempt_failed(item, f"could not bridge: {reason}", offer.agent)
         else:
             self._back_in_line(item, offer)
 
@@ -207,7 +208,8 @@ class Offering(Matching):
         elif was is OfferState.ANSWERED and item is not None:
             self._end_talk(item, offer, hang_up_agent=False)
             if item.attempt:
-                self._attempt_failed(item, f"agent {offer.agent} left before the customer was connected")
+                self._attempt_failed(item, f"agent {offer.agent} left before the customer was connected",
+                                     offer.agent)
             else:
                 self._back_in_line(item, offer)
         elif was is OfferState.BRIDGED and item is not None:
