@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable, Coroutine, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -35,7 +36,7 @@ from ivr.stasis.phones import Phones
 from ivr.stasis.pulls import Pulls
 from ivr.stasis.session import RecordSink, no_record
 from ivr.store.callbacks import CallbackStore
-from ivr.store.claims import Claims
+from ivr.store.claims import Claims, Place
 from ivr.store.own_agents import OwnAgents
 from ivr.store.pulls import PullStore
 
@@ -67,6 +68,8 @@ class Campaigns:
         self.line_listeners: list[Callable[[cmd.LineEvent], None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._rings: dict[str, asyncio.Task[None]] = {}
+        self._places: dict[str, Place] = {}
+        """This node's callers in the shared line, by call id."""
         self._events: deque[evt.DistributionEvent] = deque()
         self._draining = False
         self._feeding = False
@@ -233,6 +236,7 @@ class Campaigns:
                 for listener in self.listeners:
                     listener(dict(data))
             case cmd.LineEvent():
+                self._shared_line(command)
                 for counter in self.line_listeners:
                     counter(command)
             case cmd.AskTeam():
@@ -244,11 +248,37 @@ class Campaigns:
             case cmd.Log(message=message, level=level):
                 log.log(level, "%s", message)
 
-    async def _claim(self, offer_id: str, agent: str) -> None:
-        """Whether no other app node holds the agent. A database that cannot tell is logged
-        and the local view decides: better a rare double offer than callers nobody serves."""
+    def _shared_line(self, event: cmd.LineEvent) -> None:
+        """This node's callers in the line all nodes share (ivr.store.claims): a caller of a
+        campaign offered by its strategy joins it, and leaves it when answered or gone."""
+        if not self.claims.shared:
+            return
+        if event.kind == "entered":
+            item = self.engine.items.get(event.call_id)
+            if item is None or item.node.pull or item.backend or item.node.team_url:
+                return
+            joined = datetime.now(UTC) - timedelta(seconds=event.waited)
+            place = Place(event.campaign, item.waiting.priority, joined)
+            self._places[event.call_id] = place
+            self.spawn(self._in_line(self.claims.joined(event.call_id, place)))
+        elif event.kind in ("answered", "abandoned", "left") and event.call_id in self._places:
+            del self._places[event.call_id]
+            self.spawn(self._in_line(self.claims.left(event.call_id)))
+
+    async def _in_line(self, change: Coroutine[Any, Any, None]) -> None:
         try:
-            won = await self.claims.claim(agent, offer_id)
+            await change
+        except (SQLAlchemyError, OSError) as exc:
+            log.error("the shared line not updated (%s); other nodes order their callers without it", exc)
+
+    async def _claim(self, offer_id: str, agent: str) -> None:
+        """Whether no other app node holds the agent, nor has a caller ahead of this one. A
+        database that cannot tell is logged and the local view decides: better a rare double
+        offer than callers nobody serves."""
+        offer = self.engine.offers.get(offer_id)
+        place = self._places.get(offer.work_id) if offer is not None else None
+        try:
+            won = await self.claims.claim(agent, offer_id, place)
         except (SQLAlchemyError, OSError) as exc:
             log.error("agent %s: claim not stored (%s); offering on this node's view alone", agent, exc)
             won = True

@@ -79,6 +79,10 @@ def _v10_queue_log(connection: Connection) -> None:
     schema.agent_history.create(connection)
 
 
+def _v11_waiting(connection: Connection) -> None:
+    schema.waiting.create(connection)
+
+
 MIGRATIONS: list[tuple[int, str, Step]] = [
     (1, "call log", _v1_call_log),
     (2, "call flow facts: nodes, customer, CRM, destination, hang-up", _v2_call_flow),
@@ -90,6 +94,7 @@ MIGRATIONS: list[tuple[int, str, Step]] = [
     (8, "backend-run campaigns: which node holds each call, its control token", _v8_backend_calls),
     (9, "call records: a key each, so a record replayed from the spool is stored once", _v9_call_record_ids),
     (10, "reports: the queue_log, the agents' state history", _v10_queue_log),
+    (11, "one line across app nodes: the callers waiting on each", _v11_waiting),
 ]
 
 

@@ -77,6 +77,18 @@ agent_claims = Table(
     Column("expires_at", DateTime(timezone=True), nullable=True),
 )
 
+waiting = Table(
+    "ivr_waiting", metadata,
+    Column("call_id", String(128), primary_key=True),
+    Column("node", String(80), nullable=False),
+    Column("campaign", String(80), nullable=False, index=True),
+    Column("priority", Integer, nullable=False),
+    Column("joined_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+"""Callers waiting on every app node, so that a node claims an agent only for a caller no other
+node's caller is ahead of (ivr.store.claims)."""
+
 own_agents = Table(
     "ivr_own_agents", metadata,
     Column("customer_id", String(64), primary_key=True),

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from ivr.store.claims import LEASE_SECONDS, AgentClaims
+from ivr.store.claims import LEASE_SECONDS, AgentClaims, Place
 from ivr.store.migrations import upgrade
 
 NOON = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -79,3 +79,43 @@ async def test_a_restarted_node_lets_go_of_what_it_held(engine: AsyncEngine) -> 
     await AgentClaims(engine, "a").release_all()
 
     assert await b.claim("ana", "two")
+
+
+async def test_a_claim_waits_for_an_earlier_caller_of_the_campaign_on_another_node(engine: AsyncEngine) -> None:
+    """One line across nodes: by priority, then arrival; other campaigns and this node's own
+    callers do not hold a claim back."""
+    await upgrade(engine)
+    now = [NOON]
+    a, b = AgentClaims(engine, "a", lambda: now[0]), AgentClaims(engine, "b", lambda: now[0])
+    await b.joined("b-early", Place("sales", 5, NOON - timedelta(seconds=3)))
+    await b.joined("b-other", Place("support", 5, NOON - timedelta(seconds=30)))
+    await a.joined("a-late", Place("sales", 5, NOON - timedelta(seconds=1)))
+
+    assert not await a.claim("ana", "a-late-agent-1", Place("sales", 5, NOON - timedelta(seconds=1)))
+    assert await a.claim("ana", "a-urgent-agent-1", Place("sales", 1, NOON))
+    await a.release("ana", "a-urgent-agent-1")
+    assert await b.claim("ana", "b-early-agent-1", Place("sales", 5, NOON - timedelta(seconds=3)))
+    await b.release("ana", "b-early-agent-1")
+
+    await b.left("b-early")
+    assert await a.claim("ana", "a-late-agent-2", Place("sales", 5, NOON - timedelta(seconds=1)))
+
+
+async def test_the_callers_of_a_node_that_stopped_renewing_hold_nobody_back(engine: AsyncEngine) -> None:
+    await upgrade(engine)
+    now = [NOON]
+    a, b = AgentClaims(engine, "a", lambda: now[0]), AgentClaims(engine, "b", lambda: now[0])
+    await b.joined("b-early", Place("sales", 5, NOON - timedelta(seconds=3)))
+    place = Place("sales", 5, NOON)
+
+    now[0] = NOON + timedelta(seconds=LEASE_SECONDS - 1)
+    await b.renew()
+    now[0] = NOON + timedelta(seconds=LEASE_SECONDS + 1)
+    assert not await a.claim("ana", "one", place)
+    now[0] = NOON + timedelta(seconds=2 * LEASE_SECONDS)
+    assert await a.claim("ana", "one", place)
+
+    await b.joined("b-again", Place("sales", 5, NOON - timedelta(seconds=9)))
+    await AgentClaims(engine, "b", lambda: now[0]).release_all()  # b restarted
+    await a.release("ana", "one")
+    assert await a.claim("ana", "two", place)
