@@ -115,6 +115,8 @@ def wait_for_ari(settings: Settings, instance: Instance) -> None:
             return
         except AriTlsError as exc:
             raise PbxError(str(exc)) from exc
+        except urllib.error.HTTPError as exc:
+            last = f"HTTP {exc.code}"
         except (OSError, ValueError) as exc:
             last = f"{type(exc).__name__}: {exc}"
         if running_pid(instance) is None and not _starting(instance):
