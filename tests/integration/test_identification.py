@@ -73,7 +73,7 @@ on_not_identified = "message:not-identified"
 
 FAILURES = {
     "http-503": ("/error", "HTTP 503"),
-    "not-json": ("/garbage", "not JSON"),
+    "not-json": ("/garbage", "answer: not JSON"),
     "too-big": ("/huge", "answer larger than 65536 bytes"),
     "too-slow": ("/slow?3", "no complete answer within 1 s"),
     "slow-drip": ("/drip", "no complete answer within 1 s"),
