@@ -107,21 +107,7 @@
     $("callbacks-panel").hidden = !me.callbacks || me.campaigns.length === 0;
     if (!me.callbacks) return;
     const data = await ivr.api("GET", "/api/callbacks?state=pending");
-    $("callbacks").tBodies[0].replaceChildren(...data.callbacks.map((callback) => {
-      const row = document.createElement("tr");
-      ivr.cell(row, callback.number);
-      ivr.cell(row, callback.campaign);
-      ivr.cell(row, ivr.clock(callback.not_before));
-      const where = ivr.cell(row, "");
-      if (callback.message) {
-        const audio = document.createElement("audio");
-        audio.controls = true;
-        audio.preload = "none";
-        audio.src = `/api/callbacks/${encodeURIComponent(callback.id)}/message`;
-        where.appendChild(audio);
-      }
-      return row;
-    }));
+    $("callbacks").tBodies[0].replaceChildren(...data.callbacks.map(ivr.callbackRow));
   }
 
   $("login").addEventListener("click", () => act("login"));

@@ -80,6 +80,23 @@ const ivr = (() => {
     return source;
   }
 
+  // A pending callback as a row: number, campaign, when it is due, the caller's message.
+  function callbackRow(callback) {
+    const row = document.createElement("tr");
+    cell(row, callback.number);
+    cell(row, callback.campaign);
+    cell(row, clock(callback.not_before));
+    const message = cell(row, "");
+    if (callback.message) {
+      const audio = document.createElement("audio");
+      audio.controls = true;
+      audio.preload = "none";
+      audio.src = `/api/callbacks/${encodeURIComponent(callback.id)}/message`;
+      message.appendChild(audio);
+    }
+    return row;
+  }
+
   function options(select, values) {
     select.replaceChildren(...values.map((value) => {
       const option = document.createElement("option");
@@ -89,5 +106,5 @@ const ivr = (() => {
     }));
   }
 
-  return { api, problem, cell, button, duration, clock, listen, options };
+  return { api, problem, cell, button, duration, clock, listen, options, callbackRow };
 })();

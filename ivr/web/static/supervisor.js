@@ -80,18 +80,7 @@
     if (!me.callbacks) return;
     const data = await ivr.api("GET", "/api/callbacks?state=pending");
     $("callbacks").tBodies[0].replaceChildren(...data.callbacks.map((callback) => {
-      const row = document.createElement("tr");
-      ivr.cell(row, callback.number);
-      ivr.cell(row, callback.campaign);
-      ivr.cell(row, ivr.clock(callback.not_before));
-      const message = ivr.cell(row, "");
-      if (callback.message) {
-        const audio = document.createElement("audio");
-        audio.controls = true;
-        audio.preload = "none";
-        audio.src = `/api/callbacks/${encodeURIComponent(callback.id)}/message`;
-        message.appendChild(audio);
-      }
+      const row = ivr.callbackRow(callback);
       ivr.cell(row, "").appendChild(ivr.button("Cancel", async () => {
         await ivr.api("POST", `/api/callbacks/${encodeURIComponent(callback.id)}/cancel`, {});
         callbacks();
