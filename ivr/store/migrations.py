@@ -83,6 +83,11 @@ def _v11_waiting(connection: Connection) -> None:
     schema.waiting.create(connection)
 
 
+def _v12_nodes_share_more(connection: Connection) -> None:
+    schema.calls_open.create(connection)
+    schema.spare_calls.create(connection)
+
+
 MIGRATIONS: list[tuple[int, str, Step]] = [
     (1, "call log", _v1_call_log),
     (2, "call flow facts: nodes, customer, CRM, destination, hang-up", _v2_call_flow),
@@ -95,6 +100,7 @@ MIGRATIONS: list[tuple[int, str, Step]] = [
     (9, "call records: a key each, so a record replayed from the spool is stored once", _v9_call_record_ids),
     (10, "reports: the queue_log, the agents' state history", _v10_queue_log),
     (11, "one line across app nodes: the callers waiting on each", _v11_waiting),
+    (12, "app nodes: calls in progress on each, spares' daily counts", _v12_nodes_share_more),
 ]
 
 

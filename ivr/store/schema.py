@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import Boolean, Column, Date, DateTime, Float, Index, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -88,6 +88,28 @@ waiting = Table(
 )
 """Callers waiting on every app node, so that a node claims an agent only for a caller no other
 node's caller is ahead of (ivr.store.claims)."""
+
+calls_open = Table(
+    "ivr_calls_open", metadata,
+    Column("channel_id", String(128), primary_key=True),
+    Column("node", String(80), nullable=False, index=True),
+    Column("caller", String(80), nullable=False),
+    Column("did", String(80), nullable=False),
+    Column("flow", String(40), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+"""Calls in progress on each app node, until their record is stored: the record of a call whose
+node died is closed by another node (ivr.store.open_calls)."""
+
+spare_calls = Table(
+    "ivr_spare_calls", metadata,
+    Column("agent", String(40), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("count", Integer, nullable=False),
+)
+"""Overflow calls each spare agent answered on a day (the campaign's ``overflow_timezone``), for
+``overflow_daily_limit`` across app nodes and restarts."""
 
 own_agents = Table(
     "ivr_own_agents", metadata,
