@@ -5,7 +5,6 @@ metrics token (``<state_dir>/api/metrics-token``, for Prometheus' ``authorizatio
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 from collections.abc import Callable
 
@@ -13,7 +12,8 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ivr.api.server import SUPERVISOR, Api
+from ivr.api.auth import SUPERVISOR, bearer, error, too_many_wrong, who_has
+from ivr.api.server import Api
 from ivr.metrics import Metrics
 
 log = logging.getLogger("ivr.api")
@@ -34,16 +34,13 @@ def routes(api: Api, metrics: Metrics, metrics_token: str, ari_connected: Callab
         return web.json_response({"ready": ok, **checks}, status=200 if ok else 503)
 
     async def exposition(request: web.Request) -> web.Response:
-        address = request.remote or "?"
-        if (wait := api.wrong.retry_after(address)) is not None:
-            return web.json_response({"error": f"too many wrong tokens from {address}; try again in "
-                                               f"{wait} s"}, status=429, headers={"Retry-After": str(wait)})
-        header = request.headers.get("Authorization", "")
-        given = header.removeprefix("Bearer ") if header.startswith("Bearer ") else ""
-        if not (given and (hmac.compare_digest(given, metrics_token) or api.who_has(given) == SUPERVISOR)):
-            api.wrong.failed(address)
-            return web.json_response(
-                {"error": "/metrics needs 'Authorization: Bearer <metrics or supervisor token>'"}, status=401)
+        if (refusal := too_many_wrong(api.wrong, request)) is not None:
+            return refusal
+        given = bearer(request)
+        # The metrics token counts as the supervisor's here, and only here.
+        if SUPERVISOR not in (who_has({metrics_token: SUPERVISOR}, given), api.who_has(given)):
+            api.wrong.failed(request.remote or "?")
+            return error(401, "/metrics needs 'Authorization: Bearer <metrics or supervisor token>'")
         # In the loop, not a thread: the gauges read the live state as it is between two events.
         return web.Response(body=metrics.exposition(), headers={"Content-Type": PROMETHEUS})
 

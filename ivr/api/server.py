@@ -1,29 +1,29 @@
 """The agents' and supervisors' API: JSON over HTTP and a server-sent events stream of call offers
 (the screen pop), agent changes and the campaigns' wallboard rows.
 
-Two ways in: a bearer token (scripts, the CRM side), or the session cookie of the web page
-(ivr.web), whose changes also carry the session's CSRF token. Tokens are generated on first start
-into the state folder (mode 0600): ``api/supervisor-token`` acts on every agent,
-``api/agent-<name>-token`` on that agent only. Wrong tokens are limited per address (429).
+Who may ask what (bearer tokens, the web page's session and CSRF token, the limit on wrong tokens)
+is in ivr.api.auth.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import re
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
-from typing import Any, cast
+from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
+from ivr.api.auth import PAGE, authenticate, error, security_headers, who_has
+from ivr.api.auth import SUPERVISOR as SUPERVISOR  # re-exported: ivr.runner imports it from here
+from ivr.api.auth import WHO as WHO  # re-exported: ivr.runner imports it from here
+from ivr.api.auth import tokens as tokens  # re-exported: ivr.runner imports it from here
 from ivr.api.callbacks import routes as callback_routes
 from ivr.api.event_stream import EventLog
 from ivr.api.pull import PullDesk
@@ -36,46 +36,20 @@ from ivr.core.nodes import Campaign
 from ivr.core.wallboard import Wallboard
 from ivr.json_input import JsonInputError, parse_json
 from ivr.listen import PortTaken
-from ivr.secrets import ensure_secret
 from ivr.store.agent_calls import AgentCalls
 from ivr.store.call_log import CallRecord
 from ivr.store.callbacks import CallbackStore
 from ivr.store.own_agents import OwnAgents
 from ivr.web.presence import DISCONNECTED, PagePresence
-from ivr.web.sessions import COOKIE, CSRF_HEADER, Sessions, WrongSecrets
+from ivr.web.sessions import Sessions, WrongSecrets
 
 log = logging.getLogger("ivr.api")
 
-SUPERVISOR = "*"
-WHO = web.RequestKey("who", str)
-"""An agent's id, or ``*``: whom the token or the session stands for."""
-PAGE = web.RequestKey("page", bool)
-"""Whether the request came from the web page (its session cookie)."""
 CUSTOMER_ID = re.compile(r"[0-9A-Za-z*#_\-]{1,64}")
 REASON = re.compile(r"[^\x00-\x1f\x7f]{1,80}")
-OPEN_PATHS = ("/sms/", "/control/")
-"""SMS gateways prove themselves with the inbound secret (ivr.sms.routes), backends with the
-call's control token (ivr.api.control)."""
-CHANGES = frozenset({"POST", "PUT", "DELETE", "PATCH"})
 BODY_LIMIT = 64 * 1024
 HOLDING = (State.RINGING, State.ON_CALL, State.WRAP_UP)
 DEFAULT_SERVICE_LEVEL = 20.0
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-                               "media-src 'self'; connect-src 'self'; form-action 'self'; "
-                               "frame-ancestors 'none'; base-uri 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-}
-
-
-def tokens(folder: Path, agents: list[str]) -> dict[str, str]:
-    """Token -> who it is: an agent's name, or ``*`` for the supervisor."""
-    found = {ensure_secret(folder / "supervisor-token"): SUPERVISOR}
-    for agent in agents:
-        found[ensure_secret(folder / f"agent-{agent}-token")] = agent
-    return found
 
 
 @dataclass(frozen=True)
@@ -128,7 +102,8 @@ class Api:
         board.listeners.append(lambda agent: self.events.publish({"type": "agent", **self.agent_view(agent)}))
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._headers, self._authenticate], client_max_size=BODY_LIMIT)
+        middlewares = [security_headers(self.refused), authenticate(self.who_has, self.sessions, self.wrong)]
+        app = web.Application(middlewares=middlewares, client_max_size=BODY_LIMIT)
         app.router.add_get("/api/me", self.me)
         app.router.add_get("/api/agents", self.agents)
         app.router.add_post("/api/agents/{agent}/{action:login|logout|ready|pause}", self.act)
@@ -147,51 +122,9 @@ class Api:
 
     # -- who is asking
 
-    @web.middleware
-    async def _headers(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        try:
-            response: web.StreamResponse = await handler(request)
-        except web.HTTPException as exc:
-            exc.headers.update(SECURITY_HEADERS)
-            if exc.status >= 400:
-                self.refused[exc.status] += 1
-            raise
-        if not response.prepared:
-            response.headers.update(SECURITY_HEADERS)
-        if response.status >= 400:
-            self.refused[response.status] += 1
-        return response
-
-    @web.middleware
-    async def _authenticate(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        if request.path.startswith(OPEN_PATHS) or not request.path.startswith("/api/"):
-            # The pages sign in and check their session themselves (ivr.web.pages).
-            return cast(web.StreamResponse, await handler(request))
-        address = request.remote or "?"
-        if (wait := self.wrong.retry_after(address)) is not None:
-            return _error(429, f"too many wrong tokens from {address}; try again in {wait} s",
-                          headers={"Retry-After": str(wait)})
-        header = request.headers.get("Authorization", "")
-        if header:
-            given = header.removeprefix("Bearer ") if header.startswith("Bearer ") else ""
-            who = self.who_has(given)
-            if who is None:
-                self.wrong.failed(address)
-                log.warning("API: a wrong token from %s", address)
-                return _error(401, "a valid 'Authorization: Bearer <token>' header is required")
-            request[WHO], request[PAGE] = who, False
-            return cast(web.StreamResponse, await handler(request))
-        session = self.sessions.of(request.cookies.get(COOKIE, ""))
-        if session is None:
-            return _error(401, "sign in at / or send 'Authorization: Bearer <token>'")
-        if request.method in CHANGES and not session.csrf_matches(request.headers.get(CSRF_HEADER, "")):
-            return _error(403, f"a change from the page needs its {CSRF_HEADER} header")
-        request[WHO], request[PAGE] = session.who, True
-        return cast(web.StreamResponse, await handler(request))
-
     def who_has(self, token: str) -> str | None:
-        return next((name for known, name in self.tokens.items()
-                     if token and hmac.compare_digest(known, token)), None)
+        """Whom ``token`` stands for among the current tokens (`ivr reload` renews them)."""
+        return who_has(self.tokens, token)
 
     # -- agents
 
@@ -229,9 +162,9 @@ class Api:
     async def act(self, request: web.Request) -> web.Response:
         agent, action, who = request.match_info["agent"], request.match_info["action"], request[WHO]
         if who not in (SUPERVISOR, agent):
-            return _error(403, "an agent acts for itself only")
+            return error(403, "an agent acts for itself only")
         if agent not in self.board.agents:
-            return _error(404, f"no agent {agent!r}")
+            return error(404, f"no agent {agent!r}")
         reason = ""
         if action == "pause":
             body = await _json(request)
@@ -239,7 +172,7 @@ class Api:
                 return body
             given = body.get("reason") if isinstance(body, dict) else None
             if not isinstance(given, str) or not REASON.fullmatch(given):
-                return _error(400, 'reason: pause needs {"reason": "<1-80 printable characters>"}')
+                return error(400, 'reason: pause needs {"reason": "<1-80 printable characters>"}')
             reason = given
         try:
             match action:
@@ -252,7 +185,7 @@ class Api:
                 case "pause":
                     self.board.pause(agent, reason)
         except TransitionError as exc:
-            return _error(409, str(exc))
+            return error(409, str(exc))
         if action != "pause" or reason != DISCONNECTED:
             self.presence.paused(agent)
         log.info("agent %s: %s%s by %s", agent, action, f" ({reason})" if reason else "",
@@ -262,7 +195,7 @@ class Api:
     async def calls_of_day(self, request: web.Request) -> web.Response:
         agent, who = request.match_info["agent"], request[WHO]
         if who not in (SUPERVISOR, agent):
-            return _error(403, "an agent reads its own calls only")
+            return error(403, "an agent reads its own calls only")
         if self.calls is None:
             return web.json_response({"calls": []})
         midnight = datetime.combine(self.wallboard.today(), datetime.min.time()).astimezone(UTC)
@@ -270,7 +203,7 @@ class Api:
             found = await self.calls.since(agent, midnight)
         except (SQLAlchemyError, OSError) as exc:
             log.error("API: calls of agent %s not read: %s", agent, exc)
-            return _error(503, "the database did not answer")
+            return error(503, "the database did not answer")
         return web.json_response({"calls": found})
 
     def check_pages(self) -> None:
@@ -298,9 +231,9 @@ class Api:
         """The customer's own agent, as stored: read, set (e.g. by the CRM side) or forget it."""
         customer = request.match_info["customer"]
         if request[WHO] != SUPERVISOR:
-            return _error(403, "only the supervisor reads or sets customers' agents")
+            return error(403, "only the supervisor reads or sets customers' agents")
         if not CUSTOMER_ID.fullmatch(customer):
-            return _error(400, "a customer id is 1-64 of 0-9 A-Z a-z * # _ -")
+            return error(400, "a customer id is 1-64 of 0-9 A-Z a-z * # _ -")
         store = self.own_agents
         try:
             if request.method == "PUT":
@@ -309,19 +242,19 @@ class Api:
                     return body
                 agent = body.get("agent") if isinstance(body, dict) else None
                 if not isinstance(agent, str) or agent not in self.board.agents:
-                    return _error(400, 'agent: expected {"agent": "<id of an agent of the flow file>"}')
+                    return error(400, 'agent: expected {"agent": "<id of an agent of the flow file>"}')
                 await store.keep(customer, agent)
             elif request.method == "DELETE":
                 await store.forget(customer)
                 return web.Response(status=204)
             elif request.method != "GET":
-                return _error(405, "GET, PUT or DELETE")
+                return error(405, "GET, PUT or DELETE")
             stored = await store.of(customer)
         except (SQLAlchemyError, OSError) as exc:
             log.error("API: customer %s: own agent store failed: %s", customer, exc)
-            return _error(503, "the database did not answer; nothing was changed")
+            return error(503, "the database did not answer; nothing was changed")
         if not stored:
-            return _error(404, f"no agent stored for customer {customer}")
+            return error(404, f"no agent stored for customer {customer}")
         return web.json_response({"customer_id": customer, "agent": stored})
 
     # -- campaigns
@@ -338,7 +271,7 @@ class Api:
 
     async def board_view(self, request: web.Request) -> web.Response:
         if request[WHO] != SUPERVISOR:
-            return _error(403, "only the supervisor reads the wallboard")
+            return error(403, "only the supervisor reads the wallboard")
         return web.json_response({"campaigns": self._rows()})
 
     def _rows(self, only: str = "") -> list[dict[str, Any]]:
@@ -438,15 +371,11 @@ async def _json(request: web.Request) -> Any:
     try:
         return parse_json(await request.read(), max_bytes=BODY_LIMIT)
     except JsonInputError as exc:
-        return _error(400, f"body: {exc}")
+        return error(400, f"body: {exc}")
 
 
 async def _no_recording(name: str) -> bytes:
     raise OSError("this API has no Asterisk to read recordings from")
-
-
-def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response({"error": message}, status=status, headers=headers)
 
 
 async def start(api: Api, bind: str, port: int) -> web.AppRunner:

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from ivr.api.server import SUPERVISOR, Api
+from ivr.api.auth import SUPERVISOR
+from ivr.api.server import Api
 from ivr.web import passwords
 from ivr.web.sessions import COOKIE, Session
 
