@@ -4,7 +4,8 @@ events fed back to it.
 Who is offered what, when, is the pure engine's (``ivr.core.distribution``). This adapter claims
 agents in the database (app nodes sharing agents), rings an agent's phone with the caller's
 channel as originator, bridges the two, asks the dynamic team service and the store of
-customers' own agents, and tells each caller's session what happened to it.
+customers' own agents, keeps the spares' daily counts in the database (``spares.Spares``), and
+tells each caller's session what happened to it.
 """
 
 from __future__ import annotations
@@ -35,10 +36,12 @@ from ivr.stasis.callbacks import Callbacks
 from ivr.stasis.phones import Phones
 from ivr.stasis.pulls import Pulls
 from ivr.stasis.session import RecordSink, no_record
+from ivr.stasis.spares import Spares
 from ivr.store.callbacks import CallbackStore
 from ivr.store.claims import Claims, Place
 from ivr.store.own_agents import OwnAgents
 from ivr.store.pulls import PullStore
+from ivr.store.spare_calls import SpareCalls
 
 log = logging.getLogger("ivr.campaigns")
 
@@ -51,7 +54,7 @@ class Campaigns:
                  claims: Claims, own_agents: OwnAgents, http: aiohttp.ClientSession,
                  callback_store: CallbackStore | None = None, on_record: RecordSink = no_record,
                  pull_store: PullStore | None = None, sms: SmsGateway | None = None,
-                 backends: BackendCallsRun | None = None) -> None:
+                 backends: BackendCallsRun | None = None, spare_store: SpareCalls | None = None) -> None:
         self.rest = rest
         self.app = app
         self.engine = engine
@@ -64,6 +67,7 @@ class Campaigns:
             callback_store, rest, app, engine, self.feed, self.spawn, on_record)
         self.pulls = None if pull_store is None else Pulls(pull_store, sms, engine, self.feed, self.spawn)
         self.backends = backends
+        self.spares = None if spare_store is None else Spares(spare_store, engine, self.feed, self.spawn)
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self.line_listeners: list[Callable[[cmd.LineEvent], None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
@@ -165,6 +169,11 @@ class Campaigns:
         if self.backends is not None:
             await self.backends.run()
 
+    async def serve_spare_counts(self) -> None:
+        """Until cancelled: the spares' daily counts of all nodes read from the store."""
+        if self.spares is not None:
+            await self.spares.run()
+
     def pulled(self) -> None:
         """A claim on a pulled call of this node won just now."""
         if self.pulls is not None:
@@ -213,6 +222,8 @@ class Campaigns:
         if self.pulls is not None and self.pulls.carry_out(command):
             return
         if self.backends is not None and self.backends.carry_out(command):
+            return
+        if self.spares is not None and self.spares.carry_out(command):
             return
         match command:
             case cmd.TellCaller(call_id=call_id, event=event):

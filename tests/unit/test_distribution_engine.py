@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import random
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -17,6 +19,7 @@ from ivr.core.distribution.commands import (
     BridgeCall,
     BriefAgent,
     ClaimAgent,
+    CountSpareCall,
     DialCustomer,
     DistributionCommand,
     EndBridge,
@@ -56,6 +59,7 @@ from ivr.core.distribution.events import (
     OfferEnded,
     OwnAgentRecalled,
     PhoneSeen,
+    SpareCounts,
     TeamAnswered,
     Woke,
 )
@@ -456,6 +460,56 @@ def test_spares_are_offered_after_the_overflow_wait_and_counted_per_day() -> Non
     s.join("c2")
     s.clock.now += 31
     assert claims(s.engine.handle(Woke(TICK))) == []
+
+
+def spare_setup(limit: int) -> Setup:
+    """ana paused, so a caller who waited 30 s is offered to spare, counted in Los Angeles
+    (6 December there at 02:00 UTC on the 7th)."""
+    s = Setup(agents=("ana",), overflow_after=30, overflow_agents=("spare",), overflow_daily_limit=limit,
+              overflow_timezone="America/Los_Angeles")
+    s.flow = replace(s.flow, zones={"America/Los_Angeles": ZoneInfo("America/Los_Angeles")})
+    s.wall = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
+    s.board.pause("ana", "lunch")
+    return s
+
+
+def offered_after_the_wait(s: Setup, call_id: str) -> list[tuple[str, str]]:
+    s.join(call_id)
+    s.clock.now += 31
+    return claims(s.engine.handle(Woke(TICK)))
+
+
+LA_DAY = date(2026, 12, 6)
+
+
+def test_a_spares_answer_is_counted_in_the_store_on_the_campaigns_day() -> None:
+    s = spare_setup(limit=2)
+    assert s.engine.spare_days() == {LA_DAY}
+
+    assert offered_after_the_wait(s, "c1") == [("c1-agent-1", "spare")]
+    s.claimed("c1-agent-1")
+    assert CountSpareCall("spare", LA_DAY) in s.engine.handle(OfferAnswered("c1-agent-1"))
+
+
+def test_stored_counts_hold_a_spare_at_the_limit_and_never_undo_a_count_still_on_its_way() -> None:
+    s = spare_setup(limit=2)
+    assert s.engine.handle(SpareCounts(LA_DAY, (("spare", 1), ("boss", 7)))) == []  # another node's answer
+
+    assert offered_after_the_wait(s, "c1") == [("c1-agent-1", "spare")]
+    s.claimed("c1-agent-1")
+    s.engine.handle(OfferAnswered("c1-agent-1"))
+    s.engine.handle(CallerLeft("c1"))
+    s.engine.handle(SpareCounts(LA_DAY, (("spare", 1),)))  # read before this node's call was stored
+
+    assert offered_after_the_wait(s, "c2") == []
+
+
+def test_stored_counts_of_another_day_leave_today_alone() -> None:
+    s = spare_setup(limit=1)
+    s.engine.handle(SpareCounts(LA_DAY - timedelta(days=1), (("spare", 5),)))
+
+    assert offered_after_the_wait(s, "c1") == [("c1-agent-1", "spare")]
+    assert Setup().engine.spare_days() == set()
 
 
 def test_a_phone_going_offline_is_not_offered_and_coming_back_is() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Literal
 
 from ivr.core.commands import ExitKind
@@ -217,6 +218,16 @@ class RecallOwnAgent:
 
 
 @dataclass(frozen=True)
+class CountSpareCall:
+    """One more overflow call answered by the spare on that day (the campaign's
+    ``overflow_timezone``), in the store the app nodes share: ``SpareCounts`` with the stored
+    count. The engine has counted it already: a store that cannot be reached loses no call."""
+
+    agent: str
+    day: date
+
+
+@dataclass(frozen=True)
 class Wake:
     """``Woke(key)`` after ``seconds``."""
 
@@ -278,4 +289,4 @@ DistributionCommand = (ClaimAgent | ReleaseAgent | RingAgent | HangUpAgent | Bri
                        | HoldCallback | LetGoCallback | BriefAgent | StartAttempt | DialCustomer
                        | HangUpCustomer | FinishAttempt | OpenPull | TextStaff | ReopenPull | ClosePull
                        | HandToBackend | TellBackend | TellCaller | NotifyAgent | AskTeam | RecallOwnAgent
-                       | LineEvent | Wake | Log)
+                       | CountSpareCall | LineEvent | Wake | Log)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
+from datetime import date
 
 from ivr.core.agents import State
 from ivr.core.destinations import Destination
@@ -48,6 +49,7 @@ from ivr.core.distribution.events import (
     PhoneSeen,
     PullOpened,
     RingFailed,
+    SpareCounts,
     StaffTexted,
     Stopping,
     TeamAnswered,
@@ -131,6 +133,8 @@ class Distribution(CallingBack, Pulling, BackendRun):
                 self._phone(event)
             case AgentsChanged():
                 self._rematch = True
+            case SpareCounts():
+                self._stored_spares(event)
             case Woke(key=key):
                 self._woke(key)
             case Stopping():
@@ -168,6 +172,14 @@ class Distribution(CallingBack, Pulling, BackendRun):
 
     def waiting_lines(self) -> Mapping[str, list[Waiting]]:
         return {name: line.in_order() for name, line in sorted(self.lines.items())}
+
+    def spare_days(self) -> set[date]:
+        """The days spares' calls count in now, for the counts to be read from the store: one
+        per ``overflow_timezone`` of a campaign with an ``overflow_daily_limit`` (a zone behind
+        or ahead of UTC may be on another day)."""
+        now = self.wall()
+        return {self._spare_day(node, now) for node in self.flow().nodes.values()
+                if isinstance(node, Campaign) and node.overflow_daily_limit}
 
     # -- work joining and leaving
 

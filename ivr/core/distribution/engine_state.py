@@ -64,6 +64,8 @@ class EngineState:
         self.held_elsewhere: set[str] = set()
         """Agents whose claim another node refused since the last tick."""
         self.spare_calls: dict[tuple[str, date], int] = {}
+        """(Spare, day) -> overflow calls answered: this node's, and all nodes' as last read from
+        the store (``SpareCounts``)."""
         self.waits: dict[str, deque[float]] = {}
         """Per campaign, how long the last items served waited (for the estimate)."""
         self.wrap_ups: dict[str, str] = {}

@@ -4,6 +4,7 @@ agents and their phones, and by the adapters carrying out its commands."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Literal
 
 from ivr.core.callbacks import Callback
@@ -241,6 +242,18 @@ class Woke:
 
 
 @dataclass(frozen=True)
+class SpareCounts:
+    """The spares' overflow calls of a day as the store has them, all app nodes' together: read
+    every few seconds, or returned by ``CountSpareCall``. Each count replaces the engine's for
+    that agent and day unless the engine's is higher (a call counted here whose write is still on
+    its way, or was lost)."""
+
+    day: date
+    counts: tuple[tuple[str, int], ...]
+    """(agent, calls)."""
+
+
+@dataclass(frozen=True)
 class Stopping:
     """The app stops: conversations with agents are left bridged, not torn down."""
 
@@ -249,4 +262,4 @@ DistributionEvent = (CallerJoined | CallerLeft | CallerReady | CallbackQueued | 
                      | AgentBriefed | AttemptStarted | CustomerLegEnded | PullOpened | StaffTexted
                      | CallPulled | BackendAccepted | ConnectTarget | TeamAnswered | OwnAgentRecalled
                      | ClaimGranted | ClaimRefused | RingFailed | OfferAnswered | OfferEnded | Bridged
-                     | BridgeFailed | PhoneSeen | AgentsChanged | Woke | Stopping)
+                     | BridgeFailed | PhoneSeen | AgentsChanged | SpareCounts | Woke | Stopping)

@@ -9,6 +9,7 @@ from datetime import date, datetime
 
 from ivr.core.distribution.commands import ClaimAgent, HoldCallback, LetGoCallback
 from ivr.core.distribution.engine_state import EngineState
+from ivr.core.distribution.events import SpareCounts
 from ivr.core.distribution.offers import Offer
 from ivr.core.distribution.work import WorkItem, WorkState
 from ivr.core.events import OwnAgentBusy
@@ -79,3 +80,10 @@ class Matching(EngineState):
         """The day a spare's daily limit counts in: the campaign's ``overflow_timezone``."""
         zone = self.flow().zones.get(node.overflow_timezone) if node.overflow_daily_limit else None
         return now.astimezone(zone).date() if zone is not None else now.date()
+
+    def _stored_spares(self, stored: SpareCounts) -> None:
+        """The store's count wins unless this node's is higher: a call it counted may not be
+        stored yet (or could not be), and counts never go back within a day."""
+        for agent, count in stored.counts:
+            key = (agent, stored.day)
+            self.spare_calls[key] = max(count, self.spare_calls.get(key, 0))

@@ -12,6 +12,7 @@ from ivr.core.agents import State
 from ivr.core.distribution.commands import (
     BridgeCall,
     BriefAgent,
+    CountSpareCall,
     EndBridge,
     FinishAttempt,
     HangUpAgent,
@@ -155,8 +156,9 @@ class Offering(Matching):
 
     def _count_spare(self, item: WorkItem, agent: str) -> None:
         if agent in item.node.overflow_agents and agent not in item.node.agents:
-            day = (agent, self._spare_day(item.node, self.wall()))
-            self.spare_calls[day] = self.spare_calls.get(day, 0) + 1
+            day = self._spare_day(item.node, self.wall())
+            self.spare_calls[agent, day] = self.spare_calls.get((agent, day), 0) + 1
+            self._out.append(CountSpareCall(agent, day))
             self._tell(item, CampaignNote(f"overflow: answered by spare {agent}"))
 
     def _ready(self, call_id: str) -> None:
