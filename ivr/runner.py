@@ -47,6 +47,7 @@ from ivr.store.migrations import upgrade
 from ivr.store.own_agents import OwnAgents
 from ivr.store.pulls import PullStore
 from ivr.store.queue_log import writer_for as queue_log_writer
+from ivr.store.spare_calls import SpareCalls
 from ivr.web.pages import Pages
 
 log = logging.getLogger("ivr.run")
@@ -134,7 +135,8 @@ async def serve(settings: Settings) -> None:
     campaigns = Campaigns(rest, settings.ari.app, distribution,
                           post=lambda call, event: app.post(call, event),
                           claims=claims, own_agents=own_agents, http=crm.http, callback_store=callbacks,
-                          on_record=record, pull_store=pulled, sms=sms, backends=backends)
+                          on_record=record, pull_store=pulled, sms=sms, backends=backends,
+                          spare_store=SpareCalls(engine))
     queue_log = queue_log_writer(settings, engine, board, lambda: flows.current)
     board.listeners.append(queue_log.agent_changed)
     campaigns.count(queue_log.count)
@@ -180,6 +182,7 @@ async def serve(settings: Settings) -> None:
     calling_back = asyncio.create_task(campaigns.serve_callbacks(), name="callbacks")
     pulling = asyncio.create_task(campaigns.serve_pulls(), name="pulled-calls")
     backing = asyncio.create_task(campaigns.serve_backends(), name="backend-events")
+    sparing = asyncio.create_task(campaigns.serve_spare_counts(), name="spare-counts")
     following = None if alone else asyncio.create_task(follow_other_nodes(board, agent_store),
                                                        name="agent-presence")
     lag_path = loop_lag.lag_file()
@@ -206,7 +209,7 @@ async def serve(settings: Settings) -> None:
         if pid_file.read_text().strip() == str(os.getpid()):
             pid_file.unlink()
         tasks = [t for t in (reader, stopping, renewing, following, lag, calling_back, pulling, backing,
-                             watching, *measuring) if t is not None]
+                             watching, sparing, *measuring) if t is not None]
         for task in tasks:
             task.cancel()
         # Awaited, so that a task cancelled in the middle of a database request closes its
