@@ -15,9 +15,8 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from ivr import logs
 from ivr.ari.events import AriUnreachable
@@ -25,21 +24,18 @@ from ivr.ari.rest import AriAuthError
 from ivr.ari.tls import AriTlsError
 from ivr.cluster.command import add_cluster_command
 from ivr.config_file import ConfigError
-from ivr.core.caller_id import visible
+from ivr.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from ivr.flow_file import load_flow
 from ivr.listen import PortTaken
 from ivr.pbx import control
 from ivr.pbx.instance import instance_for
 from ivr.pbx.rootfs import is_built
 from ivr.probe import CallReport, ProbeError, place_call
+from ivr.report_commands import add_report_commands
 from ivr.secrets import MissingSecret, pbx_secrets_dir
 from ivr.settings import Settings, config_path, load_settings
 from ivr.store.migrations import StoreUnavailable
-
-if TYPE_CHECKING:
-    from ivr.store.call_log import CallRecord
-
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+from ivr.web.password_command import add_password_command
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,35 +129,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="folder of the run's configuration, logs and raw events, emptied first")
     bench.add_argument("--crm-failure-rate", type=float, default=0.0, help="share of CRM requests that fail")
     bench.set_defaults(command=_bench)
-
-    calls = _command(commands, "calls", "list the latest call records (time, caller, DID, "
-                     "duration, customer ID, nodes, CRM, outcome)")
-    calls.add_argument("--limit", type=int, default=20)
-    calls.add_argument("--json", action="store_true", help="one JSON object per line")
-    calls.add_argument("--csv", action="store_true", help="comma-separated values with a header line")
-    _period_arguments(calls, required=False)
-    calls.set_defaults(command=_calls)
-
-    stats = _command(commands, "stats", "service-level stats from the queue_log per campaign and interval: "
-                     "offered, answered, abandoned, service level, average speed of answer and handle time")
-    _period_arguments(stats, required=True)
-    stats.add_argument("--campaign", default="", help="one campaign (default: all)")
-    stats.add_argument("--interval", choices=["15", "30", "60", "day"], default="60", help="minutes, or day")
-    stats.add_argument("--csv", action="store_true", help="comma-separated values with a header line")
-    stats.add_argument("--json", action="store_true", help="one JSON object per line")
-    stats.add_argument("--plot", metavar="FILE", default="", help="also draw the intervals into FILE "
-                       "(PNG; needs matplotlib: pip install 'ivr[bench]')")
-    stats.set_defaults(command=_stats)
-
-    doctor = _command(commands, "doctor", "check the deployment (ARI transport and password, AMI and "
-                                 "FastAGI exposure, Asterisk's version, the dialplan) and say how to fix it")
-    doctor.add_argument("--json", action="store_true", help="one JSON object per finding, one per line")
-    doctor.set_defaults(command=_doctor)
-
-    password = _command(commands, "password", "set the web page password of an agent or the supervisor")
-    password.add_argument("who", metavar="NAME", help="an agent's id, or supervisor")
-    password.add_argument("--stdin", action="store_true", help="read the password from standard input")
-    password.set_defaults(command=_password)
+    add_report_commands(commands, _command)
+    add_password_command(commands, _command)
     return parser
 
 
@@ -287,125 +256,3 @@ def _bench(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _period_arguments(parser: argparse.ArgumentParser, required: bool) -> None:
-    parser.add_argument("--from", dest="start", required=required,
-                        help="from this date or time (2026-12-07, 2026-12-07T10:00; local time)")
-    parser.add_argument("--to", dest="end", required=required,
-                        help="to before this time, or through this date")
-
-
-def _report(settings: Settings, read: Callable[[Any], Awaitable[list[Any]]]) -> list[Any] | int:
-    """Read-only: the schema is not migrated. A wrong period or an unreadable database is a
-    message and an exit code, not a traceback."""
-    from ivr.reports import ReportUnavailable
-    from ivr.store.engine import database_url, open_engine
-
-    async def reading() -> list[Any]:
-        engine = open_engine(database_url(settings))
-        try:
-            return await read(engine)
-        finally:
-            await engine.dispose()
-    try:
-        return asyncio.run(reading())
-    except ValueError as exc:
-        print(f"ivr: --{exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    except ReportUnavailable as exc:
-        print(f"ivr: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-
-
-def _stats(settings: Settings, args: argparse.Namespace) -> int:
-    from ivr.core.stats import period
-    from ivr.reports import STATS_COLUMNS, as_csv, stats_rows, stats_text
-
-    def read(engine: Any) -> Awaitable[list[dict[str, Any]]]:
-        start, end = period(args.start, args.end)
-        return stats_rows(engine, load_flow(settings.flow_path), start, end, args.interval,
-                          settings.reports.short_abandon, args.campaign)
-    rows = _report(settings, read)
-    if isinstance(rows, int):
-        return rows
-    if args.plot:
-        from ivr.stats_plot import PlotUnavailable, plot
-        try:
-            plot(rows, Path(args.plot))
-        except PlotUnavailable as exc:
-            print(f"ivr: {exc}", file=sys.stderr)
-            return EXIT_FAILED
-        print(f"ivr: {len(rows)} interval(s) drawn into {args.plot}", file=sys.stderr)
-    if args.csv:
-        print(as_csv(rows, STATS_COLUMNS), end="")
-    elif args.json:
-        for row in rows:
-            print(json.dumps(row, ensure_ascii=False))
-    else:
-        print(stats_text(rows))
-    return EXIT_OK
-
-
-def _calls(settings: Settings, args: argparse.Namespace) -> int:
-    from ivr.reports import CALL_COLUMNS, as_csv, call_records
-
-    records = _report(settings, lambda engine: call_records(engine, args.limit, args.start, args.end))
-    if isinstance(records, int):
-        return records
-    if args.csv:
-        print(as_csv([record.__dict__ for record in records], CALL_COLUMNS), end="")
-        return EXIT_OK
-    for record in records:
-        if args.json:
-            print(json.dumps(record.__dict__, default=lambda moment: moment.isoformat(),
-                             ensure_ascii=False))
-        else:
-            print(call_line(record))
-    return EXIT_OK
-
-
-def _doctor(settings: Settings, args: argparse.Namespace) -> int:
-    from ivr import doctor
-
-    findings = doctor.gather(settings, load_flow(settings.flow_path))
-    if args.json:
-        print("\n".join(json.dumps(finding.as_dict()) for finding in findings))
-    else:
-        print(doctor.text(findings))
-    return EXIT_FAILED if doctor.failed(findings) else EXIT_OK
-
-
-def _password(settings: Settings, args: argparse.Namespace) -> int:
-    import getpass
-
-    from ivr.web import passwords
-
-    who = passwords.SUPERVISOR if args.who == "supervisor" else args.who
-    flow = load_flow(settings.flow_path)
-    if who != passwords.SUPERVISOR and who not in flow.agents:
-        print(f"ivr: no agent {args.who!r} in {settings.flow_path} (its agents: "
-              f"{', '.join(flow.agents) or 'none'}; or supervisor)", file=sys.stderr)
-        return EXIT_CONFIG
-    if args.stdin:
-        given = sys.stdin.readline().rstrip("\n")
-    else:
-        given = getpass.getpass(f"new password for {args.who}: ")
-        if getpass.getpass("again: ") != given:
-            print("ivr: the two passwords differ; nothing was changed", file=sys.stderr)
-            return EXIT_FAILED
-    try:
-        path = passwords.store(settings.state_path / "api", who, given)
-    except passwords.WeakPassword as exc:
-        print(f"ivr: {exc}; nothing was changed", file=sys.stderr)
-        return EXIT_FAILED
-    print(f"password of {args.who} set ({path}); it signs in at {settings.api.url}/")
-    return EXIT_OK
-
-
-def call_line(record: CallRecord) -> str:
-    """One record as ``ivr calls`` prints it; what came from outside is shown escaped, so a
-    record stored raw (before escaping at the boundary) cannot drive the terminal either."""
-    seconds = (record.ended_at - record.started_at).total_seconds()
-    crm = f"  CRM {record.crm_outcome} {record.crm_ms} ms" if record.crm_outcome else ""
-    return visible(f"{record.started_at:%Y-%m-%d %H:%M:%S} {record.caller or '-':>12} -> "
-                   f"{record.did or '-':<8} {seconds:6.1f} s  id {record.customer_id or '-':<10} "
-                   f"{record.nodes or '-'}{crm}  => {record.outcome}")

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from ivr.agi.identify import caller_and_did
-from ivr.cli import call_line
 from ivr.core.caller_id import MAX_LENGTH, visible
 from ivr.core.events import CallStarted
+from ivr.report_commands import call_line
 from ivr.stasis.translate import translate
 from ivr.store.call_log import CallRecord
 from ivr.store.schema import calls
