@@ -10,6 +10,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from ivr import loop_lag
 from ivr.api.control import ControlDesk
 from ivr.api.health import routes as health_routes
@@ -39,11 +41,12 @@ from ivr.store.agent_calls import AgentCalls
 from ivr.store.agents import AgentStateWriter, AgentStore, follow_other_nodes, restore
 from ivr.store.backend_calls import BackendCalls
 from ivr.store.backend_events import EventOutbox
-from ivr.store.call_log import CallRecord, writer_for
+from ivr.store.call_log import CallRecord, record_of_closed, writer_for
 from ivr.store.callbacks import CallbackStore
 from ivr.store.claims import AgentClaims, Claims, NodeAloneClaims, keep_renewing
 from ivr.store.engine import database_url, open_engine
 from ivr.store.migrations import upgrade
+from ivr.store.open_calls import Closed, OpenCalls, keep_open_calls
 from ivr.store.own_agents import OwnAgents
 from ivr.store.pulls import PullStore
 from ivr.store.queue_log import writer_for as queue_log_writer
@@ -94,6 +97,7 @@ async def serve(settings: Settings) -> None:
     engine = open_engine(database_url(settings))
     await upgrade(engine)
     records = writer_for(settings, engine, settings.ari.app)
+    boot = datetime.now(UTC)
 
     def record(call: CallRecord) -> None:
         records(call)
@@ -146,14 +150,31 @@ async def serve(settings: Settings) -> None:
     app = StasisApp(settings.ari.app, rest, flows.new_call, connection=lambda: stream.connections,
                     flow_name=settings.flow_path.stem[:40], on_record=record, crm=crm,
                     campaigns=campaigns, admit=lambda calls: admission.refuses(
-                        calls, metrics.loop_lag_now, metrics.event_delay_now))
+                        calls, metrics.loop_lag_now, metrics.event_delay_now), on_open=records.opened)
+    open_calls = OpenCalls(engine, settings.ari.app)
+
+    def close(calls: list[Closed]) -> None:
+        for closed in calls:
+            log.warning("call %s: app node %s stopped during the call; its record closed here",
+                        closed.call.channel_id, closed.node)
+            record(record_of_closed(closed, settings.ari.app))
+
+    async def connected() -> None:
+        await app.reconcile()
+        if not reconciled.is_set():  # the calls of an earlier run that were not taken back
+            reconciled.set()
+            try:
+                close(await open_calls.left(boot, set(app.sessions)))
+            except (SQLAlchemyError, OSError) as exc:
+                log.error("calls an earlier run left open not recorded now: %s", exc)
+    reconciled = asyncio.Event()
 
     def on_event(event: dict[str, Any]) -> None:
         metrics.ari_event(event)
         app.on_event(event)
 
     stream = EventStream(settings.ari_url, settings.ari.user, password, settings.ari.app,
-                         on_event=on_event, on_connected=app.reconcile,
+                         on_event=on_event, on_connected=connected,
                          ping_interval=settings.ari.ping_interval,
                          startup_timeout=settings.ari.startup_timeout, tls=tls)
     secret = inbound_secret(settings)
@@ -179,6 +200,7 @@ async def serve(settings: Settings) -> None:
                  asyncio.create_task(callbacks_pending.run(), name="callbacks-pending-metric")]
     reader = asyncio.create_task(stream.run(), name="ari-events")
     renewing = None if alone else asyncio.create_task(keep_renewing(shared_claims), name="agent-claims")
+    keeping = asyncio.create_task(keep_open_calls(open_calls, close, others=not alone), name="open-calls")
     calling_back = asyncio.create_task(campaigns.serve_callbacks(), name="callbacks")
     pulling = asyncio.create_task(campaigns.serve_pulls(), name="pulled-calls")
     backing = asyncio.create_task(campaigns.serve_backends(), name="backend-events")
@@ -208,8 +230,8 @@ async def serve(settings: Settings) -> None:
     finally:
         if pid_file.read_text().strip() == str(os.getpid()):
             pid_file.unlink()
-        tasks = [t for t in (reader, stopping, renewing, following, lag, calling_back, pulling, backing,
-                             watching, sparing, *measuring) if t is not None]
+        tasks = [t for t in (reader, stopping, renewing, keeping, following, lag, calling_back, pulling,
+                             backing, watching, sparing, *measuring) if t is not None]
         for task in tasks:
             task.cancel()
         # Awaited, so that a task cancelled in the middle of a database request closes its

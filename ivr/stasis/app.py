@@ -21,6 +21,7 @@ from ivr.stasis.campaigns import AGENT_LEG, Campaigns
 from ivr.stasis.session import FALLBACK, CallHandler, CallSession, Crm, RecordSink
 from ivr.stasis.translate import call_started, channel_of, stasis_args, translate
 from ivr.store.call_log import CallRecord
+from ivr.store.open_calls import OpenCall
 
 log = logging.getLogger("ivr.app")
 
@@ -38,10 +39,12 @@ class StasisApp:
     def __init__(self, app: str, rest: AriRest, new_flow: FlowFactory,
                  connection: Callable[[], int], flow_name: str, on_record: RecordSink,
                  crm: Crm | None = None, campaigns: Campaigns | None = None,
-                 admit: Callable[[int], Refusal | None] = lambda calls: None) -> None:
+                 admit: Callable[[int], Refusal | None] = lambda calls: None,
+                 on_open: Callable[[OpenCall], None] = lambda call: None) -> None:
         """``admit(calls in progress)``: why a new call is turned away now (ivr.core.admission),
-        or None to take it."""
+        or None to take it. ``on_open``: a call entered (its record follows when it ends)."""
         self.app = app
+        self.on_open = on_open
         self.admit = admit
         self.turned_away: Counter[str] = Counter()
         """Calls turned away, by the limit that turned them away: a metric."""
@@ -68,7 +71,7 @@ class StasisApp:
             args = [str(a) for a in event.get("args") or []]
             if starts and args[:1] == [CUSTOMER_LEG] and (
                     accept := self.campaigns.acceptance(channel_id, args)) is not None:
-                self._open(channel_id, accept, "callback")
+                self._open(channel_id, event.get("channel") or {}, args, accept, "callback")
             elif self.campaigns.owns(channel_id) or (starts and args[:1] in ([AGENT_LEG], [CUSTOMER_LEG])):
                 self.campaigns.on_event(event, channel_id)
                 return
@@ -76,17 +79,22 @@ class StasisApp:
             if (refusal := self.admit(len(self.sessions))) is not None:
                 self._turn_away(channel_id, event, refusal)
                 return
-            self._open(channel_id, linked_id=str((event.get("channel") or {}).get("linkedid") or ""))
+            channel = event.get("channel") or {}
+            self._open(channel_id, channel, [str(a) for a in event.get("args") or []],
+                       linked_id=str(channel.get("linkedid") or ""))
         session = self.sessions.get(channel_id)
         translated = translate(event)
         if session is not None and translated is not None:
             session.post(translated)
 
-    def _open(self, channel_id: str, flow: CallHandler | None = None, flow_name: str = "",
-              linked_id: str = "") -> CallSession:
+    def _open(self, channel_id: str, channel: dict[str, Any], args: list[str],
+              flow: CallHandler | None = None, flow_name: str = "", linked_id: str = "") -> CallSession:
         session = CallSession(channel_id, flow or self.new_flow(channel_id), self.rest, self.connection(),
                               flow_name or self.flow_name, self.on_record, self.crm, self.campaigns)
         self.sessions[channel_id] = session
+        started = call_started(channel, args)
+        self.on_open(OpenCall(channel_id, started.caller, started.exten, session.flow_name,
+                              session.started_at))
         task = asyncio.create_task(self._run(session, linked_id), name=f"call-{channel_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -167,7 +175,7 @@ class StasisApp:
         log.info("reconcile: taking back call %s (%s)", channel_id, ",".join(args))
         waiting = await self._variable(channel_id, "IVR_WAITING")
         customer = await self._variable(channel_id, "IVR_CUSTOMER_ID")
-        self._open(channel_id).post(replace(call_started(channel, args, resumed=True),
+        self._open(channel_id, channel, args).post(replace(call_started(channel, args, resumed=True),
                                             waiting=waiting, customer_id=customer))
 
     async def _hang_up_left_rings(self) -> None:

@@ -53,6 +53,7 @@ from ivr.core.events import (
 from ivr.core.facts import CallFacts
 from ivr.crm.client import CrmResult
 from ivr.store.call_log import CallRecord, record_of
+from ivr.store.open_calls import LOST
 
 log = logging.getLogger("ivr.call")
 
@@ -185,7 +186,7 @@ class CallSession:
         self.crm = crm or _NoCrm()
         self.queues = queues or NoQueues()
         self.outcome: str | None = None
-        self.stop_reason = "app stopped during the call"
+        self.stop_reason = LOST
         self.stop_note = ""
         self.started: CallStarted | None = None
         self.started_at = datetime.now(UTC)

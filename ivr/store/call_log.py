@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.core.facts import CallFacts
 from ivr.settings import Settings
+from ivr.store.open_calls import LOST, Closed, OpenCall, add_open, drop_open
 from ivr.store.record_spool import RecordSpool
 from ivr.store.schema import calls
 from ivr.store.values import clipped, utc
@@ -102,10 +104,15 @@ class CallLog:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    async def add(self, *records: CallRecord) -> None:
-        """Stores the records, skipping one whose ``record_id`` is stored already."""
+    async def add(self, *records: CallRecord, opened: Sequence[OpenCall] = (), node: str = "") -> None:
+        """Stores the records, skipping one whose ``record_id`` is stored already, and notes
+        the calls ``opened`` on app node ``node`` (ivr.store.open_calls); a recorded call is
+        no longer open."""
         async with self.engine.begin() as connection:
-            await connection.execute(_insert_once(connection.dialect.name), [_row(r) for r in records])
+            await add_open(connection, node, opened, datetime.now(UTC))
+            if records:
+                await connection.execute(_insert_once(connection.dialect.name), [_row(r) for r in records])
+                await drop_open(connection, (r.channel_id for r in records))
 
     async def recent(self, limit: int = 50, start: datetime | None = None,
                      end: datetime | None = None) -> list[CallRecord]:
@@ -158,8 +165,10 @@ class CallLogWriter:
     def __init__(self, call_log: CallLog, digits: DigitsPolicy = "keep", keep_last: int = 0,
                  gather_seconds: float = 0.25, spool: RecordSpool | None = None,
                  write_timeout: float = 10.0, retry_seconds: float = 0.5,
-                 max_retry_seconds: float = 8.0) -> None:
+                 max_retry_seconds: float = 8.0, node: str = "") -> None:
+        """``node``: the app node whose calls in progress ``opened`` notes."""
         self.call_log = call_log
+        self.node = node
         self.digits: DigitsPolicy = digits
         self.keep_last = keep_last
         self.gather_seconds = gather_seconds
@@ -168,6 +177,7 @@ class CallLogWriter:
         self.retry_seconds = retry_seconds
         self.max_retry_seconds = max_retry_seconds
         self._waiting: list[CallRecord] = []
+        self._opening: list[OpenCall] = []
         self._writer: asyncio.Task[None] | None = None
         self._replayer: asyncio.Task[None] | None = None
 
@@ -177,8 +187,18 @@ class CallLogWriter:
         return 0 if self.spool is None else self.spool.depth
 
     def __call__(self, record: CallRecord) -> None:
-        record = replace(masked(record, self.digits, self.keep_last), record_id=uuid.uuid4().hex)
+        record = replace(masked(record, self.digits, self.keep_last),
+                         record_id=record.record_id or uuid.uuid4().hex)
         self._waiting.append(record)
+        self._wake()
+
+    def opened(self, call: OpenCall) -> None:
+        """A call entered the app: noted in the database until its record is stored, so that
+        another node records it if this one dies (ivr.store.open_calls)."""
+        self._opening.append(call)
+        self._wake()
+
+    def _wake(self) -> None:
         if self._writer is None or self._writer.done():
             self._writer = asyncio.get_running_loop().create_task(self._write())
 
@@ -188,19 +208,25 @@ class CallLogWriter:
             self._replay_soon()
 
     async def _write(self) -> None:
-        while self._waiting:
+        while self._waiting or self._opening:
             await asyncio.sleep(self.gather_seconds)
             records, self._waiting = self._waiting, []
+            ended = {record.channel_id for record in records}
+            opened = [call for call in self._opening if call.channel_id not in ended]
+            self._opening = []
             if self.spooled:
                 self._to_spool(records, "records spooled before them wait")
                 continue
             try:
                 async with asyncio.timeout(self.write_timeout):
-                    await self.call_log.add(*records)
+                    await self.call_log.add(*records, opened=opened, node=self.node)
             except Exception as exc:  # a driver's own error too: asyncpg's escape SQLAlchemy's wrapping
+                # The calls opened are not noted: were this node to die, nobody would record them.
                 self._to_spool(records, f"{type(exc).__name__}: {exc}")
 
     def _to_spool(self, records: list[CallRecord], why: str) -> None:
+        if not records:
+            return
         try:
             if self.spool is None:
                 raise OSError("no spool")
@@ -278,9 +304,19 @@ def writer_for(settings: Settings, engine: AsyncEngine, process: str) -> CallLog
     what an earlier run of the same ``process`` left there."""
     spool = RecordSpool(settings.state_path / "spool" / f"call-records-{process}.jsonl")
     writer = CallLogWriter(CallLog(engine), settings.records.digits, settings.records.keep_last,
-                           spool=spool)
+                           spool=spool, node=process)
     writer.resume()
     return writer
+
+def record_of_closed(closed: Closed, by: str) -> CallRecord:
+    """The record of a call whose app node stopped before recording it, closed by node ``by``."""
+    call = closed.call
+    note = (f"app node {closed.node} stopped during the call (last seen {closed.last_seen:%H:%M:%S} UTC); "
+            f"recorded by node {by}")
+    return CallRecord(call.channel_id, call.caller, call.did, call.flow, call.started_at,
+                      max(closed.last_seen, call.started_at), "", LOST, notes=note,
+                      record_id=closed.record_id)
+
 
 TIMES = ("started_at", "ended_at", "answered_at")
 

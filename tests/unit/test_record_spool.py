@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.store.call_log import CallLog, CallLogWriter, CallRecord
 from ivr.store.migrations import upgrade
+from ivr.store.open_calls import OpenCall
 from ivr.store.record_spool import RecordSpool
 from ivr.store.schema import calls
 from tests.unit.test_backend_events import until
@@ -32,12 +34,12 @@ class FlakyLog(CallLog):
         self.down = True
         self.refused: set[str] = set()
 
-    async def add(self, *records: CallRecord) -> None:
+    async def add(self, *records: CallRecord, opened: Sequence[OpenCall] = (), node: str = "") -> None:
         if self.down:
             raise OperationalError("INSERT", {}, ConnectionRefusedError("connection refused"))
         if self.refused & {r.channel_id for r in records}:
             raise DataError("INSERT", {}, ValueError("value out of range"))
-        await super().add(*records)
+        await super().add(*records, opened=opened, node=node)
 
 
 async def stored(engine: AsyncEngine) -> list[str]:
