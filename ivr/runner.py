@@ -46,7 +46,7 @@ from ivr.store.callbacks import CallbackStore
 from ivr.store.claims import AgentClaims, Claims, NodeAloneClaims, keep_renewing
 from ivr.store.engine import database_url, open_engine
 from ivr.store.migrations import upgrade
-from ivr.store.open_calls import Closed, OpenCalls, keep_open_calls
+from ivr.store.open_calls import LOST, Closed, OpenCalls, keep_open_calls
 from ivr.store.own_agents import OwnAgents
 from ivr.store.pulls import PullStore
 from ivr.store.queue_log import writer_for as queue_log_writer
@@ -153,18 +153,20 @@ async def serve(settings: Settings) -> None:
                         calls, metrics.loop_lag_now, metrics.event_delay_now), on_open=records.opened)
     open_calls = OpenCalls(engine, settings.ari.app)
 
-    def close(calls: list[Closed]) -> None:
+    async def close(calls: list[Closed]) -> None:
         for closed in calls:
             log.warning("call %s: app node %s stopped during the call; its record closed here",
                         closed.call.channel_id, closed.node)
             record(record_of_closed(closed, settings.ari.app))
+        if calls:
+            await pulled.close_calls((closed.call.channel_id for closed in calls), LOST)
 
     async def connected() -> None:
         await app.reconcile()
         if not reconciled.is_set():  # the calls of an earlier run that were not taken back
             reconciled.set()
             try:
-                close(await open_calls.left(boot, set(app.sessions)))
+                await close(await open_calls.left(boot, set(app.sessions)))
             except (SQLAlchemyError, OSError) as exc:
                 log.error("calls an earlier run left open not recorded now: %s", exc)
     reconciled = asyncio.Event()

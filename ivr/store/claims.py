@@ -32,8 +32,8 @@ from ivr.store.schema import agent_claims, waiting
 
 log = logging.getLogger("ivr.store")
 
-LEASE_SECONDS = 30.0
-RENEW_SECONDS = 10.0
+LEASE_SECONDS = 10.0
+RENEW_SECONDS = 3.0
 
 c = agent_claims.c
 w = waiting.c

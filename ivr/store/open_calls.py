@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -109,7 +109,7 @@ class OpenCalls:
                        for row in rows), key=lambda closed: (closed.call.started_at, closed.call.channel_id))
 
 
-async def keep_open_calls(open_calls: OpenCalls, close: Callable[[list[Closed]], None],
+async def keep_open_calls(open_calls: OpenCalls, close: Callable[[list[Closed]], Awaitable[None]],
                           others: bool) -> None:
     """Renews this node's rows; with ``others`` (other app nodes share the database), closes
     the calls of nodes that stopped renewing theirs."""
@@ -118,6 +118,6 @@ async def keep_open_calls(open_calls: OpenCalls, close: Callable[[list[Closed]],
         try:
             await open_calls.renew()
             if others and (lost := await open_calls.lost()):
-                close(lost)
+                await close(lost)
         except (SQLAlchemyError, OSError) as exc:
             log.error("calls in progress of node %s not renewed: %s", open_calls.node, exc)

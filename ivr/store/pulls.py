@@ -129,6 +129,11 @@ class PullStore:
         return await self._set(and_(c.node == self.node, c.state != CLOSED), state=CLOSED, handled=True,
                                outcome=clipped(outcome, c.outcome))
 
+    async def close_calls(self, call_ids: Iterable[str], outcome: str) -> int:
+        """The pulled calls of callers another node lost (it died): nobody can take them now."""
+        return await self._set(and_(c.call_id.in_(sorted(set(call_ids))), c.state != CLOSED), state=CLOSED,
+                               handled=True, outcome=clipped(outcome, c.outcome))
+
     async def get(self, code: int) -> PulledCall | None:
         async with self.engine.connect() as connection:
             row = (await connection.execute(select(pulled_calls).where(c.id == code))).mappings().first()

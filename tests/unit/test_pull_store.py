@@ -95,3 +95,13 @@ async def test_opt_outs_are_kept_per_number(nodes: list[PullStore]) -> None:
     assert await b.opted_out(["+34600000001", "+34600000002"]) == {"+34600000001"}
     await b.opt_in("+34600000001")
     assert await a.opted_out(["+34600000001"]) == set()
+
+
+async def test_the_pulled_calls_of_callers_a_dead_node_lost_are_closed_by_another(nodes: list[PullStore]) -> None:
+    a, b = nodes
+    lost, kept = await b.open("b1", "sales", "", "", ""), await b.open("b2", "sales", "", "", "")
+    assert await a.close_calls(["b1"], "app stopped during the call") == 1
+    closed = await a.get(lost)
+    assert closed is not None and (closed.state, closed.outcome) == (CLOSED, "app stopped during the call")
+    assert isinstance(await a.claim(lost, ["sales"], "ana", "take", "sms"), Lost)
+    assert (await a.get(kept)).state == OPEN  # type: ignore[union-attr]
