@@ -152,6 +152,9 @@ def _aware(record: CallRecord) -> CallRecord:
                    answered_at=None if answered is None else utc(answered))
 
 
+OPEN_GATHER_SECONDS = 0.02
+
+
 class CallLogWriter:
     """Stores records in the background: a slow or failing database never holds up a call.
     Records that end within ``gather_seconds`` of each other go in one transaction: a commit per
@@ -209,7 +212,8 @@ class CallLogWriter:
 
     async def _write(self) -> None:
         while self._waiting or self._opening:
-            await asyncio.sleep(self.gather_seconds)
+            # A call noted late is a call a crash would leave unrecorded.
+            await asyncio.sleep(OPEN_GATHER_SECONDS if self._opening else self.gather_seconds)
             records, self._waiting = self._waiting, []
             ended = {record.channel_id for record in records}
             opened = [call for call in self._opening if call.channel_id not in ended]
