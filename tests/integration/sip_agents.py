@@ -91,7 +91,7 @@ aors = pstn
 class SipAgent:
     """``sip:<name>@127.0.0.1:<port>``, the phone of one agent in the flow file."""
 
-    def __init__(self, name: str, behaviour: Behaviour, folder: Path, calls: int = 1) -> None:
+    def __init__(self, name: str, behaviour: Behaviour, folder: Path, calls: int = 1, seconds: int = 60) -> None:
         self.name = name
         self.port = free_port(socket.SOCK_DGRAM)
         self.folder = folder
@@ -101,7 +101,7 @@ class SipAgent:
         self.process = subprocess.Popen(
             ["sipp", "-sf", str(script), "-i", "127.0.0.1", "-p", str(self.port), "-m", str(calls),
              "-mi", "127.0.0.1", "-mp", str(free_port(socket.SOCK_DGRAM)), "-rtp_echo",
-             "-timeout", "60s", "-nostdin", "-trace_err", "-error_file", str(folder / f"{name}-errors.log")],
+             "-timeout", f"{seconds}s", "-nostdin", "-trace_err", "-error_file", str(folder / f"{name}-errors.log")],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=folder)
 
     @property
