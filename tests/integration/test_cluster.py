@@ -1,7 +1,8 @@
 """Two bundled Asterisk nodes, each with its ivr run, behind a real Kamailio (`ivr cluster`):
-SIPp callers spread over both, a drained node takes no new call, a node killed with kill -9 is
-out within three probe intervals; a burst to agents registered to Kamailio, served in arrival order
-across the nodes, one node killed in the middle: its calls recorded by the other."""
+SIPp callers spread over both, a drained node finishes its calls and takes no new one, a node
+killed with kill -9 is out within three probe intervals; a burst to agents registered to
+Kamailio, served in arrival order across the nodes, one node killed in the middle: its calls
+recorded by the other."""
 
 from __future__ import annotations
 
@@ -98,14 +99,21 @@ def cluster(tmp_path: Path, postgres: str) -> Iterator[Path]:
         yield folder
 
 
-def burst(folder: Path, count: int) -> None:
+def identifying_callers(folder: Path, count: int, rate: int = 10) -> subprocess.Popen[str]:
+    """``count`` SIPp callers through Kamailio to the demo's identification (100), ``rate`` a second."""
     host, port = re.findall(r'listen = "(.*)"\nport = (\d+)', (folder / "cluster.toml").read_text())[0]
     (folder / "uac.xml").write_text(scenario("1234#"))
-    done = subprocess.run(["sipp", f"{host}:{port}", "-sf", "uac.xml", "-s", "100", "-m", str(count),
-                           "-l", str(count), "-r", "10", "-i", "127.0.0.1", "-p", str(free_port(socket.SOCK_DGRAM)),
-                           "-mi", "127.0.0.1", "-mp", str(free_port(socket.SOCK_DGRAM)), "-timeout", "40s",
-                           "-timeout_error", "-nostdin"], capture_output=True, text=True, timeout=60, cwd=folder)
-    assert done.returncode == 0, done.stdout[-1500:]
+    return subprocess.Popen(["sipp", f"{host}:{port}", "-sf", "uac.xml", "-s", "100", "-m", str(count),
+                             "-l", str(count), "-r", str(rate), "-i", "127.0.0.1",
+                             "-p", str(free_port(socket.SOCK_DGRAM)), "-mi", "127.0.0.1",
+                             "-mp", str(free_port(socket.SOCK_DGRAM)), "-timeout", "40s", "-timeout_error", "-nostdin"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=folder)
+
+
+def burst(folder: Path, count: int) -> None:
+    callers = identifying_callers(folder, count)
+    out, _ = callers.communicate(timeout=60)
+    assert callers.returncode == 0, out[-1500:]
 
 
 def calls_per_node(folder: Path) -> dict[str, int]:
@@ -122,9 +130,17 @@ def test_calls_spread_drain_and_a_killed_node(cluster: Path) -> None:
     burst(cluster, 10)
     assert calls_per_node(cluster) == {"a": 5, "b": 5}
 
+    callers = identifying_callers(cluster, 6, rate=2)
+    until(lambda: calls_per_node(cluster)["b"] == 6, 10, "a call on b")
     assert ivr(cluster, "cluster", "drain", "b").returncode == 0
+    drained_at, sent = datetime.now(), calls_per_node(cluster)
+    out, _ = callers.communicate(timeout=60)
+    assert callers.returncode == 0, out[-1500:]  # b's calls too went on to their end
     burst(cluster, 4)
-    assert calls_per_node(cluster) == {"a": 9, "b": 5}
+    assert calls_per_node(cluster) == {"a": 20 - sent["b"], "b": sent["b"]}
+    node_b = (cluster / ".cluster" / "nodes" / "b.log").read_text()
+    assert any(datetime.strptime(at, "%Y-%m-%d %H:%M:%S,%f") > drained_at
+               for at in re.findall(r"^(\S+ \S+) INFO ivr\.call: call \S+: finished", node_b, re.M))
     assert ivr(cluster, "cluster", "drain", "b", "--undo").returncode == 0
     until(lambda: "b sip:127.0.0.3" in status(cluster) and "drained" not in status(cluster), 5, "b back")
 
@@ -136,7 +152,7 @@ def test_calls_spread_drain_and_a_killed_node(cluster: Path) -> None:
     out_after = time.monotonic() - killed
     burst(cluster, 4)
 
-    assert calls_per_node(cluster) == {"a": 13, "b": 5}
+    assert calls_per_node(cluster) == {"a": 24 - sent["b"], "b": sent["b"]}
     assert out_after < 3 * PROBE_SECONDS + 2
 
 
