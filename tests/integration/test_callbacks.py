@@ -345,3 +345,28 @@ def test_a_store_that_refuses_the_request_never_tells_the_caller_it_is_registere
     assert "sound:ivr/callback-not-registered" in asked["prompts"], asked
     assert "sound:ivr/callback-registered" not in asked["prompts"], asked
     assert stage.callbacks() == []
+
+
+def test_a_callback_asked_through_a_node_killed_afterwards_is_dialled_once_by_the_other(
+        pbx: Pbx, tmp_path: Path, postgres: str) -> None:
+    """The caller asks through one app node, which is killed (kill -9) before an agent is free;
+    the other node dials the callback, once."""
+    stage = Stage(pbx, tmp_path, "accept", database=postgres, apps=("ivr-a", "ivr-b"))
+    try:
+        stage.ask()
+        until(lambda: any("registered for" in node.text() for node in stage.nodes), 10, "the callback stored")
+        asked_on = next(i for i, node in enumerate(stage.nodes) if "registered for" in node.text())
+        stage.nodes[asked_on].process.kill()
+        stage.nodes[asked_on].stop()
+        other = 1 - asked_on
+        for agent in stage.agents:
+            httpx.post(f"{stage.apis[other]}/agents/{agent}/ready", timeout=5,
+                       headers={"Authorization": f"Bearer {stage.token}"}).raise_for_status()
+        until(lambda: stage.callbacks()[0]["state"] == "completed", 40, "the callback completed")
+        stage.settle()
+    finally:
+        stage.close()
+
+    [stored] = stage.callbacks()
+    assert stored["attempts"] == 1 and stored["node"] == stage.apps[other], stored
+    assert stage.dialled() == 1
