@@ -114,6 +114,8 @@ loadmodule "sanity.so"
 loadmodule "ctl.so"
 loadmodule "db_postgres.so"
 loadmodule "usrloc.so"
+loadmodule "auth.so"
+loadmodule "auth_db.so"
 loadmodule "registrar.so"
 loadmodule "dispatcher.so"
 loadmodule "htable.so"
@@ -125,6 +127,11 @@ modparam("tm", "fr_inv_timer", 60000)
 # Location in the database only (db_mode 3): every Kamailio sharing it sees every phone.
 modparam("usrloc", "db_url", "{db_url}")
 modparam("usrloc", "db_mode", 3)
+# Phones prove their password by digest; the table keeps HA1 only (ivr cluster up writes it).
+modparam("auth_db", "db_url", "{db_url}")
+modparam("auth_db", "calculate_ha1", 0)
+modparam("auth_db", "password_column", "ha1")
+modparam("auth_db", "load_credentials", "")
 # Each call's node by Call-ID, for in-dialog requests sent here instead of to the node.
 modparam("htable", "htable", "calls=>size=14;autoexpire=7200;")
 modparam("dispatcher", "list_file", "{dispatcher_list}")
@@ -202,6 +209,12 @@ route[REGISTRAR] {{
         sl_send_reply("403", "Only agent-NAME registers here");
         exit;
     }}
+    # The credentials' user must be the one registered (flag 1: $au == To's user).
+    if (!auth_check("{listen}", "subscriber", "1")) {{
+        auth_challenge("{listen}", "0");
+        exit;
+    }}
+    consume_credentials();
     if (!save("location")) {{
         sl_reply_error();
     }}

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import Field, ValidationError
 
 from ivr.config_file import ConfigError, Problem, load_raw
+from ivr.flow_file import load_flow
 from ivr.settings import Section, Settings, load_settings
 
 ALGORITHMS = {"call-id": 0, "round-robin": 4}
@@ -61,6 +62,16 @@ class Plan:
     database: str
     kamailio: KamailioSettings
     nodes: tuple[Node, ...]
+
+    @property
+    def phones(self) -> Path:
+        """Where each registering agent's phone password is kept (``agent-NAME``, mode 0600)."""
+        return self.state / "phones"
+
+    def registering_agents(self) -> list[str]:
+        """The agents whose phone registers (``phone = "register"``) in any node's flow."""
+        return sorted({name for node in self.nodes for name, agent in
+                       load_flow(node.settings.flow_path).agents.items() if agent.phone == "register"})
 
     def node(self, name: str) -> Node:
         for node in self.nodes:

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ivr.cluster.kamailio_cfg import SET_ID, Files, dispatcher_list, parse_dispatcher_list, render
-from ivr.cluster.location_db import ensure_tables
+from ivr.cluster.location_db import ensure_tables, ha1, set_subscribers
 from ivr.cluster.plan import Node, Plan
 from ivr.pbx import control
+from ivr.secrets import ensure_secret
 
 Progress = Callable[[str], None]
 READY_TIMEOUT = 30.0
@@ -54,17 +55,29 @@ def up(plan: Plan, progress: Progress = lambda line: None) -> None:
     files = kamailio_files(plan)
     files.runtime.mkdir(parents=True, exist_ok=True)
     if asyncio.run(ensure_tables(plan.database)):
-        progress("Kamailio's location table made in the database")
+        progress("Kamailio's tables made in the database")
+    agents = plan.registering_agents()
+    realm = plan.kamailio.listen
+    asyncio.run(set_subscribers(plan.database, realm, {
+        f"agent-{name}": ha1(f"agent-{name}", realm, ensure_secret(plan.phones / f"agent-{name}"))
+        for name in agents}))
+    progress(f"{len(agents)} agent phone(s) may register as agent-NAME, each with the password in "
+             f"{plan.phones}/agent-NAME")
+    write_kamailio_files(plan, files)
+    for node in plan.nodes:
+        progress(f"node {node.name}: PBX at {node.sip_uri}")
+        control.up(node.settings, node.settings.state_path / "pbx" / node.settings.pbx.instance)
+        _start_app(plan, node, progress)
+    start_kamailio(files, progress)
+
+
+def write_kamailio_files(plan: Plan, files: Files) -> None:
+    """Kamailio's configuration and dispatcher list, checked by Kamailio itself."""
     files.config.write_text(render(plan, files), encoding="utf-8")
     files.dispatcher_list.write_text(dispatcher_list(plan.nodes), encoding="utf-8")
     checked = subprocess.run(["kamailio", "-c", "-f", str(files.config)], capture_output=True, text=True)
     if checked.returncode != 0:
         raise ClusterError(f"{files.config}: Kamailio refuses it:\n{checked.stderr[-2000:]}")
-    for node in plan.nodes:
-        progress(f"node {node.name}: PBX at {node.sip_uri}")
-        control.up(node.settings, node.settings.state_path / "pbx" / node.settings.pbx.instance)
-        _start_app(plan, node, progress)
-    _start_kamailio(files, progress)
 
 
 def _start_app(plan: Plan, node: Node, progress: Progress) -> None:
@@ -97,7 +110,9 @@ def _start_app(plan: Plan, node: Node, progress: Progress) -> None:
                        f"{_log_file(plan, node)}")
 
 
-def _start_kamailio(files: Files, progress: Progress) -> None:
+def start_kamailio(files: Files, progress: Progress) -> None:
+    """Kamailio with the files rendered in ``files`` (or its dispatcher list reloaded if it runs),
+    until its control socket answers."""
     if running(files.pid_file):
         # The dispatcher list may have changed; the rest of the file needs a restart.
         rpc(files, "dispatcher.reload")
@@ -166,14 +181,15 @@ def drain(plan: Plan, name: str, undo: bool = False) -> None:
 
 def down(plan: Plan, progress: Progress = lambda line: None) -> None:
     files = kamailio_files(plan)
-    _stop(files.pid_file, "Kamailio", progress)
+    stop(files.pid_file, "Kamailio", progress)
     for node in plan.nodes:
-        _stop(_pid_file(plan, node), f"node {node.name}: ivr run", progress)
+        stop(_pid_file(plan, node), f"node {node.name}: ivr run", progress)
         if control.down(node.settings):
             progress(f"node {node.name}: PBX stopped")
 
 
-def _stop(pid_file: Path, what: str, progress: Progress, timeout: float = 15.0) -> None:
+def stop(pid_file: Path, what: str, progress: Progress, timeout: float = 15.0) -> None:
+    """SIGTERM to the process of ``pid_file``, SIGKILL after ``timeout``; the file removed."""
     pid = running(pid_file)
     if pid is None:
         return

@@ -7,6 +7,7 @@ recorded by the other."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import re
 import shutil
@@ -173,22 +174,32 @@ on_max_wait = "hangup:bye"
 AGENT_LEG = re.compile(r"^PJSIP/agent-(\w+?)-[0-9a-f]{8}$")
 
 
-def register(kamailio: str, name: str, port: int) -> None:
-    """The phone of agent ``name``, answering at 127.0.0.1:``port``, registered to Kamailio."""
+def register(kamailio: str, name: str, port: int, password: str) -> str:
+    """The phone of agent ``name``, answering at 127.0.0.1:``port``, registers to Kamailio with
+    ``password`` (RFC 2617 digest, answering the challenge); Kamailio's last status line."""
     host, kamailio_port = kamailio.split(":")
-    tag = uuid.uuid4().hex
+    uri, user, call_id = f"sip:{host}:{kamailio_port}", f"agent-{name}", uuid.uuid4().hex
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
         sock.settimeout(5)
-        own = sock.getsockname()[1]
-        sock.sendto((f"REGISTER sip:{host}:{kamailio_port} SIP/2.0\r\n"
-                     f"Via: SIP/2.0/UDP 127.0.0.1:{own};branch=z9hG4bK{tag}\r\nMax-Forwards: 70\r\n"
-                     f"From: <sip:agent-{name}@{host}>;tag={tag}\r\nTo: <sip:agent-{name}@{host}>\r\n"
-                     f"Call-ID: {tag}@127.0.0.1\r\nCSeq: 1 REGISTER\r\n"
-                     f"Contact: <sip:agent-{name}@127.0.0.1:{port}>\r\nExpires: 3600\r\nContent-Length: 0\r\n\r\n"
-                     ).encode(), (host, int(kamailio_port)))
-        answer = sock.recv(4096).decode(errors="replace")
-    assert answer.startswith("SIP/2.0 200"), answer
+
+        def send(cseq: int, authorization: str = "") -> str:
+            sock.sendto((f"REGISTER {uri} SIP/2.0\r\n"
+                         f"Via: SIP/2.0/UDP 127.0.0.1:{sock.getsockname()[1]};branch=z9hG4bK{uuid.uuid4().hex}\r\n"
+                         f"Max-Forwards: 70\r\nFrom: <sip:{user}@{host}>;tag={call_id[:8]}\r\n"
+                         f"To: <sip:{user}@{host}>\r\nCall-ID: {call_id}@127.0.0.1\r\nCSeq: {cseq} REGISTER\r\n"
+                         f"Contact: <sip:{user}@127.0.0.1:{port}>\r\nExpires: 3600\r\n{authorization}"
+                         "Content-Length: 0\r\n\r\n").encode(), (host, int(kamailio_port)))
+            return sock.recv(4096).decode(errors="replace")
+
+        challenge = send(1)
+        assert challenge.startswith("SIP/2.0 401"), challenge
+        realm, nonce = (re.search(rf'{key}="([^"]*)"', challenge).group(1)  # type: ignore[union-attr]
+                        for key in ("realm", "nonce"))
+        ha1 = hashlib.md5(f"{user}:{realm}:{password}".encode()).hexdigest()
+        response = hashlib.md5(f"{ha1}:{nonce}:{hashlib.md5(f'REGISTER:{uri}'.encode()).hexdigest()}".encode())
+        return send(2, f'Authorization: Digest username="{user}", realm="{realm}", nonce="{nonce}", '
+                       f'uri="{uri}", response="{response.hexdigest()}", algorithm=MD5\r\n').split("\r\n")[0]
 
 
 class RingSampler(threading.Thread):
@@ -235,8 +246,11 @@ def test_a_burst_through_kamailio_to_registered_agents_and_a_node_killed_in_the_
     try:
         with running_cluster(tmp_path, postgres, flow) as folder:
             kamailio = re.findall(r'listen = "(.*)"\nport = (\d+)', (folder / "cluster.toml").read_text())[0]
+            phones = folder / ".cluster" / "phones"
+            assert register(":".join(kamailio), "a00", agents[0].port, "wrong").startswith("SIP/2.0 401")
             for agent in agents:
-                register(":".join(kamailio), agent.name, agent.port)
+                password = (phones / f"agent-{agent.name}").read_text().strip()
+                assert register(":".join(kamailio), agent.name, agent.port, password) == "SIP/2.0 200 OK"
             nodes = [load_settings(folder / f"node-{name}.toml") for name in "ab"]
             sampler = RingSampler(nodes)
             sampler.start()

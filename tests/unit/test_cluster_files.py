@@ -47,6 +47,7 @@ def test_the_nodes_are_dispatched_probed_and_failed_over(tmp_path: Path) -> None
     assert 'modparam("dispatcher", "ds_probing_mode", 1)' in text
     assert "ds_next_dst()" in text and 'lookup("location")' in text
     assert "listen=udp:127.0.0.10:5060" in text
+    assert 'auth_check("127.0.0.10", "subscriber", "1")' in text  # a phone registers with its password
 
 
 @pytest.mark.skipif(shutil.which("kamailio") is None, reason="Kamailio not installed (scripts/bootstrap.sh)")
