@@ -57,7 +57,7 @@ class Closed:
 
     @property
     def record_id(self) -> str:
-        return hashlib.md5(f"open:{self.call.channel_id}".encode()).hexdigest()
+        return hashlib.md5(f"open:{self.call.channel_id}".encode(), usedforsecurity=False).hexdigest()
 
 
 async def add_open(connection: AsyncConnection, node: str, calls: Sequence[OpenCall], now: datetime) -> None:
