@@ -13,10 +13,11 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from ivr import loop_lag
+from ivr.api.auth import SUPERVISOR, WHO, tokens
 from ivr.api.control import ControlDesk
 from ivr.api.health import routes as health_routes
 from ivr.api.pull import PullDesk
-from ivr.api.server import SUPERVISOR, WHO, Api, PageOptions, tokens
+from ivr.api.server import Api, PageOptions
 from ivr.api.server import start as start_api
 from ivr.ari.events import EventStream
 from ivr.ari.rest import AriRest

@@ -20,10 +20,7 @@ from urllib.parse import quote
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from ivr.api.auth import PAGE, authenticate, error, security_headers, who_has
-from ivr.api.auth import SUPERVISOR as SUPERVISOR  # re-exported: ivr.runner imports it from here
-from ivr.api.auth import WHO as WHO  # re-exported: ivr.runner imports it from here
-from ivr.api.auth import tokens as tokens  # re-exported: ivr.runner imports it from here
+from ivr.api.auth import PAGE, SUPERVISOR, WHO, authenticate, error, security_headers, who_has
 from ivr.api.callbacks import routes as callback_routes
 from ivr.api.event_stream import EventLog
 from ivr.api.pull import PullDesk
