@@ -16,12 +16,12 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 from ivr import logs
 from ivr.ari.events import AriUnreachable
 from ivr.ari.rest import AriAuthError
 from ivr.ari.tls import AriTlsError
+from ivr.bench.command import add_bench_command
 from ivr.cluster.command import add_cluster_command
 from ivr.config_file import ConfigError
 from ivr.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
@@ -122,13 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     call.add_argument("--json", action="store_true", help="print one JSON object")
     call.set_defaults(command=_call)
 
-    bench = _command(commands, "bench", "measure the app against pure dialplan and AGI, write a report")
-    bench.add_argument("--quick", action="store_true", help="a 2-minute smoke run at low load")
-    bench.add_argument("--out", default=".ivr/bench", help="folder of the report (default .ivr/bench)")
-    bench.add_argument("--work", default=".ivr/bench-stage",
-                       help="folder of the run's configuration, logs and raw events, emptied first")
-    bench.add_argument("--crm-failure-rate", type=float, default=0.0, help="share of CRM requests that fail")
-    bench.set_defaults(command=_bench)
+    add_bench_command(commands, _command)
     add_report_commands(commands, _command)
     add_password_command(commands, _command)
     return parser
@@ -241,18 +235,3 @@ def _describe(report: CallReport) -> str:
         f"hung up: cause {report.hangup_cause} ({report.hangup_cause_text})")
     lines.append(f"{ending}, after {report.duration_seconds} s")
     return "\n".join(lines)
-
-
-def _bench(settings: Settings, args: argparse.Namespace) -> int:
-    from ivr.bench.driver import benchmark
-    from ivr.bench.report import write_report
-
-    # SIGTERM ends the run like Ctrl-C: the stage stops the processes and the PBX it started.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(EXIT_FAILED))
-    out = Path(args.out)
-    measured = benchmark(Path(args.work).resolve(), args.quick, args.crm_failure_rate)
-    for path in write_report(measured, out):
-        print(f"wrote {path}")
-    return EXIT_OK
-
-

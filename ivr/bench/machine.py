@@ -33,12 +33,17 @@ def other_asterisks(own_pid: int) -> int:
     return count
 
 
-def describe(asterisk_version: str, own_asterisk: int) -> dict[str, Any]:
+def basics() -> dict[str, Any]:
+    """The machine, the versions of Python and SIPp, and how busy it is now."""
     memory_kb = int(Path("/proc/meminfo").read_text().split()[1])
     sipp = subprocess.run(["sipp", "-v"], capture_output=True, text=True, check=False).stdout
     return {"cpu": cpu_model(Path("/proc/cpuinfo").read_text()), "cores": os.cpu_count(),
             "memory_gb": round(memory_kb / 2**20, 1), "system": f"{platform.system()} {platform.release()}",
-            "python": platform.python_version(), "asterisk": asterisk_version.partition(" built ")[0].strip(),
+            "python": platform.python_version(),
             "sipp": next((line.strip(" .") for line in sipp.splitlines() if "SIPp" in line), "unknown"),
-            "load_average_at_start": os.getloadavg(),
+            "load_average_at_start": os.getloadavg()}
+
+
+def describe(asterisk_version: str, own_asterisk: int) -> dict[str, Any]:
+    return {**basics(), "asterisk": asterisk_version.partition(" built ")[0].strip(),
             "other_asterisk_processes": other_asterisks(own_asterisk)}
