@@ -18,6 +18,7 @@ import aiohttp
 from sqlalchemy.exc import SQLAlchemyError
 
 from ivr.backend.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from ivr.http_exchange import HttpFailure, exchange
 from ivr.store.backend_events import EventOutbox, PendingEvent
 
 log = logging.getLogger("ivr.backend")
@@ -146,12 +147,7 @@ class Delivery:
         headers = {"Content-Type": "application/json", EVENT_ID_HEADER: event.id, TIMESTAMP_HEADER: timestamp,
                    SIGNATURE_HEADER: sign(secret, timestamp, body)}
         try:
-            async with asyncio.timeout(self.timeout), self.http.post(
-                    event.url, data=body, headers=headers, allow_redirects=False) as response:
-                answer = (await response.content.read(MAX_ANSWER)).decode("utf-8", "replace")
-        except TimeoutError:
-            raise Undelivered(f"no answer within {self.timeout:g} s") from None
-        except aiohttp.ClientError as exc:
-            raise Undelivered(f"{type(exc).__name__}: {exc}") from exc
-        if not 200 <= response.status < 300:
-            raise Undelivered(f"HTTP {response.status}: {answer[:200]!r}")
+            await exchange(self.http, "POST", event.url, self.timeout, data=body, headers=headers,
+                           max_answer=MAX_ANSWER)
+        except HttpFailure as exc:
+            raise Undelivered(str(exc)) from exc

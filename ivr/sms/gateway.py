@@ -7,7 +7,6 @@ authentication is ``InboundRefused`` (HTTP 403), one lacking a field is ``Inboun
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 from collections.abc import Mapping
@@ -17,10 +16,11 @@ from typing import Protocol
 
 import aiohttp
 
+from ivr.http_exchange import HttpFailure
+from ivr.http_exchange import exchange as http_exchange
 from ivr.secrets import MissingSecret, ensure_secret
 from ivr.settings import Settings
 
-MAX_ANSWER = 4096
 SECRET = re.compile(r"^[A-Za-z0-9_\-]{16,}$")
 
 
@@ -52,24 +52,11 @@ class SmsGateway(Protocol):
 async def exchange(gateway: str, http: aiohttp.ClientSession, method: str, url: str, timeout: float, *,
                    params: Mapping[str, str] | None = None, data: bytes | None = None,
                    headers: Mapping[str, str] | None = None) -> str:
-    """One request to a gateway, redirects not followed; the answer's text when the status is 2xx,
-    else ``SmsError`` with the status and the answer's first 200 characters."""
+    """One request to a gateway (ivr.http_exchange); a failure is ``SmsError`` naming the gateway."""
     try:
-        async with asyncio.timeout(timeout), http.request(
-                method, url, params=params, data=data, headers=headers, allow_redirects=False) as response:
-            answer = (await response.content.read(MAX_ANSWER)).decode("utf-8", "replace")
-    except TimeoutError:
-        raise SmsError(f"{gateway}: no answer within {timeout:g} s") from None
-    except aiohttp.ClientSSLError as exc:
-        raise SmsError(f"{gateway}: TLS: {exc}") from exc
-    except aiohttp.ClientConnectorError as exc:
-        cause = os.strerror(exc.errno) if exc.errno else str(exc)
-        raise SmsError(f"{gateway}: cannot connect to {exc.host}:{exc.port}: {cause}") from exc
-    except aiohttp.ClientError as exc:
-        raise SmsError(f"{gateway}: {type(exc).__name__}: {exc}") from exc
-    if not 200 <= response.status < 300:
-        raise SmsError(f"{gateway}: HTTP {response.status}: {answer[:200]!r}")
-    return answer
+        return await http_exchange(http, method, url, timeout, params=params, data=data, headers=headers)
+    except HttpFailure as exc:
+        raise SmsError(f"{gateway}: {exc}") from exc
 
 
 def read_secret(path: Path, what: str, hint: str) -> str:
