@@ -47,6 +47,7 @@ REASON = re.compile(r"[^\x00-\x1f\x7f]{1,80}")
 BODY_LIMIT = 64 * 1024
 HOLDING = (State.RINGING, State.ON_CALL, State.WRAP_UP)
 DEFAULT_SERVICE_LEVEL = 20.0
+BOARD_PUSH_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,8 @@ class Api:
         self.wrong = WrongSecrets(clock, options.wrong_secrets)
         self.presence = PagePresence(clock, options.disconnected_after)
         self.wallboard = Wallboard(today, self._service_level)
+        self._changed: set[str] = set()
+        """Campaigns whose wallboard row changed since it was last pushed."""
         self.events = EventLog()
         self.refused: Counter[int] = Counter()
         """Requests refused, by HTTP status (bad input, wrong tokens, limits): a metric."""
@@ -329,9 +332,18 @@ class Api:
             self.events.publish({"type": "call", "agent": record.agent, **call_summary(record)})
 
     def _counted(self, event: LineEvent) -> None:
+        """Counted at once; pushed once per campaign per ``BOARD_PUSH_SECONDS``, so that a burst
+        of callers does not fill the supervisor's stream with rows one replaces the next."""
         self.wallboard.count(event)
-        for row in self._rows(event.campaign):
-            self.events.publish({"type": "campaign", **row})
+        if not self._changed:
+            asyncio.get_running_loop().call_later(BOARD_PUSH_SECONDS, self._push_board)
+        self._changed.add(event.campaign)
+
+    def _push_board(self) -> None:
+        changed, self._changed = self._changed, set()
+        for row in self._rows():
+            if row["campaign"] in changed:
+                self.events.publish({"type": "campaign", **row})
 
     async def close(self) -> None:
         await self.events.close()

@@ -247,14 +247,17 @@ async def test_the_wallboard_counts_the_day_and_is_pushed_to_the_supervisor(
     made, client = site
     stream = await client.get("/api/events", headers={"Authorization": "Bearer supervisor-secret-token"})
     made.lines.lines = {"sales": [Waiting("c2", 5, 990.0, 1)]}
-    for counter in made.lines.counters:
-        counter(LineEvent("sales", "c1", "answered", 4.0, "ana"))
+    for call in range(50):  # a burst: one row pushed for it
+        for counter in made.lines.counters:
+            counter(LineEvent("sales", f"c{call}", "answered", 4.0, "ana"))
 
     assert [kind for _, kind in await read_events(stream, 1)] == ["campaign"]
+    pushed = [event for _, event in made.api.events.kept if event["type"] == "campaign"]
+    assert [(row["campaign"], row["answered"]) for row in pushed] == [("sales", 50)]
     board = await (await client.get("/api/wallboard",
                                     headers={"Authorization": "Bearer supervisor-secret-token"})).json()
     assert board["campaigns"] == [{"campaign": "sales", "waiting": 1, "longest_wait_seconds": 10.0, "entered": 0,
-                                   "answered": 1, "abandoned": 0, "left": 0, "service_level": 100.0,
+                                   "answered": 50, "abandoned": 0, "left": 0, "service_level": 100.0,
                                    "service_level_seconds": 10.0, "average_answer_seconds": 4.0}]
 
 
