@@ -40,8 +40,8 @@ class ClaimsPlan:
     """Before it: connections opened, caches filled, first runs of code."""
     concurrency: int = 8
     """Offers in flight at once on each node."""
-    calls: int = 400
-    """Calls in progress each node holds meanwhile: the most one node carried in `ivr bench`."""
+    calls: int = 2500
+    """Calls in progress each node holds meanwhile: at 4 nodes, the 10,000 calls the sizing is for."""
     repeat: int = 3
     baseline_seconds: float = 5.0
     server: str = DEFAULT_SERVER

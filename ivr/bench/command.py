@@ -54,8 +54,9 @@ def _claims_command(measures: Any, make: MakeCommand) -> None:
                         help="measured window of each run (default 15)")
     claims.add_argument("--concurrency", type=int, default=8,
                         help="offers in flight on each node (default 8)")
-    claims.add_argument("--calls", type=int, default=400,
-                        help="calls in progress each node holds and renews meanwhile (default 400)")
+    claims.add_argument("--calls", type=int, default=2500,
+                        help="calls in progress each node holds and renews meanwhile (default 2500: "
+                        "10,000 at 4 nodes)")
     claims.add_argument("--repeat", type=int, default=3, help="runs of each (default 3)")
     claims.add_argument("--server", default=DEFAULT_SERVER, help=SERVER_HELP)
     claims.add_argument("--out", default=SIZING_DIR, help=f"folder of claims.json (default {SIZING_DIR})")
