@@ -136,9 +136,9 @@ class StasisApp:
             await self.rest.filter_events(self.app, EVENTS)
         except (AriError, OSError) as exc:
             log.warning("ARI events: filter not set (%s); every event is read", exc)
-        await self._hang_up_left_rings()  # before the phones are read: theirs are free then
+        hung_up = await self._hang_up_left_rings()  # before the phones are read: theirs are free then
         if self.campaigns is not None:
-            await self.campaigns.phones.watch()
+            await self.campaigns.phones.watch(hung_up)
         try:
             live = set((await self.rest.application(self.app)).get("channel_ids", []))
         except (AriError, OSError) as exc:
@@ -178,17 +178,18 @@ class StasisApp:
         self._open(channel_id, channel, args).post(replace(call_started(channel, args, resumed=True),
                                             waiting=waiting, customer_id=customer))
 
-    async def _hang_up_left_rings(self) -> None:
+    async def _hang_up_left_rings(self) -> frozenset[str]:
         """Agent legs this app was ringing when its process died: not in the app (a leg enters
         Stasis when answered), they are found among all channels by their id and ``LEG_APP``.
         Left alone, the phone would ring for nobody until its ring timeout, the agent skipped
         as busy meanwhile; hung up, the agent is free at once (their state comes back from the
-        store, their claims were released at start)."""
+        store, their claims were released at start). The legs hung up."""
         try:
             channels = await self.rest.channels()
         except (AriError, OSError) as exc:
             log.warning("reconcile: cannot list the channels to find agent legs left ringing: %s", exc)
-            return
+            return frozenset()
+        hung_up = set()
         ours = self.campaigns.offer_ids() if self.campaigns is not None else set()
         for channel in channels:
             channel_id = str(channel.get("id", ""))
@@ -201,6 +202,9 @@ class StasisApp:
                 await self.rest.hangup(channel_id)
             except (AriError, OSError) as exc:
                 log.warning("reconcile: agent leg %s not hung up: %s", channel_id, exc)
+            else:
+                hung_up.add(channel_id)
+        return frozenset(hung_up)
 
     async def _variable(self, channel_id: str, name: str) -> str:
         try:

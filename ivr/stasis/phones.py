@@ -40,7 +40,8 @@ class Phones:
         return [name for name, agent in self.engine.flow().agents.items()
                 if not agent.trunk and name in board.agents]
 
-    async def watch(self) -> None:
+    async def watch(self, hung_up: frozenset[str] = frozenset()) -> None:
+        """``hung_up``: channels just hung up, which Asterisk may list a moment longer."""
         own = self._own()
         sources = [f"endpoint:PJSIP/agent-{name}" for name in own]
         try:
@@ -52,7 +53,7 @@ class Phones:
             self._retry_later()
             return
         for agent in own:
-            self.feed(seen(agent, endpoints.get(f"agent-{agent}")))
+            self.feed(seen(agent, endpoints.get(f"agent-{agent}"), hung_up))
 
     def _retry_later(self) -> None:
         if self._retry is not None:
@@ -69,13 +70,16 @@ class Phones:
             self.feed(seen(agent, endpoint))
 
 
-def seen(agent: str, endpoint: dict[str, Any] | None) -> PhoneSeen:
+def seen(agent: str, endpoint: dict[str, Any] | None, hung_up: frozenset[str] = frozenset()) -> PhoneSeen:
     """
     >>> seen("ana", {"resource": "agent-ana", "state": "online", "channel_ids": ["c1"]})
     PhoneSeen(agent='ana', state='online', busy=True)
+    >>> seen("ana", {"resource": "agent-ana", "state": "online", "channel_ids": ["c1"]}, frozenset({"c1"}))
+    PhoneSeen(agent='ana', state='online', busy=False)
     >>> seen("ana", None)
     PhoneSeen(agent='ana', state=None, busy=False)
     """
     if endpoint is None:
         return PhoneSeen(agent, None, False)
-    return PhoneSeen(agent, str(endpoint.get("state", "")), bool(endpoint.get("channel_ids")))
+    channels = set(endpoint.get("channel_ids") or ()) - hung_up
+    return PhoneSeen(agent, str(endpoint.get("state", "")), bool(channels))
