@@ -27,6 +27,7 @@ from ivr.bench.machine import basics
 from ivr.bench.own_database import DEFAULT_SERVER, own_database
 from ivr.bench.process_stats import busy_share, children, cpu_between, cpu_of, read_machine_ticks
 from ivr.bench.sipp_scenarios import AGENT_POOL
+from ivr.bench.stage import free_port
 from ivr.cluster.kamailio_cfg import Files, parse_dispatcher_list
 from ivr.cluster.location_db import ensure_tables
 from ivr.cluster.plan import KamailioSettings, Node, Plan
@@ -80,17 +81,11 @@ async def _with_database(plan: KamailioPlan) -> dict[str, Any]:
         return await asyncio.to_thread(_one_run, plan, url)
 
 
-def free_udp_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
-
-
 def _cluster_plan(plan: KamailioPlan, database: str) -> Plan:
     nodes = tuple(Node(f"n{i}", Path(f"node-{i}.toml"),
-                       Settings(pbx={"bind": address, "sip_port": free_udp_port(address)}))
+                       Settings(pbx={"bind": address, "sip_port": free_port(socket.SOCK_DGRAM, address)}))
                   for i, address in enumerate(NODE_ADDRESSES[:plan.nodes]))
-    kamailio = KamailioSettings(listen=LISTEN, port=free_udp_port(LISTEN))
+    kamailio = KamailioSettings(listen=LISTEN, port=free_port(socket.SOCK_DGRAM, LISTEN))
     return Plan(Path("ivr bench kamailio"), plan.work, database, kamailio, nodes)
 
 
@@ -126,7 +121,7 @@ def _answering_node(work: Path, node: Node) -> subprocess.Popen[bytes]:
     with (work / f"sipp-{node.name}.log").open("wb") as log:
         return subprocess.Popen(
             ["sipp", "-sf", str(scenario), "-i", address, "-p", str(node.settings.pbx.sip_port),
-             "-mp", str(free_udp_port(address)), "-aa", "-nostdin"],
+             "-mp", str(free_port(socket.SOCK_DGRAM, address)), "-aa", "-nostdin"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
 
 
@@ -180,7 +175,7 @@ def _call(plan: KamailioPlan, cluster: Plan) -> subprocess.CompletedProcess[str]
     errors.unlink(missing_ok=True)  # SIPp appends to it
     command = ["sipp", "-sn", "uac", cluster.kamailio.address, "-s", "100", "-m", str(plan.calls),
                "-r", f"{plan.rate:g}", "-d", str(plan.hold_ms), "-i", "127.0.0.1",
-               "-p", str(free_udp_port("127.0.0.1")), "-mp", str(free_udp_port("127.0.0.1")),
+               "-p", str(free_port(socket.SOCK_DGRAM)), "-mp", str(free_port(socket.SOCK_DGRAM)),
                "-nostdin", "-timeout", f"{timeout:.0f}s", "-timeout_error",
                "-trace_err", "-error_file", str(errors)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout + 30, cwd=plan.work)
