@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from ivr.ari.http import HttpClient
 from ivr.ari.tls import AriTls
@@ -14,6 +16,53 @@ from ivr.ari.tls import AriTls
 LEG_APP = "IVR_LEG_APP"
 """Set on every leg the app calls, to its app name: a leg enters Stasis only once answered, so
 one still ringing when its process died is found among all channels by this (``StasisApp``)."""
+
+
+PLAIN_NAME = re.compile(r"_{0,2}[A-Za-z][A-Za-z0-9_]*")
+ARRAY_MOST = 99
+"""Variables in one ARRAY(): Asterisk's function takes at most 100 values."""
+ARRAY_CHARACTERS = 2000
+"""Characters of the percent-encoded values in one request: Asterisk reads a request line of at
+most 4 KiB."""
+
+
+def array_value(values: Sequence[str]) -> str:
+    r"""The value of ``ARRAY(name1,name2,...)`` that sets each name to its value: Asterisk splits
+    it on commas, and a backslash makes the next character plain (a quote, a comma, a bracket,
+    a parenthesis, a backslash).
+
+    >>> print(array_value(["a,b", 'say "hi" (now) [x]', "c:\\temp", ""]))
+    a\,b,say \"hi\" \(now\) \[x\],c:\\temp,
+    """
+    return ",".join(re.sub(r'([\\",()\[\]])', r"\\\1", value) for value in values)
+
+
+def variable_requests(pairs: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    r"""(variable, value) of the requests that set these channel variables: plain names together
+    in one ``ARRAY()`` (one request instead of one each) as long as the request stays short, the
+    others one by one.
+
+    >>> variable_requests([("IVR_RESULT", "identified"), ("__IVR_CRM_NAME", "Ana, Bo")])
+    [('ARRAY(IVR_RESULT,__IVR_CRM_NAME)', 'identified,Ana\\, Bo')]
+    >>> variable_requests([("IVR_AGENT", "ana")])
+    [('IVR_AGENT', 'ana')]
+    >>> [name for name, _ in variable_requests([("A", "x" * 900), ("B", "é" * 200), ("C", "z")])]
+    ['ARRAY(A,C)', 'B']
+    """
+    group: list[tuple[str, str]] = []
+    alone: list[tuple[str, str]] = []
+    size = 0
+    for name, value in pairs:
+        cost = len(quote(array_value([value]))) + 1
+        if PLAIN_NAME.fullmatch(name) and size + cost <= ARRAY_CHARACTERS and len(group) < ARRAY_MOST:
+            group.append((name, value))
+            size += cost
+        else:
+            alone.append((name, value))
+    if len(group) > 1:
+        names = ",".join(name for name, _ in group)
+        group = [(f"ARRAY({names})", array_value([value for _, value in group]))]
+    return group + alone
 
 
 class AriError(Exception):
@@ -121,6 +170,13 @@ class AriRest:
     async def set_variable(self, channel_id: str, name: str, value: str) -> None:
         await self.request("POST", f"/channels/{channel_id}/variable",
                            params={"variable": name, "value": value})
+
+    async def set_variables(self, channel_id: str, pairs: Sequence[tuple[str, str]]) -> None:
+        """Several variables in as few requests as ``variable_requests`` allows: each is a round
+        trip through the channel's own thread in Asterisk (nine per benchmark call were half of
+        the app's requests)."""
+        for name, value in variable_requests(pairs):
+            await self.set_variable(channel_id, name, value)
 
     async def continue_in_dialplan(self, channel_id: str, context: str, exten: str,
                                    priority: int) -> None:

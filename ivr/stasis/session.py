@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -136,6 +136,24 @@ def _conflict(command: Command) -> str:
     """Commands with the same key keep their order: a variable set twice, and whatever the
     caller hears (music, prompts)."""
     return f"variable {command.name}" if isinstance(command, SetVariable) else "media"
+
+
+@dataclass(frozen=True)
+class SetVariables:
+    """A group's SetVariable commands, sent in as few requests as Asterisk allows."""
+    pairs: tuple[tuple[str, str], ...]
+
+
+def requests_of(group: list[Command]) -> list[Command | SetVariables]:
+    """What a group of ``batches`` sends to Asterisk at once: its commands that are not LOCAL,
+    the variables together.
+
+    >>> requests_of([SetVariable("A", "1"), StopMoh(), StartTimer("t", 1.0), SetVariable("B", "2")])
+    [StopMoh(), SetVariables(pairs=(('A', '1'), ('B', '2')))]
+    """
+    pairs = tuple((c.name, c.value) for c in group if isinstance(c, SetVariable))
+    others: list[Command | SetVariables] = [c for c in group if not isinstance(c, (*LOCAL, SetVariable))]
+    return [*others, SetVariables(pairs)] if pairs else others
 
 
 def batches(commands: list[Command]) -> list[list[Command]]:
@@ -269,9 +287,9 @@ class CallSession:
             for command in batch:
                 if isinstance(command, LOCAL):
                     await self._execute(command)
-            await asyncio.gather(*(self._execute(c) for c in batch if not isinstance(c, LOCAL)))
+            await asyncio.gather(*(self._execute(c) for c in requests_of(batch)))
 
-    async def _execute(self, command: Command) -> None:
+    async def _execute(self, command: Command | SetVariables) -> None:
         try:
             await self._carry_out(command)
         except NotFound:
@@ -281,7 +299,7 @@ class CallSession:
         except (AriError, OSError) as exc:
             log.warning("call %s: %s failed: %s", self.channel_id, type(command).__name__, exc)
 
-    async def _carry_out(self, command: Command) -> None:
+    async def _carry_out(self, command: Command | SetVariables) -> None:
         channel = self.channel_id
         match command:
             case Answer():
@@ -291,8 +309,8 @@ class CallSession:
                 await self.rest.play(channel, pid, media)
             case StopPlayback(playback_id=pid):
                 await self.rest.stop_playback(pid)
-            case SetVariable(name=name, value=value):
-                await self.rest.set_variable(channel, name, value)
+            case SetVariables(pairs=pairs):
+                await self.rest.set_variables(channel, pairs)
             case StartTimer(name=name, seconds=seconds):
                 self._start_timer(name, seconds)
             case CancelTimer(name=name):

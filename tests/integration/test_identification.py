@@ -15,7 +15,7 @@ from tests.integration import sipp
 from tests.integration.harness import App, Pbx, until
 from tests.integration.test_sip import Watcher
 from tests.ports import free_port
-from tests.unit.fake_crm import CrmHandler, FakeCrm
+from tests.unit.fake_crm import HOSTILE_VARIABLES, CrmHandler, FakeCrm
 
 NODE = """
 [identification.{name}]
@@ -117,6 +117,16 @@ def calls(pbx: Pbx, *calls: tuple[str, str]) -> list[dict[str, Any]]:
     with ThreadPoolExecutor(len(calls)) as pool:
         return list(pool.map(lambda c: pbx.call(c[0], "--dtmf", c[1], "--send-at", "prompt-start"),
                              calls))
+
+
+def test_the_crms_variables_reach_the_channel_as_sent(pbx: Pbx, flow_app: App) -> None:
+    """The variables of a step go in one request (ARRAY), whose values Asterisk splits on commas
+    and unquotes: nothing of that may show."""
+    (report,) = calls(pbx, ("200", "1122"))
+
+    assert {key: report["variables"].get(f"IVR_CRM_{key.upper()}") for key in HOSTILE_VARIABLES} \
+        == HOSTILE_VARIABLES, report["variables"]
+    assert report["variables"]["IVR_DESTINATION"] == "campaign:gold"
 
 
 def test_a_crm_destination_routes_to_the_configured_node(pbx: Pbx, flow_app: App) -> None:

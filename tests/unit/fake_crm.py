@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 from urllib.parse import parse_qs
 
+HOSTILE_VARIABLES = {"note": 'a,b "q" \\ (x) [y] {z} ${EXTEN} $[1+1] ; | \' ñ,', "empty": "", "tail": "end\\"}
+"""Values that Asterisk's argument parsing would split, unquote or expand if sent carelessly."""
 DESTINATIONS = {
     "1111": '"1,1", "variables": {"name": "Ana", "priority": "1"}',  # campaign gold
     "2222": '"3,1"',  # menu main
@@ -17,6 +20,7 @@ DESTINATIONS = {
     "6666": '"7,1"',  # no such type
     "1357": '"1,1"',  # campaign gold, keys that SIPp's captures can send (no repeats)
     "2468": '"1,1", "variables": {"agent": "bo", "priority": "1"}',  # with the customer's own agent
+    "1122": '"1,1", "variables": ' + json.dumps(HOSTILE_VARIABLES),
 }
 
 
