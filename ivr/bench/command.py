@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ivr.bench.own_database import DEFAULT_SERVER
+from ivr.bench.plan import MAX_CALLS, QUICK_REPEAT, REPEAT, Plan
 from ivr.exit_codes import EXIT_FAILED, EXIT_OK
 from ivr.settings import Settings
 
@@ -27,11 +28,15 @@ SERVER_HELP = (f"the PostgreSQL server's maintenance database, where the run mak
 def add_bench_command(commands: Any, make: MakeCommand) -> None:
     bench = make(commands, "bench", "measure the app against pure dialplan and AGI, write a report; "
                  "claims, kamailio and sizing measure what a cluster needs")
-    bench.add_argument("--quick", action="store_true", help="a 2-minute smoke run at low load")
+    bench.add_argument("--quick", action="store_true", help="a 3-minute smoke run at low load")
     bench.add_argument("--out", default=".ivr/bench", help="folder of the report (default .ivr/bench)")
     bench.add_argument("--work", default=".ivr/bench-stage",
                        help="folder of the run's configuration, logs and raw events, emptied first")
     bench.add_argument("--crm-failure-rate", type=float, default=0.0, help="share of CRM requests that fail")
+    bench.add_argument("--repeat", type=int, help=f"runs of each load, interleaved (default {REPEAT}; "
+                       f"{QUICK_REPEAT} with --quick)")
+    bench.add_argument("--max-calls", type=int, default=MAX_CALLS,
+                       help=f"the ramp's top: it climbs until each way fails or this (default {MAX_CALLS})")
     bench.set_defaults(command=_bench)
     measures = bench.add_subparsers(metavar="MEASURE")
     _claims_command(measures, make)
@@ -88,7 +93,9 @@ def _bench(settings: Settings, args: argparse.Namespace) -> int:
     # SIGTERM ends the run like Ctrl-C: the stage stops the processes and the PBX it started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(EXIT_FAILED))
     out = Path(args.out)
-    measured = benchmark(Path(args.work).resolve(), args.quick, args.crm_failure_rate)
+    repeat = args.repeat or (QUICK_REPEAT if args.quick else REPEAT)
+    plan = Plan(args.quick, repeat, args.max_calls, args.crm_failure_rate)
+    measured = benchmark(Path(args.work).resolve(), plan)
     for path in write_report(measured, out):
         print(f"wrote {path}")
     return EXIT_OK

@@ -1,16 +1,24 @@
-"""The benchmark's report: the measurements as JSON, a markdown page (goals, then every run)
-and a PNG plot, all from the measured dictionary."""
+"""The benchmark's report: the measurements as JSON, a markdown page (goals, limits, overload,
+then every load's medians) and a PNG plot, all from the measured dictionary."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ivr.bench.goals import Goal, Run, find, judge
+from ivr.bench.goals import Goal, judge
 from ivr.bench.plan import WARM_UP_CALLS
 from ivr.bench.plot import plot
+from ivr.bench.repetitions import by_load
+from ivr.bench.report_tables import (
+    limit_rows,
+    overload_rows,
+    per_call_rows,
+    ratio_rows,
+    requests_by_resource,
+    run_rows,
+)
 
 METHOD = """## How it was measured
 
@@ -45,83 +53,52 @@ Each way first takes {warm_up} calls that are not reported: the first calls of a
 once for connections, caches and code run for the first time. Each load starts its callers at
 `rate` per second and keeps each connected until the last one is in, so that all are connected
 together at the peak. The ramp of concurrent calls starts at most 10 calls a second, a busy
-contact center's pace; a way stops climbing at its first load with a failure. The `rate` run
-starts 100 calls at 25 a second, to see each way set calls up fast; it and the slow-CRM runs are
-made by all three ways. What these runs found in the app and what was fixed, with figures before
-and after, is in [docs/decisions.md](decisions.md#benchmark-ivr-bench).
+contact center's pace, and climbs until each way fails or the cap; a way stops climbing at its
+first load with a failure. The `rate` run starts 100 calls at 25 a second, to see each way set
+calls up fast; it and the slow-CRM runs are made by all three ways. The whole plan is repeated
+(`--repeat`), one repetition after the other, so that a busy moment of the machine hits one
+repetition of every way rather than every repetition of one; the tables give the median of the
+repetitions and their spread (lowest to highest), and the goals are judged on the medians. A way's
+limit is the highest load that no repetition failed; *machine CPU* is how busy all the
+machine's cores were over a run (`/proc/stat`): at 95% or more, the machine ran out, not the way.
+
+The overload runs twice the app's limit (or twice the cap if the app never failed) through the
+app with admission control (`[admission]`, [docs/metrics.md](metrics.md#admission-control)) and
+through pure dialplan. A caller is *completed* (bridged with an agent), *sent to the fallback*
+(its channel hung up in `ivr-fallback`: the dialplan's message), *refused* (a SIP error or no
+answer), or *lost*: none of these. The app's ARI requests and events per call are read from its
+`/metrics` before and after each run (`ivr_ari_requests_total`,
+`ivr_ari_event_delay_seconds_count`); AMI events per call are those of the five kinds the
+benchmark reads (`Newchannel`, `Newstate`, `DTMFEnd`, `BridgeEnter`, `Hangup`). What these
+runs found in the app and what was fixed, with figures before and after, is in
+[docs/decisions.md](decisions.md#benchmark-ivr-bench).
 """
-
-
-def _ms(value: dict[str, float] | None, key: str) -> str:
-    return "—" if value is None else f"{value[key]:.0f}" if value[key] >= 10 else f"{value[key]:.1f}"
-
-
-def _number(value: float | None, digits: int = 1) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
 
 
 def _mark(goal: Goal) -> str:
     return {True: "met", False: "**missed**", None: "not measured"}[goal.met]
 
 
-def run_rows(runs: Sequence[Run]) -> list[str]:
-    rows = ["| way | phase | calls | rate /s | CRM s | completed | failures "
-            "| digit→agent p50 / p95 / p99 / max ms | digit→bridge p99 ms | INVITE→answer p50 / p99 ms "
-            "| CPU ms/call app / Asterisk | app MB/call | loop lag p99 ms |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in runs:
-        latency = r["digit_to_agent_answer_ms"]
-        cpu = r["cpu_ms_per_call"]
-        failures = ", ".join(f"{count} {why}" for why, count in r["failures"].items()) or "—"
-        rows.append(
-            f"| {r['way']} | {r['phase']} | {r['concurrent']} | {r['rate']:g} | {r['crm_latency_s']:g} "
-            f"| {r['completed']}/{r['attempted']} | {failures} "
-            f"| {' / '.join(_ms(latency, k) for k in ('p50', 'p95', 'p99', 'max'))} "
-            f"| {_ms(r['digit_to_bridge_ms'], 'p99')} "
-            f"| {_ms(r['invite_to_answer_ms'], 'p50')} / {_ms(r['invite_to_answer_ms'], 'p99')} "
-            f"| {_number(cpu.get('app'))} / {_number(cpu['asterisk'])} "
-            f"| {_number(r['mb_per_concurrent_call'].get('app'), 2)} | {_ms(r['loop_lag_ms'], 'p99')} |")
-    return rows
-
-
-def ratio_rows(runs: Sequence[Run]) -> list[str]:
-    """At each ramp load where the app and a baseline both ran: p99 latency ratios."""
-    rows = ["| calls | app p99 / dialplan p99 | app p99 / AGI p99 | app CPU / Asterisk CPU |",
-            "|---|---|---|---|"]
-    for level in sorted({r["concurrent"] for r in runs if r["phase"] == "ramp"}):
-        app = find(runs, "app", "ramp", level)
-        if app is None or app["digit_to_agent_answer_ms"] is None:
-            continue
-        ours = app["digit_to_agent_answer_ms"]["p99"]
-        cells = []
-        for way in ("dialplan", "agi"):
-            other = find(runs, way, "ramp", level)
-            theirs = None if other is None or other["digit_to_agent_answer_ms"] is None else (
-                other["digit_to_agent_answer_ms"]["p99"])
-            cells.append("—" if not theirs else f"{ours / theirs:.2f}x")
-        cpu = app["cpu_ms_per_call"]
-        cells.append(f"{cpu['app'] / cpu['asterisk']:.2f}x" if cpu["asterisk"] else "—")
-        rows.append(f"| {level} | {' | '.join(cells)} |")
-    return rows
-
-
-def ramp_top(runs: Sequence[Run]) -> list[str]:
-    """A sentence for the ways that carried the ramp's highest load without a failure: their
-    limit lies beyond what was measured."""
-    levels = [r["concurrent"] for r in runs if r["phase"] == "ramp"]
-    if not levels:
+def overload_section(measured: dict[str, Any]) -> list[str]:
+    overloaded = measured.get("overload")
+    if not overloaded:
         return []
-    top = max(levels)
-    clean = [r["way"] for r in runs if r["phase"] == "ramp" and r["concurrent"] == top and not r["failed"]]
-    if not clean:
-        return []
-    return [f"The ramp ends at {top} concurrent calls; {', '.join(clean)} carried it without a failure, "
-            "so their limit on this machine is higher than measured.", ""]
+    admission = ", ".join(f"`{name} = {value:g}`" for name, value in overloaded["admission"].items())
+    return ["## Overload", "",
+            f"{overloaded['calls']} concurrent calls, {overloaded['why']}. The app runs with admission "
+            f"control ({admission}); pure dialplan takes every call.", "",
+            *overload_rows(measured["runs"]), ""]
+
+
+def _repetitions(measured: dict[str, Any]) -> str:
+    repeat = measured.get("plan", {}).get("repeat", 1)
+    return f" ({repeat}), with their spread (lowest to highest)" if repeat > 1 else ""
 
 
 def markdown(measured: dict[str, Any], plot_name: str) -> str:
     machine = measured["machine"]
     runs = measured["runs"]
+    medians = by_load(runs)
     shared = machine["other_asterisk_processes"]
     lines = [
         "# Benchmark: the app against pure dialplan and AGI",
@@ -141,16 +118,25 @@ def markdown(measured: dict[str, Any], plot_name: str) -> str:
         "|---|---|---|---|",
         *(f"| {g.name} | {g.target} | {g.measured} | {_mark(g)} |" for g in judge(runs)),
         "",
-        *ramp_top(runs),
-        f"![latency and CPU against load]({plot_name})",
+        "## Limits",
         "",
-        "## Ratios at each load of the ramp",
+        *limit_rows(runs),
         "",
-        *ratio_rows(runs),
+        f"![latency and CPU against load, medians of the repetitions]({plot_name})",
         "",
-        "## Every run",
+        *overload_section(measured),
+        "## Ratios at each load of the ramp (medians)",
         "",
-        *run_rows(runs),
+        *ratio_rows(medians),
+        "",
+        "## Requests and events per call (medians)",
+        "",
+        *per_call_rows(medians),
+        "",
+        *requests_by_resource(medians),
+        f"## Every load: the median of its repetitions{_repetitions(measured)}",
+        "",
+        *run_rows(medians),
         "",
         METHOD.format(warm_up=WARM_UP_CALLS),
     ]
@@ -161,6 +147,6 @@ def write_report(measured: dict[str, Any], folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     data, page, picture = (folder / f"benchmarks.{kind}" for kind in ("json", "md", "png"))
     data.write_text(json.dumps(measured, indent=1) + "\n")
-    plot(measured["runs"], picture)
+    plot(by_load(measured["runs"]), picture)
     page.write_text(markdown(measured, picture.name) + "\n")
     return [data, page, picture]

@@ -4,6 +4,7 @@ the CRM, the AGI spawner and `ivr run`, each a real process on 127.0.0.1."""
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -22,7 +23,15 @@ from ivr.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parents[2]
 APP_DID = "7000"
+OPEN_FILES = 1 << 17
+"""Open files for Asterisk, SIPp and the app: a call holds two channels of two sockets each
+(RTP and RTCP) in Asterisk, and the overload runs up to twice the ramp's 2,000 calls."""
+MAX_EVENT_DELAY, MAX_LOOP_LAG = 0.5, 0.2
+"""The app's admission limits on every run: far above what a load it carries shows (events a
+few ms late, the loop at most tens of ms), reached only past its limit."""
 
+# RTP from 10000 to 31999: 11,000 channels, two ports each, below Linux's ephemeral ports (from
+# 32768), where SIPp's own media ports are taken.
 SETTINGS = """state_dir = "{folder}/state"
 
 [pbx]
@@ -31,14 +40,18 @@ root = "{root}"
 http_port = {http}
 sip_port = {sip}
 ami_port = {ami}
-rtp_start = 22000
-rtp_end = 29999
+rtp_start = 10000
+rtp_end = 31999
 
 [flows]
 file = "{folder}/flow.toml"
 
 [api]
 port = {api}
+
+[admission]
+max_event_delay = {max_event_delay}
+max_loop_lag = {max_loop_lag}
 
 [agi]
 port = {agi}
@@ -107,6 +120,18 @@ def flow_text(crm_url: str, agents: int, pool_port: int) -> str:
     return text + "".join(AGENT.format(name=name, port=pool_port) for name in [*names, "pool"])
 
 
+def allow_open_files(wanted: int) -> None:
+    """This process's limit of open files raised to ``wanted`` (what it starts inherits it), or
+    to the hard limit if it may not raise that."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= wanted:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, max(hard, wanted)))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def _wait_for_port(port: int, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -132,7 +157,8 @@ class Stage:
         config = folder / "ivr.toml"
         config.write_text(SETTINGS.format(folder=folder, root=REPO / ".pbx" / "root", http=free_port(),
                                           sip=self.sip_port, ami=free_port(), api=free_port(),
-                                          agi=self.agi_port))
+                                          agi=self.agi_port, max_event_delay=MAX_EVENT_DELAY,
+                                          max_loop_lag=MAX_LOOP_LAG))
         self.config = config
         self.settings: Settings = load_settings(config)
         self.children: list[subprocess.Popen[bytes]] = []
@@ -143,7 +169,16 @@ class Stage:
     def crm_url(self) -> str:
         return f"http://127.0.0.1:{self.crm_port}/identify"
 
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.api.port}/metrics"
+
+    @property
+    def metrics_token(self) -> Path:
+        return self.settings.state_path / "api" / "metrics-token"
+
     def start(self) -> None:
+        allow_open_files(OPEN_FILES)
         control.up(self.settings, self.folder / "pbx-log")
         for name, value in (("BENCH_CRM_URL", self.crm_url), ("BENCH_AGI", f"127.0.0.1:{self.agi_port}")):
             code, output = control.cli(self.settings, f"dialplan set global {name} {value}")
@@ -156,10 +191,20 @@ class Stage:
                                                "-error_file", str(self.folder / "agent-pool-errors.log")])
         self.spawner = self._spawn("agi-spawner", [sys.executable, "-m", "ivr.bench.agi_spawner", "--port",
                                                    str(self.agi_port), "--crm-url", self.crm_url])
-        self.app = self._spawn("app", [sys.executable, "-m", "ivr", "--config", str(self.config), "run"],
-                               {"IVR_LOOP_LAG_FILE": str(self.lag_file)})
-        self._wait_for_app()
+        self.app = self._start_app("app")
         _wait_for_port(self.agi_port)
+
+    def restart_app(self, name: str, env: dict[str, str]) -> None:
+        """`ivr run` again, logging to ``name``.log, with the settings of ``env``
+        (IVR_SECTION__FIELD) over the stage's."""
+        self._stop(self.app)
+        self.app = self._start_app(name, env)
+
+    def _start_app(self, name: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        app = self._spawn(name, [sys.executable, "-m", "ivr", "--config", str(self.config), "run"],
+                          {"IVR_LOOP_LAG_FILE": str(self.lag_file), **(env or {})})
+        self._wait_for_app(app, self.folder / f"{name}.log")
+        return app
 
     def _write(self, name: str, text: str) -> Path:
         path = self.folder / name
@@ -174,11 +219,12 @@ class Stage:
         self.children.append(process)
         return process
 
-    def _wait_for_app(self, timeout: float = 60.0) -> None:
+    @staticmethod
+    def _wait_for_app(app: subprocess.Popen[bytes], log: Path, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
-        while "(connection 1)" not in (self.folder / "app.log").read_text():
-            if self.app.poll() is not None or time.monotonic() > deadline:
-                raise control.PbxError(f"`ivr run` did not connect; see {self.folder / 'app.log'}")
+        while "(connection 1)" not in log.read_text():
+            if app.poll() is not None or time.monotonic() > deadline:
+                raise control.PbxError(f"`ivr run` did not connect; see {log}")
             time.sleep(0.2)
 
     def use_crm(self, latency: float, failure_rate: float) -> None:
