@@ -24,6 +24,7 @@ class Leg:
     digits: list[float] = field(default_factory=list)
     bridges: dict[str, float] = field(default_factory=dict)
     cause: str = ""
+    hung_up: float | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ def legs_by_call(events: Iterable[Event]) -> dict[str, dict[str, Leg]]:
             leg.bridges.setdefault(event.get("BridgeUniqueid", ""), at)
         elif kind == "Hangup":
             leg.cause = event.get("Cause-txt", event.get("Cause", ""))
+            leg.hung_up = at
     return calls
 
 

@@ -1,5 +1,7 @@
-"""SIPp scenarios of the benchmark: callers that send a customer id as RFC 2833 DTMF (the
-`sip-tester` captures) and hang up a while later, and one agent pool that answers every call."""
+"""SIPp scenarios of the benchmarks: callers that send a customer id as RFC 2833 DTMF (the
+`sip-tester` captures) and hang up a while later, and one agent pool that answers every call;
+for `ivr bench contention`, callers who wait until the agent hangs up, and agents' phones that
+ring a moment, answer, talk and hang up."""
 
 from __future__ import annotations
 
@@ -116,6 +118,28 @@ def reply(status: str, *, sdp: bool = False, in_dialog: bool = False, cseq: str 
                         cseq=cseq, body=SDP if sdp else NO_BODY)
 
 
+# An agent's phone hanging up: the dialog's From and To kept from the ACK, swapped in the BYE
+# (the INVITE must be received with rrs="true", for [next_url]).
+ACK_KEEPING_DIALOG = """  <recv request="ACK">
+    <action>
+      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="caller"/>
+      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="agent"/>
+    </action>
+  </recv>
+"""
+AGENT_HANGS_UP = """  <send><![CDATA[
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: [$agent]
+      To: [$caller]
+      [last_Call-ID:]
+      CSeq: 2 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+  ]]></send>
+  <recv response="200"/>
+"""
+
 AGENT_POOL = ("""<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="benchmark agent pool: answers every call at once">
   <recv request="INVITE"/>
@@ -142,3 +166,33 @@ def presses(keys: str, gap_ms: int) -> str:
     """Each key a separate RFC 2833 event from its capture, ``gap_ms`` apart."""
     return "\n".join(KEY.format(pcap=PCAPS / f"dtmf_2833_{KEY_NAMES.get(key, key)}.pcap", gap_ms=gap_ms)
                      for key in keys)
+
+
+def busy_agent(ring_ms: int, talk_ms: int) -> str:
+    """Agents' phones (one SIPp process behind every agent's address) that ring ``ring_ms``,
+    answer, talk ``talk_ms`` give or take a tenth, and hang up. Calls of one fixed length
+    would keep the agents' ends in step with a queue's periodic checks, run after run.
+
+    >>> text = busy_agent(ring_ms=2000, talk_ms=5000)
+    >>> text.index("180 Ringing") < text.index('"2000"') < text.index("200 OK") < text.index("BYE")
+    True
+    >>> '<pause distribution="uniform" min="4500" max="5500"/>' in text
+    True
+    """
+    return ("""<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="agent who rings, answers, talks and hangs up">
+  <recv request="INVITE" rrs="true"/>
+""" + reply("180 Ringing") + f'  <pause milliseconds="{ring_ms}"/>\n' + reply("200 OK", sdp=True)
+            + ACK_KEEPING_DIALOG + f'  <pause distribution="uniform" min="{talk_ms - talk_ms // 10}" '
+            f'max="{talk_ms + talk_ms // 10}"/>\n' + AGENT_HANGS_UP + "</scenario>\n")
+
+
+def waiting_caller() -> str:
+    """A caller who waits, however long, until the other side hangs up.
+
+    >>> text = waiting_caller()
+    >>> "play_pcap_audio" in text, text.rstrip().endswith("</scenario>")
+    (False, True)
+    """
+    return (CALL_SETUP.format(name="caller waiting for an agent", wait_ms=0, keys="")
+            + '  <recv request="BYE"/>\n' + reply("200 OK", in_dialog=True) + "</scenario>\n")

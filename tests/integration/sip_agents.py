@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 from typing import Literal
 
-from ivr.bench.sipp_scenarios import presses, reply
+from ivr.bench.sipp_scenarios import ACK_KEEPING_DIALOG, AGENT_HANGS_UP, presses, reply
 from tests.ports import free_port
 
 Behaviour = Literal["answer", "late", "busy", "ring", "brief", "accept", "silent"]
@@ -26,27 +26,8 @@ INVITE_KEEPING_CSEQ = """  <recv request="INVITE">
 """
 INVITE_CSEQ = "CSeq: [$cseq] INVITE"
 
-ACK_KEEPING_DIALOG = """  <recv request="ACK">
-    <action>
-      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="caller"/>
-      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="agent"/>
-    </action>
-  </recv>
-"""
-HANG_UP = """  <pause milliseconds="{talk_ms}"/>
-  <send><![CDATA[
-      BYE [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: [$agent]
-      To: [$caller]
-      [last_Call-ID:]
-      CSeq: 2 BYE
-      Max-Forwards: 70
-      Content-Length: 0
-  ]]></send>
-  <recv response="200"/>
-"""
 TALK_MS = 1500
+TALKS = f'  <pause milliseconds="{TALK_MS}"/>\n'
 RING_MS = 1500
 KEY_AFTER_MS = 2500
 """The customer presses the key this long after answering: during the prompt that asks for it."""
@@ -59,11 +40,11 @@ SCENARIOS: dict[str, str] = {
     "late": (INVITE + reply("180 Ringing") + f'  <pause milliseconds="{RING_MS}"/>\n' + reply("200 OK", sdp=True)
              + '  <recv request="ACK"/>\n  <recv request="BYE"/>\n' + reply("200 OK", in_dialog=True)),
     "brief": ('  <recv request="INVITE" rrs="true"/>\n' + reply("180 Ringing") + reply("200 OK", sdp=True)
-              + ACK_KEEPING_DIALOG + HANG_UP.format(talk_ms=TALK_MS)),
+              + ACK_KEEPING_DIALOG + TALKS + AGENT_HANGS_UP),
     "busy": INVITE + reply("486 Busy Here") + '  <recv request="ACK"/>\n',
     "accept": ('  <recv request="INVITE" rrs="true"/>\n' + reply("180 Ringing") + WITH_KEYS + ACK_KEEPING_DIALOG
                + f'  <pause milliseconds="{KEY_AFTER_MS}"/>\n' + presses("1", 250) + "\n"
-               + HANG_UP.format(talk_ms=TALK_MS)),
+               + TALKS + AGENT_HANGS_UP),
     "silent": (INVITE + reply("180 Ringing") + WITH_KEYS + '  <recv request="ACK"/>\n  <recv request="BYE"/>\n'
                + reply("200 OK", in_dialog=True)),
     "ring": (INVITE_KEEPING_CSEQ + reply("180 Ringing") + '  <recv request="CANCEL"/>\n' + reply("200 OK")
