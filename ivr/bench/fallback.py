@@ -16,15 +16,18 @@ SENT_TO_FALLBACK = "sent to the fallback"
 SIP_REFUSALS = ("caller not answered", "never reached Asterisk")
 """Failures where the caller got a SIP error (or nothing) instead of an answer."""
 
+ANSWER = """  <recv response="200" rtd="true"/>
+"""
 PLAIN_END = """  <recv response="200" crlf="true"/>
 </scenario>
 """
-# The BYE is optional="global": SIPp takes it at whatever step the caller is (a pause, a key)
-# and jumps to answering it, so a call the fallback hangs up ends as a successful SIPp call. The
-# 200 to the caller's own BYE comes last before that answer: SIPp refuses an optional <recv>
-# just before a <send>.
-OR_BE_HUNG_UP = """  <recv request="BYE" optional="global" next="hung-up"/>
-  <recv response="200" crlf="true" next="done"/>
+# SIPp matches a message the current step does not expect against the optional="global" <recv>
+# steps *before* it: the BYE's step sits before the answer (a mandatory <recv>, as SIPp wants
+# after an optional one), and jumps to answering the BYE at the end. A call the fallback hangs up
+# at any step after the answer (a pause, a key) thus ends as a successful SIPp call.
+BYE_AT_ANY_STEP = """  <recv request="BYE" optional="global" next="hung-up"/>
+"""
+OR_BE_HUNG_UP = """  <recv response="200" crlf="true" next="done"/>
   <label id="hung-up"/>
 {ok}  <label id="done"/>
 </scenario>
@@ -38,13 +41,15 @@ def caller(hold_ms: int) -> str:
     >>> text = caller(hold_ms=5000)
     >>> text.count("play_pcap_audio"), '<pause milliseconds="5000"/>' in text
     (4, True)
-    >>> text.index('optional="global"') < text.index("SIP/2.0 200 OK") < text.index('<label id="done"/>')
+    >>> (text.index('optional="global"') < text.index('rtd="true"') < text.index("play_pcap_audio")
+    ...  < text.index('<label id="hung-up"/>') < text.index("SIP/2.0 200 OK"))
     True
     """
     plain = sipp_scenarios.caller(hold_ms)
-    if not plain.endswith(PLAIN_END):
-        raise RuntimeError("sipp_scenarios.caller no longer ends with the 200 to its BYE")
-    return plain.removesuffix(PLAIN_END) + OR_BE_HUNG_UP.format(ok=reply("200 OK", in_dialog=True))
+    if ANSWER not in plain or not plain.endswith(PLAIN_END):
+        raise RuntimeError("sipp_scenarios.caller changed: no 200 to the INVITE or to its BYE to anchor on")
+    return (plain.replace(ANSWER, BYE_AT_ANY_STEP + ANSWER).removesuffix(PLAIN_END)
+            + OR_BE_HUNG_UP.format(ok=reply("200 OK", in_dialog=True)))
 
 
 def fallback_callers(events: Iterable[Event]) -> set[str]:

@@ -129,14 +129,14 @@ def repeated(loads: Iterable[Load], repeat: int) -> list[Load]:
     return [replace(load, repetition=number) for number in range(1, repeat + 1) for load in loads]
 
 
-def overload(limit: int, repeat: int, failure_rate: float = 0.0) -> list[Load]:
-    """Twice the app's limit, ``repeat`` times, at the ramp's pace.
+def overload(calls: int, repeat: int, failure_rate: float = 0.0) -> list[Load]:
+    """The overload's ``calls`` (limits.overload_level: twice the app's limit), ``repeat``
+    times, at the ramp's pace.
 
-    >>> [(load.phase, load.concurrent, load.rate, load.repetition) for load in overload(400, 2)]
+    >>> [(load.phase, load.concurrent, load.rate, load.repetition) for load in overload(800, 2)]
     [('overload', 800, 10.0, 1), ('overload', 800, 10.0, 2)]
     """
-    return repeated([Load("overload", 2 * limit, ramp_rate(2 * limit), crm_failure_rate=failure_rate)],
-                    repeat)
+    return repeated([Load("overload", calls, ramp_rate(calls), crm_failure_rate=failure_rate)], repeat)
 
 
 def ways_to_run(load: Load, failed_at: Mapping[Way, int]) -> list[Way]:

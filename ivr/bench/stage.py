@@ -3,6 +3,7 @@ the CRM, the AGI spawner and `ivr run`, each a real process on 127.0.0.1."""
 
 from __future__ import annotations
 
+import logging
 import os
 import resource
 import shutil
@@ -21,11 +22,14 @@ from ivr.pbx.instance import instance_for
 from ivr.secrets import pbx_secrets_dir
 from ivr.settings import Settings, load_settings
 
+log = logging.getLogger("ivr.bench")
 REPO = Path(__file__).resolve().parents[2]
 APP_DID = "7000"
+FILES_PER_CALL = 6
+"""A call's two channels hold two sockets each in Asterisk (RTP and RTCP) and a timer each."""
 OPEN_FILES = 1 << 17
-"""Open files for Asterisk, SIPp and the app: a call holds two channels of two sockets each
-(RTP and RTCP) in Asterisk, and the overload runs up to twice the ramp's 2,000 calls."""
+"""Open files for Asterisk, SIPp and the app: the overload runs up to twice the ramp's 2,000
+calls, FILES_PER_CALL each."""
 MAX_EVENT_DELAY, MAX_LOOP_LAG = 0.5, 0.2
 """The app's admission limits on every run: far above what a load it carries shows (events a
 few ms late, the loop at most tens of ms), reached only past its limit."""
@@ -122,7 +126,7 @@ def flow_text(crm_url: str, agents: int, pool_port: int) -> str:
 
 def allow_open_files(wanted: int) -> None:
     """This process's limit of open files raised to ``wanted`` (what it starts inherits it), or
-    to the hard limit if it may not raise that."""
+    to the hard limit if it may not raise that (a container without CAP_SYS_RESOURCE)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft >= wanted:
         return
@@ -130,6 +134,8 @@ def allow_open_files(wanted: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, max(hard, wanted)))
     except (ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        log.warning("open files: %d at most (the hard limit), not %d: Asterisk may run out of them "
+                    "beyond about %d calls", hard, wanted, hard // FILES_PER_CALL)
 
 
 def _wait_for_port(port: int, timeout: float = 15.0) -> None:

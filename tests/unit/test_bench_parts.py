@@ -10,6 +10,10 @@ import pytest
 from aiohttp import web
 
 from ivr.bench.crm_server import make_app
+from ivr.bench.fallback import call_outcomes
+from ivr.bench.fallback import caller as fallback_caller
+from ivr.bench.limits import limit, overload_level
+from ivr.bench.plan import Load, first_failures, overload, repeated, repetition, ways_to_run
 from ivr.bench.sipp_scenarios import caller
 from ivr.loop_lag import read_lags, sample
 
@@ -56,3 +60,46 @@ async def test_the_lag_sampler_writes_what_read_lags_reads(tmp_path: Path) -> No
 def test_a_caller_refuses_keys_asterisk_would_drop() -> None:
     with pytest.raises(ValueError, match="each must be higher"):
         caller(hold_ms=1000, keys="1337")
+
+
+def test_each_repetition_runs_the_whole_plan_before_the_next() -> None:
+    plan = repeated(repetition(quick=False, cap=1000), 3)
+
+    ramp = [(load.repetition, load.concurrent) for load in plan if load.phase == "ramp"]
+    assert ramp[:8] == [(1, 10), (1, 50), (1, 100), (1, 200), (1, 400), (1, 800), (1, 1000), (2, 10)]
+    assert [load.repetition for load in plan].count(3) == len(plan) // 3
+    assert all(load.phase != "warm-up" for load in plan)
+
+
+def test_a_way_stops_climbing_at_its_first_failure_and_the_overload_is_twice_the_app_limit() -> None:
+    runs = [{"way": "app", "phase": "ramp", "concurrent": c, "failed": f, "failures": {"no agent answered": f},
+             "machine_busy": 0.5} for c, f in ((400, 0), (800, 0), (1200, 7))]
+    failed = first_failures(("app", r["concurrent"], r["failed"]) for r in runs)
+
+    assert ways_to_run(Load("ramp", 1600, 10.0), failed) == ["dialplan", "agi"]
+    assert overload_level(limit(runs, "app"), cap=2000) == (1600, "twice the app's limit (800)")
+    assert [load.concurrent for load in overload(1600, repeat=2)] == [1600, 1600]
+
+
+def test_the_benchmark_caller_ends_cleanly_when_asterisk_hangs_up_first() -> None:
+    text = fallback_caller(hold_ms=1000)
+
+    # SIPp looks for an optional="global" step before the current one, and refuses an optional
+    # <recv> right before a <send>: the BYE's step comes just before the mandatory answer.
+    assert '  <recv request="BYE" optional="global" next="hung-up"/>\n  <recv response="200" rtd="true"/>' in text
+    assert text.index('<recv response="200" crlf="true" next="done"/>') < text.index('<label id="hung-up"/>') \
+        < text.index("SIP/2.0 200 OK")
+    assert text.rstrip().endswith('<label id="done"/>\n</scenario>')
+
+
+def test_a_caller_hung_up_in_the_fallback_is_told_apart_from_a_lost_one() -> None:
+    def events(uid: str, context: str) -> list[dict[str, str]]:
+        return [{"Event": "Newchannel", "Uniqueid": uid, "Linkedid": uid, "Timestamp": "1.0",
+                 "Channel": f"PJSIP/loopback-{uid}"},
+                {"Event": "Newstate", "Uniqueid": uid, "ChannelState": "6", "Timestamp": "1.1"},
+                {"Event": "Hangup", "Uniqueid": uid, "Context": context, "Timestamp": "5.0",
+                 "Channel": f"PJSIP/loopback-{uid}"}]
+
+    outcomes = [t.outcome for t in call_outcomes(events("1", "ivr-fallback") + events("2", "ivr-stasis"), 4)]
+
+    assert outcomes == ["sent to the fallback", "0 of 4 digits received"]
