@@ -33,9 +33,9 @@ def add_bench_command(commands: Any, make: MakeCommand) -> None:
     bench.add_argument("--work", default=".ivr/bench-stage",
                        help="folder of the run's configuration, logs and raw events, emptied first")
     bench.add_argument("--crm-failure-rate", type=float, default=0.0, help="share of CRM requests that fail")
-    bench.add_argument("--repeat", type=int, help=f"runs of each load, interleaved (default {REPEAT}; "
+    bench.add_argument("--repeat", type=_positive, help=f"runs of each load, interleaved (default {REPEAT}; "
                        f"{QUICK_REPEAT} with --quick)")
-    bench.add_argument("--max-calls", type=int, default=MAX_CALLS,
+    bench.add_argument("--max-calls", type=_positive, default=MAX_CALLS,
                        help=f"the ramp's top: it climbs until each way fails or this (default {MAX_CALLS})")
     bench.set_defaults(command=_bench)
     measures = bench.add_subparsers(metavar="MEASURE")
@@ -48,6 +48,23 @@ def add_bench_command(commands: Any, make: MakeCommand) -> None:
                         f"sizing.md goes (default {SIZING_DIR})")
     sizing.add_argument("--benchmark", default="docs/benchmarks.json", help="ivr bench's report")
     sizing.set_defaults(command=_sizing)
+
+
+def _positive(text: str) -> int:
+    """
+    >>> _positive("3")
+    3
+    >>> _positive("0")
+    Traceback (most recent call last):
+    argparse.ArgumentTypeError: 0: expected a whole number, 1 or more
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: expected a whole number, 1 or more")
+    return value
 
 
 def _claims_command(measures: Any, make: MakeCommand) -> None:

@@ -27,9 +27,8 @@ REPO = Path(__file__).resolve().parents[2]
 APP_DID = "7000"
 FILES_PER_CALL = 6
 """A call's two channels hold two sockets each in Asterisk (RTP and RTCP) and a timer each."""
-OPEN_FILES = 1 << 17
-"""Open files for Asterisk, SIPp and the app: the overload runs up to twice the ramp's 2,000
-calls, FILES_PER_CALL each."""
+SPARE_FILES = 1024
+"""Asterisk's own files beyond its calls': modules, logs, SIP and HTTP sockets."""
 MAX_EVENT_DELAY, MAX_LOOP_LAG = 0.5, 0.2
 """The app's admission limits on every run: far above what a load it carries shows (events a
 few ms late, the loop at most tens of ms), reached only past its limit."""
@@ -135,7 +134,7 @@ def allow_open_files(wanted: int) -> None:
     except (ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         log.warning("open files: %d at most (the hard limit), not %d: Asterisk may run out of them "
-                    "beyond about %d calls", hard, wanted, hard // FILES_PER_CALL)
+                    "beyond about %d calls", hard, wanted, (hard - SPARE_FILES) // FILES_PER_CALL)
 
 
 def _wait_for_port(port: int, timeout: float = 15.0) -> None:
@@ -152,7 +151,9 @@ def _wait_for_port(port: int, timeout: float = 15.0) -> None:
 
 class Stage:
     def __init__(self, folder: Path, agents: int) -> None:
+        """``agents``: as many as the most calls of the run, each caller having its own."""
         self.folder = folder
+        self.agents = agents
         self.crm_port, self.agi_port = free_port(), free_port()
         self.pool_port = free_port(socket.SOCK_DGRAM)
         self.sip_port = free_port(socket.SOCK_DGRAM)
@@ -184,7 +185,7 @@ class Stage:
         return self.settings.state_path / "api" / "metrics-token"
 
     def start(self) -> None:
-        allow_open_files(OPEN_FILES)
+        allow_open_files(self.agents * FILES_PER_CALL + SPARE_FILES)
         control.up(self.settings, self.folder / "pbx-log")
         for name, value in (("BENCH_CRM_URL", self.crm_url), ("BENCH_AGI", f"127.0.0.1:{self.agi_port}")):
             code, output = control.cli(self.settings, f"dialplan set global {name} {value}")
