@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import socket
 import time
 from collections import Counter
@@ -52,7 +53,7 @@ class ContentionPlan:
     def longest_seconds(self) -> float:
         """How long a run may take: the arrivals, then every caller served one agent round
         after another, with a second per round to spare, and a minute more."""
-        rounds = -(-self.callers // self.agents)
+        rounds = math.ceil(self.callers / self.agents)
         return self.arrival_seconds + rounds * ((self.ring_ms + self.talk_ms) / 1000 + 1) + 60
 
 

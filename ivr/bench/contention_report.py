@@ -36,8 +36,9 @@ next leg, counted only when at least as many callers were waiting, not yet offer
 as agents were free at that moment (otherwise the agent rightly stays idle). *Wait* is from the
 caller's channel's creation to an agent's leg going `Up`. A caller is *completed* when it was
 bridged with an agent. CPU is user+system time from `/proc` over each run (Asterisk; `ivr run`
-for the app), divided by the agent legs dialled (offers). Figures per way are the medians of
-the repetitions' figures; the spread is their lowest and highest.
+for the app), divided by the agent legs dialled (offers); Asterisk's includes the music it
+plays to the waiting callers, most of its work here. Figures per way are the medians of the
+repetitions' figures; the spread is their lowest and highest.
 """
 
 
@@ -141,6 +142,13 @@ def headline(summary: dict[str, Any]) -> str:
             f"{_short(queue)} ms; goal <= {summary['goal']:g}x: {mark}).")
 
 
+def _shared(asterisks: int) -> str:
+    if not asterisks:
+        return ""
+    return (f" **The machine was shared**: {asterisks} other Asterisk process(es) ran meanwhile, so "
+            "absolute figures are noisy; the ratio compares ways measured in the same run.")
+
+
 def markdown(measured: dict[str, Any]) -> str:
     machine, plan, summary = measured["machine"], measured["plan"], measured["summary"]
     return "\n".join([
@@ -151,7 +159,8 @@ def markdown(measured: dict[str, Any]) -> str:
         f"{plan['ring_ms'] / 1000:g} s and talking {plan['talk_ms'] / 1000:g} s, {plan['repeat']} "
         f"repetition(s) of each way. Machine: {machine['cpu']}, {machine['cores']} cores, "
         f"{machine['memory_gb']} GB, {machine['system']}; {machine['asterisk']}; {machine['sipp']}. "
-        f"Load average at start: {', '.join(f'{v:.2f}' for v in machine['load_average_at_start'])}.",
+        f"Load average at start: {', '.join(f'{v:.2f}' for v in machine['load_average_at_start'])}."
+        + _shared(machine["other_asterisk_processes"]),
         "",
         headline(summary),
         "",

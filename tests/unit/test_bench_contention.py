@@ -133,12 +133,13 @@ def test_failed_callers_leave_the_goal_unjudged() -> None:
 def test_the_page_has_the_headline_each_way_and_every_run() -> None:
     runs = [run("app", 1, 20.0), run("app_queue", 1, 1000.0)]
     machine = {"cpu": "x", "cores": 2, "memory_gb": 4.0, "system": "Linux", "asterisk": "Asterisk 22",
-               "sipp": "SIPp", "load_average_at_start": [0.1, 0.2, 0.3]}
+               "sipp": "SIPp", "load_average_at_start": [0.1, 0.2, 0.3], "other_asterisk_processes": 1}
     plan = {"callers": 200, "arrival_seconds": 20.0, "agents": 20, "ring_ms": 2000, "talk_ms": 5000, "repeat": 1}
 
     page = markdown({"started": "2026-12-07T15:00:00+00:00", "minutes": 3.0, "machine": machine, "plan": plan,
                      "runs": runs, "summary": summarize(runs)})
 
     assert "app / app_queue: **0.02x** (20 vs 1000 ms; goal <= 1.5x: met)" in page
+    assert "**The machine was shared**: 1 other Asterisk process(es)" in page
     assert "| app_queue | 200 | 0 | 500 (500-500) / 1000 (1000-1000) / 1500 (1500-1500) |" in page
     assert "| 1 | app | 200 | — | 200 | 10 / 20 / 30 (180) | 20000 / 40000 | 30 / 15 | 80 |" in page
