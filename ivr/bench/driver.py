@@ -68,15 +68,19 @@ def _ms(values: list[float | None]) -> dict[str, float] | None:
     return summary([v * 1000 for v in values if v is not None])
 
 
+def _run_name(way: Way, load: Load) -> str:
+    """Names the run's files: its events and SIPp's errors."""
+    return f"{way}-{load.phase}-{load.concurrent}-{load.repetition}"
+
+
 def _sipp(stage: Stage, way: Way, load: Load, script: Path) -> list[str]:
     window = load.concurrent / load.rate
-    name = f"{way}-{load.phase}-{load.concurrent}-{load.repetition}"
     return ["sipp", f"127.0.0.1:{stage.sip_port}", "-sf", str(script), "-s", SERVICES[way],
             "-m", str(load.concurrent), "-l", str(load.concurrent), "-r", str(round(load.rate * 10)),
             "-rp", "10000", "-i", "127.0.0.1", "-p", str(free_port(socket.SOCK_DGRAM)),
             "-mi", "127.0.0.1", "-mp", str(free_media_port()),
             "-timeout", f"{round(window + load.hold_ms / 1000 + 40)}s", "-timeout_error", "-nostdin",
-            "-trace_err", "-error_file", str(stage.folder / f"sipp-{name}-errors.log")]
+            "-trace_err", "-error_file", str(stage.folder / f"sipp-{_run_name(way, load)}-errors.log")]
 
 
 async def _app_metrics(stage: Stage) -> Samples:
@@ -107,8 +111,7 @@ async def run_load(stage: Stage, ami: AmiEvents, way: Way, load: Load) -> dict[s
     sampling.cancel()
     cpu = {name: p.cpu() - cpu_before[name] for name, p in watched.items()}
     events = ami.take()
-    name = f"{way}-{load.phase}-{load.concurrent}-{load.repetition}"
-    (stage.folder / f"events-{name}.json").write_text(json.dumps(events))
+    (stage.folder / f"events-{_run_name(way, load)}.json").write_text(json.dumps(events))
     result = _result(way, load, call_outcomes(events, len(CUSTOMER_ID)), sipp_exit, ended - started)
     result["repetition"] = load.repetition
     result["machine_busy"] = round(machine_busy, 3)

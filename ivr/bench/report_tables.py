@@ -3,7 +3,7 @@ medians (repetitions.by_load)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ivr.bench.fallback import breakdown
 from ivr.bench.goals import Run, find, latency_load
@@ -12,8 +12,12 @@ from ivr.bench.plan import WAYS
 from ivr.bench.repetitions import by_load
 
 
+def _figure(value: float) -> str:
+    return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
+
+
 def _ms(value: dict[str, float] | None, key: str) -> str:
-    return "—" if value is None else f"{value[key]:.0f}" if value[key] >= 10 else f"{value[key]:.1f}"
+    return "—" if value is None else _figure(value[key])
 
 
 def _number(value: float | None, digits: int = 1) -> str:
@@ -24,7 +28,7 @@ def _percent(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.0f}"
 
 
-def _spread(run: Run, name: str, digits: int = 1) -> str:
+def _spread(run: Run, name: str, show: Callable[[float], str] = lambda v: f"{v:.1f}") -> str:
     """`` (low-high)`` of a figure over the repetitions, when there were several (and not all
     of them 0).
 
@@ -34,12 +38,14 @@ def _spread(run: Run, name: str, digits: int = 1) -> str:
     ''
     >>> _spread({"repetitions": 3, "spread": {"failed": (0, 0)}}, "failed")
     ''
+    >>> _spread({"repetitions": 3, "spread": {"p99": (4.2, 12.5)}}, "p99", _figure)
+    ' (4.2-12)'
     """
     low_high = run["spread"].get(name)
     if run["repetitions"] < 2 or low_high is None or low_high == (0, 0):
         return ""
     low, high = low_high
-    return f" ({low:.{digits}f}-{high:.{digits}f})"
+    return f" ({show(low)}-{show(high)})"
 
 
 def run_rows(medians: Sequence[Run]) -> list[str]:
@@ -54,9 +60,10 @@ def run_rows(medians: Sequence[Run]) -> list[str]:
         failures = ", ".join(f"{count} {why}" for why, count in r["failures"].items()) or "—"
         rows.append(
             f"| {r['way']} | {r['phase']} | {r['concurrent']} | {r['rate']:g} | {r['crm_latency_s']:g} "
-            f"| {r['repetitions']} | {r['completed']}/{r['attempted']} | {failures}{_spread(r, 'failed', 0)} "
+            f"| {r['repetitions']} | {r['completed']}/{r['attempted']} "
+            f"| {failures}{_spread(r, 'failed', str)} "
             f"| {' / '.join(_ms(latency, k) for k in ('p50', 'p95', 'p99', 'max'))}"
-            f"{_spread(r, 'digit_to_agent_p99', 0)} "
+            f"{_spread(r, 'digit_to_agent_p99', _figure)} "
             f"| {_ms(r['digit_to_bridge_ms'], 'p99')} "
             f"| {_ms(r['invite_to_answer_ms'], 'p50')} / {_ms(r['invite_to_answer_ms'], 'p99')} "
             f"| {_number(cpu.get('app'))}{_spread(r, 'cpu_app')} / {_number(cpu['asterisk'])}"
