@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -86,6 +87,14 @@ async def reload(flows: FlowHolder, board: AgentBoard, api: Api, settings: Setti
     if added or before - set(board.agents):
         log.info("reload: agents added: %s; removed: %s", ", ".join(added) or "none",
                  ", ".join(sorted(before - set(board.agents))) or "none")
+
+
+def keep_startup_objects() -> None:
+    """Startup's objects (modules, the database engine, the flows) last as long as the process:
+    out of the garbage collector's sight, a full collection no longer walks them all (it took
+    92 to 115 ms with 400 calls in progress, the app's slowest answer to a caller)."""
+    gc.collect()
+    gc.freeze()
 
 
 async def serve(settings: Settings) -> None:
@@ -221,6 +230,7 @@ async def serve(settings: Settings) -> None:
     pid_file = settings.pid_path
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     pid_file.write_text(f"{os.getpid()}\n")
+    keep_startup_objects()
     try:
         await asyncio.wait({reader, stopping}, return_when=asyncio.FIRST_COMPLETED)
         if reader.done():
