@@ -1,6 +1,6 @@
-"""`ivr bench` and its measurements for sizing a cluster (`ivr bench claims|kamailio|sizing`):
-the arguments and the printing; the work is in driver.py, claims_run.py, kamailio_run.py and
-sizing_report.py."""
+"""`ivr bench`, its measurements for sizing a cluster (`ivr bench claims|kamailio|sizing`) and the
+contention run (`ivr bench contention`): the arguments and the printing; the work is in
+driver.py, claims_run.py, kamailio_run.py, sizing_report.py and contention_command.py."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ivr.bench.contention_command import add_contention_command
 from ivr.bench.own_database import DEFAULT_SERVER
 from ivr.bench.plan import MAX_CALLS, QUICK_REPEAT, REPEAT, Plan
 from ivr.exit_codes import EXIT_FAILED, EXIT_OK
@@ -41,6 +42,7 @@ def add_bench_command(commands: Any, make: MakeCommand) -> None:
     measures = bench.add_subparsers(metavar="MEASURE")
     _claims_command(measures, make)
     _kamailio_command(measures, make)
+    add_contention_command(measures, make)
     sizing = make(measures, "sizing", "size a number of concurrent calls from the committed runs of "
                   "ivr bench, ivr bench claims and ivr bench kamailio, into a markdown page")
     sizing.add_argument("--calls", type=int, default=10_000, help="concurrent calls (default 10000)")
