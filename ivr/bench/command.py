@@ -16,7 +16,7 @@ from typing import Any
 
 from ivr.bench.contention_command import add_contention_command
 from ivr.bench.own_database import DEFAULT_SERVER
-from ivr.bench.plan import MAX_CALLS, QUICK_REPEAT, REPEAT, Plan
+from ivr.bench.plan import MAX_CALLS, QUICK_REPEAT, REPEAT, Plan, ramp_top
 from ivr.exit_codes import EXIT_FAILED, EXIT_OK
 from ivr.settings import Settings
 
@@ -108,13 +108,18 @@ def _say(line: str) -> None:
 def _bench(settings: Settings, args: argparse.Namespace) -> int:
     from ivr.bench.driver import benchmark
     from ivr.bench.report import write_report
+    from ivr.bench.stage import calls_open_files_allow
 
     # SIGTERM ends the run like Ctrl-C: the stage stops the processes and the PBX it started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(EXIT_FAILED))
     out = Path(args.out)
     repeat = args.repeat or (QUICK_REPEAT if args.quick else REPEAT)
-    plan = Plan(args.quick, repeat, args.max_calls, args.crm_failure_rate)
+    top, capped_by = ramp_top(args.max_calls, calls_open_files_allow())
+    if capped_by and not args.quick:
+        _say(f"the ramp stops at {top} calls, not {args.max_calls}: {capped_by}")
+    plan = Plan(args.quick, repeat, top, args.crm_failure_rate)
     measured = benchmark(Path(args.work).resolve(), plan)
+    measured["plan"]["capped_by"] = "" if args.quick else capped_by
     for path in write_report(measured, out):
         print(f"wrote {path}")
     return EXIT_OK

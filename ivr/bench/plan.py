@@ -79,6 +79,22 @@ def ramp_rate(concurrent: int) -> float:
     return min(RAMP_RATE, max(2.0, concurrent / 5))
 
 
+def ramp_top(asked: int, machine_allows: int) -> tuple[int, str]:
+    """The ramp's top: as asked, or lower so that the overload, at twice the top, stays within
+    the calls the machine can hold (its open files); and why, when lower.
+
+    >>> ramp_top(2000, 10**9)
+    (2000, '')
+    >>> top, why = ramp_top(2000, 1901)
+    >>> top, why[:44]
+    (950, 'this machine holds about 1901 calls in Aster')
+    """
+    if 2 * asked <= machine_allows:
+        return asked, ""
+    return machine_allows // 2, (f"this machine holds about {machine_allows} calls in Asterisk (its hard "
+                                 "limit of open files), and the overload runs twice the top")
+
+
 def ramp_levels(cap: int) -> list[int]:
     """The first levels, then a step of RAMP_STEP at a time, up to the cap (the last level).
 

@@ -90,6 +90,20 @@ def overload_section(measured: dict[str, Any]) -> list[str]:
             *overload_rows(measured["runs"]), ""]
 
 
+def _capped(measured: dict[str, Any]) -> list[str]:
+    """Why the ramp stopped below the top asked for, if it did.
+
+    >>> _capped({"plan": {"max_calls": 950, "capped_by": "the machine's open files"}})
+    ["The ramp's top is 950 calls: the machine's open files.", '']
+    >>> _capped({"plan": {"max_calls": 2000}})
+    []
+    """
+    plan = measured.get("plan", {})
+    if not plan.get("capped_by"):
+        return []
+    return [f"The ramp's top is {plan['max_calls']} calls: {plan['capped_by']}.", ""]
+
+
 def _repetitions(measured: dict[str, Any]) -> str:
     repeat = measured.get("plan", {}).get("repeat", 1)
     return f" ({repeat}), with their spread (lowest to highest)" if repeat > 1 else ""
@@ -122,6 +136,7 @@ def markdown(measured: dict[str, Any], plot_name: str) -> str:
         "",
         *limit_rows(runs),
         "",
+        *_capped(measured),
         f"![latency and CPU against load, medians of the repetitions]({plot_name})",
         "",
         *overload_section(measured),

@@ -124,6 +124,13 @@ def flow_text(crm_url: str, agents: int, pool_port: int) -> str:
     return text + "".join(AGENT.format(name=name, port=pool_port) for name in [*names, "pool"])
 
 
+def calls_open_files_allow() -> int:
+    """How many calls Asterisk can hold at once within this machine's hard limit of open files
+    (a container may not raise it: 20,000 files, some 1,900 calls)."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return 10**9 if hard == resource.RLIM_INFINITY else max(0, hard - SPARE_FILES) // FILES_PER_CALL
+
+
 def allow_open_files(wanted: int) -> None:
     """This process's limit of open files raised to ``wanted`` (what it starts inherits it), or
     to the hard limit if it may not raise that (a container without CAP_SYS_RESOURCE)."""
