@@ -16,12 +16,12 @@ lint: setup
 unit: setup
 	.venv/bin/python -m pytest tests/unit ivr
 
-# The benchmark (docs/benchmarks.md): about 15 minutes; the report goes to docs/.
+# The benchmark (docs/benchmarks.md): about 2 h 20 min on a quiet machine; the report goes to docs/.
 bench: setup
 	.venv/bin/python -c "import matplotlib" 2>/dev/null || .venv/bin/pip install -q --disable-pip-version-check -e '.[test,bench]'
 	.venv/bin/ivr bench --out docs
 
-# A 2-minute smoke run of it, reported in .ivr/bench/.
+# A 3-minute smoke run of it, reported in .ivr/bench/.
 bench-quick: setup
 	.venv/bin/python -c "import matplotlib" 2>/dev/null || .venv/bin/pip install -q --disable-pip-version-check -e '.[test,bench]'
 	.venv/bin/ivr bench --quick
