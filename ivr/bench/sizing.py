@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ivr.bench.goals import find, most_without_failures
+from ivr.bench.repetitions import by_load
 from ivr.store.claims import RENEW_SECONDS
 
 
@@ -107,14 +108,14 @@ class NodeCapacity:
     """Whether a higher load of the ramp failed; if not, the limit is higher than measured."""
     asterisk_cpu_ms: float
     app_cpu_ms: float
-    """CPU per call at that load."""
+    """CPU per call at that load, the median of its repetitions."""
     cores: int
 
 
 def node_capacity(benchmark: Mapping[str, Any]) -> NodeCapacity:
     runs = benchmark["runs"]
     carried = most_without_failures(runs, "app")
-    run = find(runs, "app", "ramp", carried)
+    run = find(by_load(runs), "app", "ramp", carried)
     if run is None:
         raise ValueError("the benchmark has no app ramp run without failures")
     failed = any(r["failed"] for r in runs if (r["way"], r["phase"]) == ("app", "ramp"))
