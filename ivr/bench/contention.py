@@ -31,7 +31,6 @@ Way = Literal["app", "app_queue"]
 WAYS: tuple[Way, ...] = ("app", "app_queue")
 SERVICES: dict[Way, str] = {"app": APP_DID, "app_queue": QUEUE_EXTEN}
 Progress = Callable[[str], None]
-SETTLE_TIMEOUT = 20.0
 
 
 @dataclass(frozen=True)
@@ -111,7 +110,7 @@ async def _one_run(stage: ContentionStage, ami: AmiEvents, plan: ContentionPlan,
     sipp = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.DEVNULL,
                                                 stderr=asyncio.subprocess.DEVNULL, cwd=stage.folder)
     sipp_exit = await sipp.wait()
-    left_over = await _settle(stage)
+    left_over = await stage.settle()
     seconds = time.time() - started
     cpu = {name: process.cpu() - cpu_before[name] for name, process in watched.items()}
     events = ami.take()
@@ -142,17 +141,3 @@ def outcomes(callers: list[Caller], expected: int) -> dict[str, Any]:
 
 def _ms(seconds: list[float]) -> dict[str, float] | None:
     return summary([value * 1000 for value in seconds])
-
-
-
-async def _settle(stage: ContentionStage) -> int:
-    """Until Asterisk has no channel left (hanging up what is left after SETTLE_TIMEOUT), and a
-    moment for the last events to arrive; returns how many channels were left."""
-    deadline = time.monotonic() + SETTLE_TIMEOUT
-    while left := await asyncio.to_thread(stage.active_channels):
-        if time.monotonic() > deadline:
-            await asyncio.to_thread(stage.hang_up_all)
-            break
-        await asyncio.sleep(0.5)
-    await asyncio.sleep(1.0)
-    return left

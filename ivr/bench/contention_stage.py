@@ -12,13 +12,11 @@ import sys
 import time
 from pathlib import Path
 
-from ivr.bench.ami_events import AmiEvents
-from ivr.bench.process_stats import Process
+from ivr.bench.bench_pbx import BenchPbx
 from ivr.bench.sipp_scenarios import busy_agent
 from ivr.bench.stage import REPO, free_media_port, free_port
 from ivr.pbx import control
 from ivr.pbx.instance import instance_for
-from ivr.secrets import pbx_secrets_dir
 from ivr.settings import load_settings
 
 APP_DID = "7000"
@@ -101,7 +99,7 @@ def queue_members(count: int) -> str:
     return "\n".join(f"member => PJSIP/agent-{name},0,{name}" for name in agent_names(count))
 
 
-class ContentionStage:
+class ContentionStage(BenchPbx):
     """Its own processes, apart from the main benchmark's Stage: the two benchmarks run with
     different agents, flows and instances, and may run at once."""
 
@@ -146,28 +144,6 @@ class ContentionStage:
             if self.app.poll() is not None or time.monotonic() > deadline:
                 raise control.PbxError(f"`ivr run` did not connect; see {log}")
             time.sleep(0.2)
-
-    async def ami(self) -> AmiEvents:
-        secret = (pbx_secrets_dir(self.settings) / "ami-password").read_text().strip()
-        events = AmiEvents(self.settings.pbx.ami_port, "ivr", secret)
-        await events.start()
-        return events
-
-    def asterisk(self) -> Process:
-        pid = control.running_pid(instance_for(self.settings))
-        if pid is None:
-            raise control.PbxError("the contention PBX is not running")
-        return Process(pid)
-
-    def active_channels(self) -> int:
-        _, output = control.cli(self.settings, "core show channels count")
-        for line in output.splitlines():
-            if line.endswith(("active channels", "active channel")):
-                return int(line.split()[0])
-        raise control.PbxError(f"unexpected answer to 'core show channels count': {output!r}")
-
-    def hang_up_all(self) -> None:
-        control.cli(self.settings, "channel request hangup all")
 
     def close(self) -> None:
         for process in reversed(self.children):

@@ -41,7 +41,6 @@ from ivr.pbx import control
 log = logging.getLogger("ivr.bench")
 
 SERVICES: dict[Way, str] = {"app": APP_DID, "dialplan": "bench-dialplan", "agi": "bench-agi"}
-SETTLE_TIMEOUT = 20.0
 
 
 class Sampler:
@@ -106,7 +105,7 @@ async def run_load(stage: Stage, ami: AmiEvents, way: Way, load: Load) -> dict[s
                                                 stderr=asyncio.subprocess.DEVNULL, cwd=stage.folder)
     sipp_exit = await sipp.wait()
     machine_busy = busy_share(machine_before, read_machine_ticks())
-    leftover = await _settle(stage)
+    leftover = await stage.settle()
     ended = time.time()
     sampling.cancel()
     cpu = {name: p.cpu() - cpu_before[name] for name, p in watched.items()}
@@ -128,19 +127,6 @@ async def run_load(stage: Stage, ami: AmiEvents, way: Way, load: Load) -> dict[s
              result["completed"], load.concurrent, (result["digit_to_agent_answer_ms"] or {}).get("p99"),
              machine_busy * 100)
     return result
-
-
-async def _settle(stage: Stage) -> int:
-    """Until Asterisk has no channel left (hanging up what is left after SETTLE_TIMEOUT), and a
-    moment for the last events to arrive; returns how many channels were left."""
-    deadline = time.monotonic() + SETTLE_TIMEOUT
-    while left := await asyncio.to_thread(stage.active_channels):
-        if time.monotonic() > deadline:
-            await asyncio.to_thread(stage.hang_up_all)
-            break
-        await asyncio.sleep(0.5)
-    await asyncio.sleep(1.0)
-    return left
 
 
 def _result(way: Way, load: Load, timings: list[CallTiming], sipp_exit: int,

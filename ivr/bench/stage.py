@@ -14,12 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-from ivr.bench.ami_events import AmiEvents
-from ivr.bench.process_stats import Process
+from ivr.bench.bench_pbx import BenchPbx
 from ivr.bench.sipp_scenarios import AGENT_POOL, CUSTOMER_ID
 from ivr.pbx import control
-from ivr.pbx.instance import instance_for
-from ivr.secrets import pbx_secrets_dir
 from ivr.settings import Settings, load_settings
 
 log = logging.getLogger("ivr.bench")
@@ -158,7 +155,7 @@ def _wait_for_port(port: int, timeout: float = 15.0) -> None:
             time.sleep(0.1)
 
 
-class Stage:
+class Stage(BenchPbx):
     def __init__(self, folder: Path, agents: int) -> None:
         """``agents``: as many as the most calls of the run, each caller having its own."""
         self.folder = folder
@@ -254,28 +251,6 @@ class Stage:
                                        str(failure_rate)])
         self.crm_load = (latency, failure_rate)
         _wait_for_port(self.crm_port)
-
-    async def ami(self) -> AmiEvents:
-        secret = (pbx_secrets_dir(self.settings) / "ami-password").read_text().strip()
-        events = AmiEvents(self.settings.pbx.ami_port, "ivr", secret)
-        await events.start()
-        return events
-
-    def asterisk(self) -> Process:
-        pid = control.running_pid(instance_for(self.settings))
-        if pid is None:
-            raise control.PbxError("the bench PBX is not running")
-        return Process(pid)
-
-    def active_channels(self) -> int:
-        _, output = control.cli(self.settings, "core show channels count")
-        for line in output.splitlines():
-            if line.endswith(("active channels", "active channel")):
-                return int(line.split()[0])
-        raise control.PbxError(f"unexpected answer to 'core show channels count': {output!r}")
-
-    def hang_up_all(self) -> None:
-        control.cli(self.settings, "channel request hangup all")
 
     def close(self) -> None:
         for process in reversed(self.children):
