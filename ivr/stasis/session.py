@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -31,7 +31,6 @@ from ivr.core.commands import (
     RecordMessage,
     RegisterCallback,
     RememberAgent,
-    SetVariable,
     StartMoh,
     StartTimer,
     StopMoh,
@@ -52,6 +51,7 @@ from ivr.core.events import (
 )
 from ivr.core.facts import CallFacts
 from ivr.crm.client import CrmResult
+from ivr.stasis.batches import LOCAL, SetVariables, batches, requests_of
 from ivr.store.call_log import CallRecord, record_of
 from ivr.store.open_calls import LOST
 
@@ -119,76 +119,6 @@ def no_record(record: CallRecord) -> None:
 class _NoCrm:
     async def ask(self, command: AskCrm) -> CrmResult:
         raise RuntimeError("this app has no CRM service")
-
-
-LOCAL = (StartTimer, CancelTimer, AskCrm, JoinCampaign, LeaveCampaign, AskPosition, RememberAgent, Warn,
-         RegisterCallback)
-"""Commands carried out inside the app, at once: none waits on Asterisk or on another command."""
-IN_ORDER = (Answer, Play, ContinueInDialplan, Hangup, ConnectAgent, Finished)
-"""Commands that wait for everything before them and go before everything after them. A prompt
-runs on the channel's own thread in Asterisk, which holds a variable's request sent meanwhile
-until the prompt ends: sent together, a prompt that got there first held the call's session,
-and the keys pressed over it, for the whole prompt. Bridging is held the same way, so the
-agent is connected only once the caller's prompt is stopped."""
-
-
-def _conflict(command: Command) -> str:
-    """Commands with the same key keep their order: a variable set twice, and whatever the
-    caller hears (music, prompts)."""
-    return f"variable {command.name}" if isinstance(command, SetVariable) else "media"
-
-
-@dataclass(frozen=True)
-class SetVariables:
-    """A group's SetVariable commands, sent in as few requests as Asterisk allows."""
-    pairs: tuple[tuple[str, str], ...]
-
-
-def requests_of(group: list[Command]) -> list[Command | SetVariables]:
-    """What a group of ``batches`` sends to Asterisk at once: its commands that are not LOCAL,
-    the variables together.
-
-    >>> requests_of([SetVariable("A", "1"), StopMoh(), StartTimer("t", 1.0), SetVariable("B", "2")])
-    [StopMoh(), SetVariables(pairs=(('A', '1'), ('B', '2')))]
-    """
-    pairs = tuple((c.name, c.value) for c in group if isinstance(c, SetVariable))
-    others: list[Command | SetVariables] = [c for c in group if not isinstance(c, (*LOCAL, SetVariable))]
-    return [*others, SetVariables(pairs)] if pairs else others
-
-
-def batches(commands: list[Command]) -> list[list[Command]]:
-    """The commands as groups sent at once, each group after the one before has been answered.
-    Between two IN_ORDER commands, a request joins the last group unless something there
-    touches the same thing (see _conflict), and LOCAL commands join the first group, so that a
-    caller joins a campaign's line while its music and variables are still being sent (one
-    request at a time, they held the call some 15 ms before it joined).
-
-    >>> batches([Answer(), SetVariable("A", "1"), SetVariable("B", "2"), StopMoh(),
-    ...          SetVariable("A", "3"), StartMoh("x"), StartTimer("t", 1.0), Hangup("normal")])
-    ... # doctest: +NORMALIZE_WHITESPACE
-    [[Answer()],
-     [SetVariable(name='A', value='1'), SetVariable(name='B', value='2'), StopMoh(),
-      StartTimer(name='t', seconds=1.0)],
-     [SetVariable(name='A', value='3'), StartMoh(music_class='x')],
-     [Hangup(reason='normal')]]
-    """
-    out: list[list[Command]] = []
-    first = 0
-    for command in commands:
-        if isinstance(command, IN_ORDER):
-            out.append([command])
-            first = len(out)
-        elif isinstance(command, LOCAL):
-            if len(out) > first:
-                out[first].append(command)
-            else:
-                out.append([command])
-        elif len(out) > first and _conflict(command) not in {
-                _conflict(c) for c in out[-1] if not isinstance(c, LOCAL)}:
-            out[-1].append(command)
-        else:
-            out.append([command])
-    return out
 
 
 class CallSession:
