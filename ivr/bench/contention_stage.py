@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ivr.bench.bench_pbx import BenchPbx
 from ivr.bench.sipp_scenarios import busy_agent
-from ivr.bench.stage import REPO, free_media_port, free_port
+from ivr.bench.stage import free_media_port, free_port, settings_text
 from ivr.pbx import control
 from ivr.pbx.instance import instance_for
 from ivr.settings import load_settings
@@ -23,31 +23,6 @@ APP_DID = "7000"
 QUEUE_EXTEN = "bench-queue"
 RING_TIMEOUT = 10
 """Seconds an agent's phone rings, in the campaign and in queues.conf alike."""
-
-# Away from the main benchmark's instance and RTP ports: both may run at once.
-SETTINGS = """state_dir = "{folder}/state"
-
-[pbx]
-instance = "contention"
-root = "{root}"
-http_port = {http}
-sip_port = {sip}
-ami_port = {ami}
-rtp_start = 32000
-rtp_end = 39999
-
-[flows]
-file = "{folder}/flow.toml"
-
-[api]
-port = {api}
-
-[agi]
-port = {agi}
-
-[database]
-url = "sqlite+aiosqlite:///{folder}/ivr.sqlite3"
-"""
 
 FLOW = """# `ivr bench contention`: every caller waits in one campaign of {count} agents.
 [entry]
@@ -112,9 +87,8 @@ class ContentionStage(BenchPbx):
         folder.mkdir(parents=True)
         (folder / "flow.toml").write_text(flow_text(agents, self.phones_port))
         self.config = folder / "ivr.toml"
-        self.config.write_text(SETTINGS.format(folder=folder, root=REPO / ".pbx" / "root", http=free_port(),
-                                               sip=self.sip_port, ami=free_port(), api=free_port(),
-                                               agi=free_port()))
+        self.config.write_text(settings_text(folder, "contention", self.sip_port, free_port(),
+                                             (26000, 31999)))
         self.settings = load_settings(self.config)
         self.children: list[subprocess.Popen[bytes]] = []
 

@@ -32,18 +32,19 @@ MAX_EVENT_DELAY, MAX_LOOP_LAG = 0.5, 0.2
 """The app's admission limits on every run: far above what a load it carries shows (events a
 few ms late, the loop at most tens of ms), reached only past its limit."""
 
-# RTP from 10000 to 31999: 11,000 channels, two ports each, below Linux's ephemeral ports (from
-# 32768), where SIPp's own media ports are taken.
+# Each benchmark's instance has RTP ports of its own, below Linux's ephemeral ports (from 32768),
+# where SIPp's own media ports are taken: `ivr bench` 10000-25999 (8,000 channels, two ports
+# each), `ivr bench contention` 26000-31999.
 SETTINGS = """state_dir = "{folder}/state"
 
 [pbx]
-instance = "bench"
+instance = "{instance}"
 root = "{root}"
 http_port = {http}
 sip_port = {sip}
 ami_port = {ami}
-rtp_start = 10000
-rtp_end = 31999
+rtp_start = {rtp_start}
+rtp_end = {rtp_end}
 
 [flows]
 file = "{folder}/flow.toml"
@@ -61,6 +62,14 @@ port = {agi}
 [database]
 url = "sqlite+aiosqlite:///{folder}/ivr.sqlite3"
 """
+
+
+def settings_text(folder: Path, instance: str, sip_port: int, agi_port: int, rtp: tuple[int, int]) -> str:
+    """A benchmark's ivr.toml: its own PBX instance and ports, its files in ``folder``."""
+    return SETTINGS.format(folder=folder, instance=instance, root=REPO / ".pbx" / "root", http=free_port(),
+                           sip=sip_port, ami=free_port(), api=free_port(), agi=agi_port, rtp_start=rtp[0],
+                           rtp_end=rtp[1], max_event_delay=MAX_EVENT_DELAY, max_loop_lag=MAX_LOOP_LAG)
+
 
 FLOW = """# The benchmark's flow: the caller keys a 4-digit customer id after a beep, the CRM names
 # campaign 1, whose agents all answer at once (one SIPp agent pool behind every phone).
@@ -168,10 +177,7 @@ class Stage(BenchPbx):
         folder.mkdir(parents=True)
         (folder / "flow.toml").write_text(flow_text(self.crm_url, agents, self.pool_port))
         config = folder / "ivr.toml"
-        config.write_text(SETTINGS.format(folder=folder, root=REPO / ".pbx" / "root", http=free_port(),
-                                          sip=self.sip_port, ami=free_port(), api=free_port(),
-                                          agi=self.agi_port, max_event_delay=MAX_EVENT_DELAY,
-                                          max_loop_lag=MAX_LOOP_LAG))
+        config.write_text(settings_text(folder, "bench", self.sip_port, self.agi_port, (10000, 25999)))
         self.config = config
         self.settings: Settings = load_settings(config)
         self.children: list[subprocess.Popen[bytes]] = []
