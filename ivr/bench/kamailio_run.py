@@ -141,6 +141,7 @@ def _kamailio_cpu(main: int) -> dict[int, float]:
 
 def _measure(plan: KamailioPlan, cluster: Plan, files: Files, main: int,
              answering: list[subprocess.Popen[bytes]]) -> dict[str, Any]:
+    log_start = files.log.stat().st_size
     idle_before = _kamailio_cpu(main)
     time.sleep(plan.idle_seconds)
     idle = cpu_between(idle_before, _kamailio_cpu(main)) / plan.idle_seconds
@@ -155,12 +156,15 @@ def _measure(plan: KamailioPlan, cluster: Plan, files: Files, main: int,
     kamailio = cpu_between(before[0], after[0])
     caller_cpu = (after[2].ru_utime + after[2].ru_stime) - (before[2].ru_utime + before[2].ru_stime)
     counts = sipp_counts(caller.stdout)
-    log = files.log.read_text(errors="replace")
+    with files.log.open("rb") as whole:
+        whole.seek(log_start)
+        log = whole.read().decode(errors="replace")
     per_call = 1000 / plan.calls
     return {
         "calls": plan.calls, "rate": plan.rate, "hold_ms": plan.hold_ms, "nodes": len(cluster.nodes),
         "sipp_exit": caller.returncode, **counts, "seconds": seconds,
         "per_node": {node.name: log.count(f"node {node.sip_uri}\n") for node in cluster.nodes},
+        "node_changes": _NODE_CHANGE.findall(log),
         "kamailio_processes": 1 + len(children(main)), "idle_cpu_ms_per_s": idle * 1000,
         "cpu_ms_per_call": {"kamailio": max(0.0, kamailio - idle * seconds) * per_call,
                             "kamailio_with_idle": kamailio * per_call, "sipp_caller": caller_cpu * per_call,
@@ -183,6 +187,8 @@ def _call(plan: KamailioPlan, cluster: Plan) -> subprocess.CompletedProcess[str]
     return done
 
 
+_NODE_CHANGE = re.compile(r"node (?:down|up): \S+")
+"""The lines of the cluster's event routes dispatcher:dst-down and dst-up (kamailio_cfg)."""
 _COUNT = re.compile(r"^\s*(Successful|Failed) call\s*\|\s*\d+\s*\|\s*(\d+)", re.MULTILINE)
 
 

@@ -95,12 +95,16 @@ def kamailio_section(kamailio: Doc) -> list[str]:
            for key in ("kamailio", "kamailio_with_idle", "sipp_caller", "sipp_nodes")}
     ratio = spread([r["cpu_ms_per_call"]["kamailio"] / r["cpu_ms_per_call"]["sipp_caller"] for r in runs])
     calls = sum(r["successful"] for r in runs)
+    changes = [f"repeat {r['repeat']}: {', '.join(r['node_changes'])}" for r in runs if r.get("node_changes")]
+    flapped = ([f"Nodes' state changed during the calls (Kamailio's probes; the calls went to the others): "
+                f"{'; '.join(changes)}.", ""] if changes else [])
     return [
         "## Kamailio: CPU per call (`ivr bench kamailio`)", "",
         f"Run {kamailio['started']}, {kamailio['kamailio']}, the configuration `ivr cluster` renders, "
         f"{plan['nodes']} SIPp answering machines as the nodes; {len(runs)} repeats of {plan['calls']} calls "
         f"at {plan['rate']:g}/s, each {plan['hold_ms']} ms between ACK and BYE, with ACK and BYE "
         f"through Kamailio; {calls} of {plan['calls'] * len(runs)} calls completed.", "",
+        *flapped,
         "| CPU ms per call | median (lowest-highest) |", "|---|---|",
         f"| Kamailio (all its processes, less its idle CPU) | {cpu['kamailio'].text(3)} |",
         f"| Kamailio, idle CPU included | {cpu['kamailio_with_idle'].text(3)} |",
