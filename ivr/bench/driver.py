@@ -17,7 +17,7 @@ from ivr.bench.ami_events import AmiEvents
 from ivr.bench.app_metrics import Samples, per_call, samples, scrape
 from ivr.bench.call_timings import CallTiming
 from ivr.bench.fallback import call_outcomes, caller
-from ivr.bench.limits import limit, overload_level
+from ivr.bench.limits import failing, overload_level, overload_limit
 from ivr.bench.machine import describe
 from ivr.bench.percentiles import summary
 from ivr.bench.plan import (
@@ -26,6 +26,7 @@ from ivr.bench.plan import (
     Plan,
     Way,
     first_failures,
+    level_of,
     overload,
     repeated,
     repetition,
@@ -148,26 +149,28 @@ def _result(way: Way, load: Load, timings: list[CallTiming], sipp_exit: int,
 async def _run_ways(stage: Stage, ami: AmiEvents, load: Load, results: list[dict[str, Any]]) -> None:
     """Each way still climbing at this load, in turn; a failure stops a way's ramp only within its
     repetition."""
-    failed = first_failures((r["way"], r["concurrent"], r["failed"]) for r in results
-                            if r["phase"] == "ramp" and r["repetition"] == load.repetition)
+    failed = first_failures((r["way"], level_of(r), failing(r)) for r in results
+                            if r["phase"] == load.phase and r["repetition"] == load.repetition)
     for way in ways_to_run(load, failed):
         results.append(await run_load(stage, ami, way, load))
 
 
 async def _overload(stage: Stage, ami: AmiEvents, plan: Plan,
                     results: list[dict[str, Any]]) -> dict[str, Any]:
-    """Twice the app's limit found by the ramp, for the app (with admission control) and pure
-    dialplan. The quick run's app could carry that: it turns away calls beyond its ramp's top."""
-    app = limit(results, "app")
-    calls, why = overload_level(app, plan.top)
+    """Twice the app's limit found by the climbs (limits.overload_limit), for the app (with
+    admission control) and pure dialplan. The quick run's app could carry that: it turns away
+    calls beyond half the overload's."""
+    basis = overload_limit(results)
+    load, why = overload_level(basis, plan.top)
     admission: dict[str, float] = {"max_event_delay": MAX_EVENT_DELAY, "max_loop_lag": MAX_LOOP_LAG}
     if plan.quick:
-        admission = {"max_calls": calls // 2}
+        admission = {"max_calls": load.concurrent // 2}
         await asyncio.to_thread(stage.restart_app, "app-overload",
-                                {"IVR_ADMISSION__MAX_CALLS": str(calls // 2)})
-    for load in overload(calls, plan.repeat, plan.failure_rate):
-        await _run_ways(stage, ami, load, results)
-    return {"calls": calls, "why": why, "admission": admission}
+                                {"IVR_ADMISSION__MAX_CALLS": str(load.concurrent // 2)})
+    for each in overload(load, plan.repeat, plan.failure_rate):
+        await _run_ways(stage, ami, each, results)
+    return {"calls": load.concurrent, "rate": load.rate, "hold_ms": load.hold_ms, "why": why,
+            "by_rate": basis is not None and basis.phase == "rate", "admission": admission}
 
 
 async def run_all(stage: Stage, plan: Plan) -> tuple[list[dict[str, Any]], dict[str, Any]]:

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ivr.bench.fallback import breakdown
-from ivr.bench.limits import limit
+from ivr.bench.limits import limit, overload_limit
+from ivr.bench.plan import level_of
 from ivr.bench.repetitions import by_load
 
 Run = dict[str, Any]
@@ -36,6 +37,12 @@ def find(runs: Sequence[Run], way: str, phase: str, concurrent: int, latency: fl
                  == (way, phase, concurrent, latency)), None)
 
 
+def find_level(runs: Sequence[Run], way: str, phase: str, level: int) -> Run | None:
+    """``way``'s run of ``phase`` at ``level`` (plan.Load.level), the CRM instant."""
+    return next((r for r in runs if (r["way"], r["phase"], r["crm_latency_s"]) == (way, phase, 0.0)
+                 and level_of(r) == level), None)
+
+
 def most_without_failures(runs: Sequence[Run], way: str) -> int:
     """The highest ramp load of ``way`` that no repetition failed, below its first failing one.
 
@@ -44,7 +51,7 @@ def most_without_failures(runs: Sequence[Run], way: str) -> int:
     50
     """
     found = limit(runs, way)
-    return 0 if found is None else found.calls
+    return 0 if found is None else found.level
 
 
 def _p99(run: Run | None, key: str = "digit_to_agent_answer_ms") -> float | None:
@@ -103,9 +110,11 @@ def judge(runs: Sequence[Run]) -> list[Goal]:
                       None if lag is None else lag < LAG_LIMIT_MS))
     overloaded = [r for r in runs if (r["way"], r["phase"]) == ("app", "overload")]
     admitted = find(medians, "app", "overload", _overload_calls(overloaded))
+    basis = overload_limit(runs)
+    at_limit = None if basis is None else find_level(medians, "app", basis.phase, basis.level)
     return [*goals, _lost_goal(overloaded),
             _ratio_goal("admitted calls' p99 at the overload / the app's p99 at its limit (ms)",
-                        OVERLOAD_LATENCY, _p99(admitted), _p99(top))]
+                        OVERLOAD_LATENCY, _p99(admitted), _p99(at_limit))]
 
 
 def _overload_calls(overloaded: Sequence[Run]) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 Way = Literal["dialplan", "agi", "app"]
 WAYS: tuple[Way, ...] = ("dialplan", "agi", "app")
@@ -26,8 +26,21 @@ REPEAT, QUICK_REPEAT = 3, 1
 RAMP_RATE = 10.0
 """Calls started per second at most on the ramp of concurrent calls: a busy contact center's
 pace, so that the ramp measures how many calls each way holds at once."""
-BURST = (100, 25.0)
-"""The call-rate run: 100 calls started at 25 per second, to see each way set calls up fast."""
+RATE_FIRST = RATE_STEP = 20
+"""The call-rate ramp: calls started per second, from 20 by 20, until each way fails. The ramp of
+concurrent calls ends at the machine's open files; this one at its CPU."""
+QUICK_RATES = (5, 10)
+RATE_SECONDS, QUICK_RATE_SECONDS = 10, 4
+"""How long callers keep arriving at each rate."""
+RATE_HOLD_MS = 2000
+"""How long a caller of the call-rate ramp stays after the last key: briefly, so that the calls in
+progress stay few while the rate climbs."""
+RATE_CALL_SECONDS = 5
+"""About how long a call of the call-rate ramp lasts (the beep, four keys, the agent, the hold):
+the rate times this is how many are in progress at once, kept within the ramp's top."""
+RATE_P99_MS = 1000
+"""A rate fails a way when a call fails or the p99 of last digit -> agent answered passes this:
+callers served that late are not served."""
 
 
 @dataclass(frozen=True)
@@ -39,16 +52,27 @@ class Load:
     crm_latency: float = 0.0
     crm_failure_rate: float = 0.0
     repetition: int = 1
+    hold_after_keys_ms: int | None = None
 
     @property
     def hold_ms(self) -> int:
-        """How long each caller stays after the last key: until the last caller is in, and 3 s
-        more, so that all of them are connected at once at the peak.
+        """How long each caller stays after the last key: as set, or until the last caller is in,
+        and 3 s more, so that all of them are connected at once at the peak.
 
         >>> Load("ramp", 100, 10.0).hold_ms, Load("slow-crm", 200, 10.0, crm_latency=1.0).hold_ms
         (13000, 24000)
+        >>> rate_load("rate", 40).hold_ms
+        2000
         """
+        if self.hold_after_keys_ms is not None:
+            return self.hold_after_keys_ms
         return round((self.concurrent / self.rate + 3 + self.crm_latency) * 1000)
+
+    @property
+    def level(self) -> int:
+        """What a climbing phase climbs: calls started per second on the call-rate ramp,
+        concurrent calls elsewhere."""
+        return round(self.rate) if self.phase == "rate" else self.concurrent
 
 
 @dataclass(frozen=True)
@@ -109,28 +133,54 @@ def ramp_levels(cap: int) -> list[int]:
     return [*levels, cap]
 
 
+def level_of(run: dict[str, Any]) -> int:
+    """A measured run's Load.level."""
+    return round(run["rate"]) if run["phase"] == "rate" else int(run["concurrent"])
+
+
+def rate_load(phase: Phase, rate: int, seconds: int = RATE_SECONDS, failure_rate: float = 0.0) -> Load:
+    """Callers arriving at ``rate`` a second for ``seconds``, each staying RATE_HOLD_MS after the keys.
+
+    >>> rate_load("rate", 60)
+    Load(phase='rate', concurrent=600, rate=60.0, crm_latency=0.0, crm_failure_rate=0.0, repetition=1, \
+hold_after_keys_ms=2000)
+    """
+    return Load(phase, rate * seconds, float(rate), crm_failure_rate=failure_rate,
+                hold_after_keys_ms=RATE_HOLD_MS)
+
+
+def rate_levels(top: int) -> list[int]:
+    """From RATE_FIRST by RATE_STEP, while the calls in progress at once stay within ``top``.
+
+    >>> rate_levels(729), rate_levels(2000)[-1]
+    ([20, 40, 60, 80, 100, 120, 140], 400)
+    """
+    return list(range(RATE_FIRST, top // RATE_CALL_SECONDS + 1, RATE_STEP))
+
+
 def warm_up() -> Load:
     """Taken by each way once, before anything is measured, and not reported."""
     return Load("warm-up", WARM_UP_CALLS, ramp_rate(WARM_UP_CALLS))
 
 
 def repetition(quick: bool, cap: int, failure_rate: float = 0.0) -> list[Load]:
-    """One repetition: the ramp with an instant CRM, the call-rate run, then the slow-CRM runs;
-    the CRM fails at ``failure_rate``.
+    """One repetition: the ramp of concurrent calls with an instant CRM, the call-rate ramp, then
+    the slow-CRM runs; the CRM fails at ``failure_rate``.
 
-    >>> [(load.phase, load.concurrent, load.crm_latency) for load in repetition(True, MAX_CALLS)]
-    [('ramp', 5, 0.0), ('ramp', 20, 0.0), ('slow-crm', 20, 1.0)]
+    >>> [(load.phase, load.level, load.crm_latency) for load in repetition(True, MAX_CALLS)]
+    [('ramp', 5, 0.0), ('ramp', 20, 0.0), ('rate', 5, 0.0), ('rate', 10, 0.0), ('slow-crm', 20, 1.0)]
     >>> [(load.phase, load.concurrent, load.rate, load.crm_latency)
-    ...  for load in repetition(False, MAX_CALLS)][-3:]
-    [('rate', 100, 25.0, 0.0), ('slow-crm', 50, 10.0, 0.2), ('slow-crm', 200, 10.0, 1.0)]
+    ...  for load in repetition(False, 729)][-4:]  # doctest: +NORMALIZE_WHITESPACE
+    [('rate', 1200, 120.0, 0.0), ('rate', 1400, 140.0, 0.0), ('slow-crm', 50, 10.0, 0.2),
+     ('slow-crm', 200, 10.0, 1.0)]
     """
     levels = QUICK_LEVELS if quick else ramp_levels(cap)
     ramp = [Load("ramp", level, ramp_rate(level), crm_failure_rate=failure_rate) for level in levels]
+    rates = [rate_load("rate", rate, QUICK_RATE_SECONDS if quick else RATE_SECONDS, failure_rate)
+             for rate in (QUICK_RATES if quick else rate_levels(cap))]
     if quick:
-        return [*ramp, Load("slow-crm", 20, ramp_rate(20), 1.0, failure_rate)]
-    calls, rate = BURST
-    return [*ramp, Load("rate", calls, rate, 0.0, failure_rate),
-            Load("slow-crm", 50, ramp_rate(50), 0.2, failure_rate),
+        return [*ramp, *rates, Load("slow-crm", 20, ramp_rate(20), 1.0, failure_rate)]
+    return [*ramp, *rates, Load("slow-crm", 50, ramp_rate(50), 0.2, failure_rate),
             Load("slow-crm", 200, ramp_rate(200), 1.0, failure_rate)]
 
 
@@ -145,22 +195,27 @@ def repeated(loads: Iterable[Load], repeat: int) -> list[Load]:
     return [replace(load, repetition=number) for number in range(1, repeat + 1) for load in loads]
 
 
-def overload(calls: int, repeat: int, failure_rate: float = 0.0) -> list[Load]:
-    """The overload's ``calls`` (limits.overload_level: twice the app's limit), ``repeat``
-    times, at the ramp's pace.
+def overload(load: Load, repeat: int, failure_rate: float = 0.0) -> list[Load]:
+    """The overload's ``load`` (limits.overload_level: twice the app's limit), ``repeat`` times.
 
-    >>> [(load.phase, load.concurrent, load.rate, load.repetition) for load in overload(800, 2)]
-    [('overload', 800, 10.0, 1), ('overload', 800, 10.0, 2)]
+    >>> [(load.phase, load.concurrent, load.repetition) for load in overload(Load("overload", 800, 10.0), 2)]
+    [('overload', 800, 1), ('overload', 800, 2)]
     """
-    return repeated([Load("overload", calls, ramp_rate(calls), crm_failure_rate=failure_rate)], repeat)
+    return repeated([replace(load, crm_failure_rate=failure_rate)], repeat)
+
+
+CLIMBING: tuple[Phase, ...] = ("ramp", "rate")
+"""The phases a way climbs until it fails."""
 
 
 def ways_to_run(load: Load, failed_at: Mapping[Way, int]) -> list[Way]:
-    """On the ramp, a way that had failures at a lower level (of the same repetition) stops
+    """On a climbing phase, a way that failed at a lower level (of the same repetition) stops
     there; the overload is for the app and pure dialplan; the other runs are at loads every way
     is asked to carry.
 
     >>> ways_to_run(Load("ramp", 200, 10.0), {"agi": 100})
+    ['dialplan', 'app']
+    >>> ways_to_run(rate_load("rate", 60), {"agi": 40, "app": 80})
     ['dialplan', 'app']
     >>> ways_to_run(Load("slow-crm", 200, 10.0, crm_latency=1.0), {"agi": 100})
     ['dialplan', 'agi', 'app']
@@ -169,19 +224,20 @@ def ways_to_run(load: Load, failed_at: Mapping[Way, int]) -> list[Way]:
     """
     if load.phase == "overload":
         return list(OVERLOAD_WAYS)
-    if load.phase != "ramp":
+    if load.phase not in CLIMBING:
         return list(WAYS)
-    return [way for way in WAYS if way not in failed_at or failed_at[way] > load.concurrent]
+    return [way for way in WAYS if way not in failed_at or failed_at[way] > load.level]
 
 
-def first_failures(results: Iterable[tuple[Way, int, int]]) -> dict[Way, int]:
-    """(way, concurrent calls, failed calls) of ramp runs -> the lowest level where each way failed.
+def first_failures(results: Iterable[tuple[Way, int, bool]]) -> dict[Way, int]:
+    """(way, level, whether it failed) of a climbing phase's runs -> the lowest level where each
+    way failed.
 
-    >>> first_failures([("app", 10, 0), ("app", 50, 2), ("agi", 100, 1), ("app", 20, 1)])
+    >>> first_failures([("app", 10, False), ("app", 50, True), ("agi", 100, True), ("app", 20, True)])
     {'app': 20, 'agi': 100}
     """
     failed: dict[Way, int] = {}
-    for way, concurrent, failures in results:
-        if failures and concurrent < failed.get(way, concurrent + 1):
-            failed[way] = concurrent
+    for way, level, failures in results:
+        if failures and level < failed.get(way, level + 1):
+            failed[way] = level
     return failed

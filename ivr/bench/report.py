@@ -54,19 +54,23 @@ once for connections, caches and code run for the first time. Each load starts i
 `rate` per second and keeps each connected until the last one is in, so that all are connected
 together at the peak. The ramp of concurrent calls starts at most 10 calls a second, a busy
 contact center's pace, and climbs until each way fails or the cap; a way stops climbing at its
-first load with a failure. The `rate` run starts 100 calls at 25 a second, to see each way set
-calls up fast; it and the slow-CRM runs are made by all three ways. The whole plan is repeated
+first load with a failure. That ramp ends at the machine's open files before any way runs out of
+CPU, so a second one climbs the call rate: callers arrive at 20, 40, 60... a second for 10 s,
+each staying 2 s after the keys (a few hundred calls in progress at most), and a way fails a rate
+when a call fails or its p99 from last digit to agent answered passes 1 s. The slow-CRM runs are
+made by all three ways. The whole plan is repeated
 (`--repeat`), one repetition after the other, so that a busy moment of the machine hits one
 repetition of every way rather than every repetition of one; the tables give the median of the
 repetitions and their spread (lowest to highest), and the goals are judged on the medians. A way's
 limit is the highest load that no repetition failed; *machine CPU* is how busy all the
 machine's cores were over a run (`/proc/stat`): at 95% or more, the machine ran out, not the way.
 
-The overload runs twice the app's limit (or twice the cap if the app never failed) through the
-app with admission control (`[admission]`, [docs/metrics.md](metrics.md#admission-control)) and
-through pure dialplan. A caller is *completed* (bridged with an agent), *sent to the fallback*
-(its channel hung up in `ivr-fallback`: the dialplan's message), *refused* (a SIP error or no
-answer), or *lost*: none of these. The app's ARI requests and events per call are read from its
+The overload runs twice the app's limit (its call rate's when a rate failed it; else its concurrent
+calls', or twice the cap if the app never failed) through the app with admission control
+(`[admission]`, [docs/metrics.md](metrics.md#admission-control)) and through pure dialplan. A
+caller is *completed* (bridged with an agent), *sent to the fallback* (its channel hung up in
+`ivr-fallback`: the dialplan's message), *refused* (a SIP error or no answer), or *lost*: none of
+these. The app's ARI requests and events per call are read from its
 `/metrics` before and after each run (`ivr_ari_requests_total`,
 `ivr_ari_event_delay_seconds_count`); AMI events per call are those of the five kinds the
 benchmark reads (`Newchannel`, `Newstate`, `DTMFEnd`, `BridgeEnter`, `Hangup`). What these
@@ -84,8 +88,13 @@ def overload_section(measured: dict[str, Any]) -> list[str]:
     if not overloaded:
         return []
     admission = ", ".join(f"`{name} = {value:g}`" for name, value in overloaded["admission"].items())
+    if overloaded.get("by_rate"):
+        load = (f"{overloaded['calls']} calls started at {overloaded['rate']:g} a second, each staying "
+                f"{overloaded['hold_ms'] / 1000:g} s after the keys")
+    else:
+        load = f"{overloaded['calls']} concurrent calls"
     return ["## Overload", "",
-            f"{overloaded['calls']} concurrent calls, {overloaded['why']}. The app runs with admission "
+            f"{load}, {overloaded['why']}. The app runs with admission "
             f"control ({admission}); pure dialplan takes every call.", "",
             *overload_rows(measured["runs"]), ""]
 

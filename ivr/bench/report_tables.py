@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from ivr.bench.fallback import breakdown
-from ivr.bench.goals import Run, find, latency_load
-from ivr.bench.limits import limit
+from ivr.bench.goals import Run, find, find_level, latency_load
+from ivr.bench.limits import limit, overload_limit
 from ivr.bench.plan import WAYS
 from ivr.bench.repetitions import by_load
 
@@ -100,20 +100,27 @@ def ratio_rows(medians: Sequence[Run]) -> list[str]:
 
 
 def limit_rows(runs: Sequence[Run]) -> list[str]:
-    """Each way's limit on the ramp and what failed first above it."""
-    rows = ["| way | limit: most concurrent calls, no failure in any repetition | above it |",
-            "|---|---|---|"]
+    """Each way's limits, on the ramp of concurrent calls and on the call-rate ramp, and what
+    failed first above each."""
+    rows = ["| way | most concurrent calls, no failure in any repetition | above it "
+            "| most calls started per second, no failure and p99 within the bound | above it |",
+            "|---|---|---|---|---|"]
     for way in WAYS:
-        found = limit(runs, way)
-        if found is not None:
-            rows.append(f"| {way} | {found.calls} | {found.cause()} |")
+        ramp, rate = limit(runs, way), limit(runs, way, "rate")
+        if ramp is None and rate is None:
+            continue
+        cells: list[str] = [way]
+        for found in (ramp, rate):
+            cells += ["—", "—"] if found is None else [str(found.level), found.cause()]
+        rows.append(f"| {' | '.join(cells)} |")
     return rows
 
 
 def _p99_at_limit(runs: Sequence[Run], way: str) -> float | None:
-    """``way``'s p99 at its limit: the median of the ramp's repetitions there."""
-    found = limit(runs, way)
-    return None if found is None else _p99(find(by_load(runs), way, "ramp", found.calls))
+    """``way``'s p99 at its limit of the kind the overload doubled: the median of its repetitions."""
+    basis = overload_limit(runs)
+    found = limit(runs, way, basis.phase if basis is not None else "ramp")
+    return None if found is None else _p99(find_level(by_load(runs), way, found.phase, found.level))
 
 
 def overload_rows(runs: Sequence[Run]) -> list[str]:

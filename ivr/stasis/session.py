@@ -217,7 +217,11 @@ class CallSession:
             for command in batch:
                 if isinstance(command, LOCAL):
                     await self._execute(command)
-            await asyncio.gather(*(self._execute(c) for c in requests_of(batch)))
+            requests = requests_of(batch)
+            if len(requests) == 1:  # awaited here: gather would make a task of it
+                await self._execute(requests[0])
+            elif requests:
+                await asyncio.gather(*(self._execute(c) for c in requests))
 
     async def _execute(self, command: Command | SetVariables) -> None:
         try:

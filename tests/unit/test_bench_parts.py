@@ -12,8 +12,9 @@ from aiohttp import web
 from ivr.bench.crm_server import make_app
 from ivr.bench.fallback import call_outcomes
 from ivr.bench.fallback import caller as fallback_caller
-from ivr.bench.limits import limit, overload_level
-from ivr.bench.plan import Load, first_failures, overload, repeated, repetition, ways_to_run
+from ivr.bench.limits import failing as failing_run
+from ivr.bench.limits import limit, overload_level, overload_limit
+from ivr.bench.plan import Load, first_failures, level_of, overload, repeated, repetition, ways_to_run
 from ivr.bench.sipp_scenarios import caller
 from ivr.loop_lag import read_lags, sample
 
@@ -74,11 +75,30 @@ def test_each_repetition_runs_the_whole_plan_before_the_next() -> None:
 def test_a_way_stops_climbing_at_its_first_failure_and_the_overload_is_twice_the_app_limit() -> None:
     runs = [{"way": "app", "phase": "ramp", "concurrent": c, "failed": f, "failures": {"no agent answered": f},
              "machine_busy": 0.5} for c, f in ((400, 0), (800, 0), (1200, 7))]
-    failed = first_failures(("app", r["concurrent"], r["failed"]) for r in runs)
+    failed = first_failures(("app", r["concurrent"], r["failed"] > 0) for r in runs)
 
     assert ways_to_run(Load("ramp", 1600, 10.0), failed) == ["dialplan", "agi"]
-    assert overload_level(limit(runs, "app"), cap=2000) == (1600, "twice the app's limit (800)")
-    assert [load.concurrent for load in overload(1600, repeat=2)] == [1600, 1600]
+    load, why = overload_level(limit(runs, "app"), cap=2000)
+    assert (load.concurrent, why) == (1600, "twice the app's limit (800 concurrent calls)")
+    assert [each.concurrent for each in overload(load, repeat=2)] == [1600, 1600]
+
+
+def test_the_call_rate_ramp_stops_a_way_at_a_failure_or_a_late_p99_and_the_overload_doubles_that_rate() -> None:
+    def rate_run(rate: int, failed: int, p99: float) -> dict[str, object]:
+        return {"way": "app", "phase": "rate", "concurrent": rate * 10, "rate": float(rate), "failed": failed,
+                "failures": {"no agent answered": failed} if failed else {}, "machine_busy": 0.99,
+                "digit_to_agent_answer_ms": {"p99": p99}}
+    late = [rate_run(20, 0, 30.0), rate_run(40, 0, 80.0), rate_run(60, 0, 2400.0)]
+    failing = [rate_run(20, 0, 30.0), rate_run(40, 3, 90.0)]
+
+    assert first_failures(("app", level_of(r), failing_run(r)) for r in late) == {"app": 60}
+    found = limit(late, "app", "rate")
+    assert (found.level, found.failed_at, found.slow_p99_ms) == (40, 60, 2400.0)
+    assert limit(failing, "app", "rate").cause() == ("at 40/s: 3 no agent answered; "
+                                                     "the machine was the limit (CPU 99% busy)")
+    assert overload_limit(late + [{**r, "phase": "ramp"} for r in failing[:1]]) == found
+    load, _ = overload_level(found, cap=729)
+    assert (load.phase, load.rate, load.concurrent, load.hold_ms) == ("overload", 80.0, 800, 2000)
 
 
 def test_the_benchmark_caller_ends_cleanly_when_asterisk_hangs_up_first() -> None:

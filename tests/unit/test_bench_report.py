@@ -93,7 +93,7 @@ def test_a_limit_is_below_a_failure_in_any_repetition_and_says_if_the_machine_ra
 
     found = limit(runs, "app")
 
-    assert (found.calls, found.failed_at) == (200, 400)
+    assert (found.level, found.failed_at) == (200, 400)
     assert found.cause() == "at 400: 2 no agent answered; the machine was the limit (CPU 97% busy)"
 
 
@@ -126,3 +126,30 @@ def test_the_page_names_the_machine_the_goals_the_limits_the_overload_and_every_
     assert "| app | ramp | 100 | 10 | 0 | 2 | 100/100 | — | 6.5 / 13 / 13 / 13 (11-15) |" in page
     assert "| — / 21.0 (20.0-22.0) |" in page and "| 5.5 (5.0-6.0) / 20.0 (20.0-20.0) |" in page
     assert "| agi | ramp | 200 | 10 | 0 | 1 | 196/200 | 4 no agent answered |" in page
+
+
+def test_an_overload_at_twice_the_app_rate_limit_is_judged_against_its_p99_at_that_rate() -> None:
+    def paced(way: str, rate: int, p99: float, **more: Any) -> dict[str, Any]:
+        return {**run(way, rate * 10, p99, **more), "rate": float(rate)}
+    rates = [paced("app", 20, 12.0, phase="rate"), paced("app", 40, 2500.0, phase="rate", busy=0.99),
+             paced("dialplan", 20, 8.0, phase="rate"), paced("dialplan", 40, 9.0, phase="rate")]
+    overload = [paced("app", 40, 15.0, phase="overload", failed=100, failures={"sent to the fallback": 100}),
+                paced("dialplan", 40, 3000.0, phase="overload")]
+
+    goals = judge(RUNS + rates + overload)
+    page = markdown({"started": "2026-12-07T18:00:00+00:00", "minutes": 50.0, "quick": False,
+                     "machine": {"cpu": "EPYC", "cores": 2, "memory_gb": 8.0, "system": "Linux 6",
+                                 "python": "3.11.7", "asterisk": "Asterisk 22", "sipp": "SIPp",
+                                 "load_average_at_start": [0.1, 0.1, 0.1], "other_asterisk_processes": 0},
+                     "plan": {"repeat": 1, "max_calls": 200},
+                     "overload": {"calls": 400, "rate": 40.0, "hold_ms": 2000, "by_rate": True,
+                                  "why": "twice the app's limit (20 calls started per second)",
+                                  "admission": {"max_event_delay": 0.5, "max_loop_lag": 0.2}},
+                     "runs": RUNS + rates + overload}, "benchmarks.png")
+
+    assert (goals[-1].measured, goals[-1].met) == ("1.25x (15.0 vs 12.0)", True)
+    assert ("| app | 100 | at 200: 1 no agent answered; machine CPU 50% busy | 20 | at 40/s: last digit -> "
+            "agent p99 2500 ms (over 1000); the machine was the limit (CPU 99% busy) |") in page
+    assert "| dialplan | 200 | no failure up to the ramp's top: the limit is higher | 40 | no failure up to the highest rate: the limit is higher |" in page
+    assert "400 calls started at 40 a second, each staying 2 s after the keys, twice the app's limit (20 " in page
+    assert "| app | 1 | 400 | 300 | 100 | 0 | 0 | 15 | 1.25x (12.0 ms) | 50 |" in page
