@@ -21,7 +21,7 @@ bench: setup
 	.venv/bin/python -c "import matplotlib" 2>/dev/null || .venv/bin/pip install -q --disable-pip-version-check -e '.[test,bench]'
 	.venv/bin/ivr bench --out docs
 
-# A 3-minute smoke run of it, reported in .ivr/bench/.
+# A 5-minute smoke run of it, reported in .ivr/bench/.
 bench-quick: setup
 	.venv/bin/python -c "import matplotlib" 2>/dev/null || .venv/bin/pip install -q --disable-pip-version-check -e '.[test,bench]'
 	.venv/bin/ivr bench --quick

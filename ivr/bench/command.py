@@ -29,7 +29,7 @@ SERVER_HELP = (f"the PostgreSQL server's maintenance database, where the run mak
 def add_bench_command(commands: Any, make: MakeCommand) -> None:
     bench = make(commands, "bench", "measure the app against pure dialplan and AGI, write a report; "
                  "claims, kamailio and sizing measure what a cluster needs")
-    bench.add_argument("--quick", action="store_true", help="a 3-minute smoke run at low load")
+    bench.add_argument("--quick", action="store_true", help="a 5-minute smoke run at low load")
     bench.add_argument("--out", default=".ivr/bench", help="folder of the report (default .ivr/bench)")
     bench.add_argument("--work", default=".ivr/bench-stage",
                        help="folder of the run's configuration, logs and raw events, emptied first")
