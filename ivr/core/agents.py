@@ -78,6 +78,9 @@ class AgentBoard:
     statuses: dict[str, AgentStatus] = field(default_factory=dict)
     listeners: list[Callable[[str], None]] = field(default_factory=list)
     """Told the agent's id after each change of state."""
+    changed: dict[str, None] = field(default_factory=dict)
+    """Agents whose state changed, or who left, since the distribution engine last took them, in
+    that order: it checks only them for claims to release, not every agent it holds."""
 
     def __post_init__(self) -> None:
         for agent_id in self.agents:
@@ -157,6 +160,7 @@ class AgentBoard:
         for agent_id in [a for a in self.agents if a not in agents]:
             if self.statuses[agent_id].state not in {State.RINGING, State.ON_CALL}:
                 del self.agents[agent_id], self.statuses[agent_id]
+                self.changed[agent_id] = None
         for agent_id, profile in agents.items():
             self.agents[agent_id] = profile
             self.statuses.setdefault(agent_id, AgentStatus(since=self.clock()))
@@ -210,5 +214,6 @@ class AgentBoard:
         status.state, status.reason, status.since = state, reason, now
         status.auto_paused = False
         if changed:
+            self.changed[agent_id] = None
             for listener in self.listeners:
                 listener(agent_id)

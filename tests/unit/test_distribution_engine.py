@@ -331,6 +331,19 @@ def test_the_agent_hanging_up_tells_the_flow_before_the_bridge_ends_then_wrap_up
     assert s.board.status("ana").state is State.READY
 
 
+def test_an_agent_logged_out_in_wrap_up_between_two_events_is_released_at_the_next() -> None:
+    s = Setup(wrap_up=30)
+    s.join()
+    s.claimed("c1-agent-1")
+    s.answer("c1-agent-1")
+    s.engine.handle(OfferEnded("c1-agent-1", "Normal Clearing"))
+
+    s.board.log_out("ana")  # through the API, not an event of the engine
+
+    assert s.engine.handle(Woke("another-key")) == [ReleaseAgent("ana", "c1-agent-1")]
+    assert s.engine.handle(Woke("another-key")) == []
+
+
 def test_the_caller_hanging_up_during_the_conversation_hangs_the_agent_up() -> None:
     s = Setup()
     s.join()

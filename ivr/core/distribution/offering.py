@@ -282,7 +282,9 @@ class Offering(Matching):
         self._forget_if_settled(offer)
 
     def _release_idle(self) -> None:
-        for agent, offer_id in list(self.holding.items()):
-            if agent not in self.board.agents or self.board.status(agent).state not in HOLDING:
-                del self.holding[agent]
-                self._out.append(ReleaseAgent(agent, offer_id))
+        """The claims of agents no longer ringing, talking or wrapping up for this node's calls."""
+        changed, self.board.changed = self.board.changed, {}
+        for agent in changed:
+            if agent in self.holding and (agent not in self.board.agents
+                                          or self.board.status(agent).state not in HOLDING):
+                self._out.append(ReleaseAgent(agent, self.holding.pop(agent)))
