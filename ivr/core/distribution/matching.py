@@ -23,6 +23,8 @@ class Matching(EngineState):
         """Offer each waiting item, in the order of its rank across campaigns, to the next
         agents in line."""
         ranked = sorted((w for line in self.lines.values() for w in line.in_order()), key=lambda w: w.rank)
+        if not ranked:
+            return
         taken = self._taken()
         for waiting in ranked:
             item = self.items.get(waiting.call_id)
