@@ -27,7 +27,8 @@ log = logging.getLogger("ivr.metrics")
 
 LAG_INTERVAL = 0.5
 SMOOTHING = 0.2
-"""Weight of each new ARI event's delay in ``event_delay_now``: one late event does not refuse calls."""
+"""Weight of each new ARI event's delay in ``event_delay_now`` (and of each request's time in
+``request_time_now``): one late event does not refuse calls."""
 CRM_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 OUTCOMES = (("sent to", "sent_on"), ("caller hung up", "caller_hung_up"), ("hung up", "hung_up"),
@@ -174,11 +175,16 @@ class Metrics:
                                      buckets=LAG_BUCKETS, registry=self.registry)
         self.loop_lag = Histogram("ivr_event_loop_lag_seconds", "How late a short sleep of the app wakes up",
                                   buckets=LAG_BUCKETS, registry=self.registry)
+        self.request_time = Histogram("ivr_ari_request_seconds",
+                                      "An ARI request, from the wait for a connection to Asterisk's answer",
+                                      buckets=LAG_BUCKETS, registry=self.registry)
 
     loop_lag_now = 0.0
     """The last sample of the loop's lag (admission control)."""
     event_delay_now = 0.0
     """ARI events' delay, smoothed over the last few (admission control)."""
+    request_time_now = 0.0
+    """ARI requests' time, smoothed over the last few (admission control)."""
 
     def call_ended(self, record: CallRecord) -> None:
         self.calls.labels(outcome_kind(record.outcome)).inc()
@@ -200,6 +206,10 @@ class Metrics:
         delay = max(0.0, time.time() - sent)
         self.event_delay.observe(delay)
         self.event_delay_now += SMOOTHING * (delay - self.event_delay_now)
+
+    def ari_request(self, seconds: float) -> None:
+        self.request_time.observe(seconds)
+        self.request_time_now += SMOOTHING * (seconds - self.request_time_now)
 
     async def sample_loop_lag(self) -> None:
         """Until cancelled."""

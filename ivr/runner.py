@@ -102,7 +102,7 @@ async def serve(settings: Settings) -> None:
     AriUnreachable on start-up."""
     flows = FlowHolder(settings.flow_path)
     admission = Admission(settings.admission.max_calls, settings.admission.max_loop_lag,
-                          settings.admission.max_event_delay)
+                          settings.admission.max_event_delay, settings.admission.max_request_time)
     password = ari_password(settings)
     engine = open_engine(database_url(settings))
     await upgrade(engine)
@@ -160,7 +160,8 @@ async def serve(settings: Settings) -> None:
     app = StasisApp(settings.ari.app, rest, flows.new_call, connection=lambda: stream.connections,
                     flow_name=settings.flow_path.stem[:40], on_record=record, crm=crm,
                     campaigns=campaigns, admit=lambda calls: admission.refuses(
-                        calls, metrics.loop_lag_now, metrics.event_delay_now), on_open=records.opened)
+                        calls, metrics.loop_lag_now, metrics.event_delay_now, metrics.request_time_now),
+                    on_open=records.opened)
     open_calls = OpenCalls(engine, settings.ari.app)
 
     async def close(calls: list[Closed]) -> None:
@@ -202,6 +203,7 @@ async def serve(settings: Settings) -> None:
                                 lambda: stream.connections, stream.connected.is_set, crm.open_breakers,
                                 lambda: records.spooled, callbacks_pending, lambda: api.refused,
                                 lambda: app.turned_away, lambda: rest.sent))
+    rest.timed = metrics.ari_request
     metrics_token = ensure_secret(settings.state_path / "api" / "metrics-token")
     api.page_routes = [*Pages(api, settings.state_path / "api", lambda request: request.secure
                               or settings.api.url.startswith("https://")).routes(),

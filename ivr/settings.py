@@ -186,6 +186,7 @@ class AdmissionSettings(Section):
     max_calls: int = Field(0, ge=0, le=100_000, description="calls in progress")
     max_loop_lag: float = Field(0.0, ge=0, le=60, description="seconds the event loop runs late")
     max_event_delay: float = Field(0.0, ge=0, le=60, description="seconds ARI events arrive late (smoothed)")
+    max_request_time: float = Field(0.0, ge=0, le=60, description="seconds ARI requests take (smoothed)")
 
 
 class ApiSettings(Section):

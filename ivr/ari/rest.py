@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -95,6 +96,9 @@ class AriRest:
         self.sent: Counter[tuple[str, str]] = Counter()
         """Requests sent, by method and resource (``POST``, ``channels``): what a call costs
         Asterisk, for /metrics and the benchmark."""
+        self.timed: Callable[[float], None] = lambda seconds: None
+        """Told how long each request took, waiting for a connection included, answered or not
+        (/metrics, admission control)."""
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -111,8 +115,12 @@ class AriRest:
     async def _raw(self, method: str, path: str, params: dict[str, Any] | None = None,
                    body: dict[str, Any] | None = None) -> bytes:
         self.sent[method, path.split("/", 2)[1]] += 1
-        status, content = await self._http.request(method, path, params,
-                                                   json.dumps(body).encode() if body is not None else b"")
+        started = time.monotonic()
+        try:
+            status, content = await self._http.request(method, path, params,
+                                                       json.dumps(body).encode() if body is not None else b"")
+        finally:
+            self.timed(time.monotonic() - started)
         if status >= 300:
             try:
                 message = str(json.loads(content).get("message", ""))

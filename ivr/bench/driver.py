@@ -35,7 +35,15 @@ from ivr.bench.plan import (
 )
 from ivr.bench.process_stats import Process, busy_share, read_machine_ticks
 from ivr.bench.sipp_scenarios import CUSTOMER_ID
-from ivr.bench.stage import APP_DID, MAX_EVENT_DELAY, MAX_LOOP_LAG, Stage, free_media_port, free_port
+from ivr.bench.stage import (
+    APP_DID,
+    MAX_EVENT_DELAY,
+    MAX_LOOP_LAG,
+    MAX_REQUEST_TIME,
+    Stage,
+    free_media_port,
+    free_port,
+)
 from ivr.loop_lag import read_lags
 from ivr.pbx import control
 
@@ -162,7 +170,8 @@ async def _overload(stage: Stage, ami: AmiEvents, plan: Plan,
     calls beyond half the overload's."""
     basis = overload_limit(results)
     load, why = overload_level(basis, plan.top)
-    admission: dict[str, float] = {"max_event_delay": MAX_EVENT_DELAY, "max_loop_lag": MAX_LOOP_LAG}
+    admission: dict[str, float] = {"max_event_delay": MAX_EVENT_DELAY, "max_loop_lag": MAX_LOOP_LAG,
+                                   "max_request_time": MAX_REQUEST_TIME}
     if plan.quick:
         admission = {"max_calls": load.concurrent // 2}
         await asyncio.to_thread(stage.restart_app, "app-overload",

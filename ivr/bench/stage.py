@@ -28,9 +28,9 @@ and alert pipe (8,000 files at 800 calls of the app); pure dialplan's CURL takes
 20,000 files it ran out at about 1,540 of 1,896 calls, some 12.4 files each."""
 SPARE_FILES = 1024
 """Asterisk's own files beyond its calls': modules, logs, SIP and HTTP sockets."""
-MAX_EVENT_DELAY, MAX_LOOP_LAG = 0.5, 0.2
+MAX_EVENT_DELAY, MAX_LOOP_LAG, MAX_REQUEST_TIME = 0.5, 0.2, 0.25
 """The app's admission limits on every run: far above what a load it carries shows (events a
-few ms late, the loop at most tens of ms), reached only past its limit."""
+few ms late, the loop at most tens of ms, ARI requests a few ms), reached only past its limit."""
 
 # Each benchmark's instance has RTP ports of its own, below Linux's ephemeral ports (from 32768),
 # where SIPp's own media ports are taken: `ivr bench` 10000-25999 (8,000 channels, two ports
@@ -55,6 +55,7 @@ port = {api}
 [admission]
 max_event_delay = {max_event_delay}
 max_loop_lag = {max_loop_lag}
+max_request_time = {max_request_time}
 
 [agi]
 port = {agi}
@@ -68,7 +69,8 @@ def settings_text(folder: Path, instance: str, sip_port: int, agi_port: int, rtp
     """A benchmark's ivr.toml: its own PBX instance and ports, its files in ``folder``."""
     return SETTINGS.format(folder=folder, instance=instance, root=REPO / ".pbx" / "root", http=free_port(),
                            sip=sip_port, ami=free_port(), api=free_port(), agi=agi_port, rtp_start=rtp[0],
-                           rtp_end=rtp[1], max_event_delay=MAX_EVENT_DELAY, max_loop_lag=MAX_LOOP_LAG)
+                           rtp_end=rtp[1], max_event_delay=MAX_EVENT_DELAY, max_loop_lag=MAX_LOOP_LAG,
+                           max_request_time=MAX_REQUEST_TIME)
 
 
 FLOW = """# The benchmark's flow: the caller keys a 4-digit customer id after a beep, the CRM names

@@ -33,3 +33,15 @@ def test_the_exposition_counts_calls_and_reads_the_live_state_at_each_scrape() -
                  'ivr_calls_turned_away_total{limit="max_calls"} 3.0',
                  'ivr_ari_requests_total{method="POST",resource="channels"} 5.0']:
         assert line in text.splitlines(), line
+
+
+def test_ari_requests_times_are_counted_and_smoothed_for_admission_control() -> None:
+    metrics = Metrics()
+    for seconds in (0.002, 0.003, 1.2):
+        metrics.ari_request(seconds)
+
+    lines = metrics.exposition().decode().splitlines()
+
+    assert "ivr_ari_request_seconds_count 3.0" in lines
+    assert 'ivr_ari_request_seconds_bucket{le="0.005"} 2.0' in lines
+    assert 0.2 < metrics.request_time_now < 0.3  # one slow request moves it a fifth of the way
