@@ -28,7 +28,7 @@ and alert pipe (8,000 files at 800 calls of the app); pure dialplan's CURL takes
 20,000 files it ran out at about 1,540 of 1,896 calls, some 12.4 files each."""
 SPARE_FILES = 1024
 """Asterisk's own files beyond its calls': modules, logs, SIP and HTTP sockets."""
-MAX_EVENT_DELAY, MAX_LOOP_LAG, MAX_REQUEST_TIME = 0.5, 0.2, 0.25
+MAX_EVENT_DELAY, MAX_LOOP_LAG, MAX_REQUEST_TIME = 0.5, 0.2, 0.1
 """The app's admission limits on every run: far above what a load it carries shows (events a
 few ms late, the loop at most tens of ms, ARI requests a few ms), reached only past its limit."""
 
