@@ -16,7 +16,7 @@ lint: setup
 unit: setup
 	.venv/bin/python -m pytest tests/unit ivr
 
-# The benchmark (docs/benchmarks.md): about 1 h 40 min on a quiet machine; the report goes to docs/.
+# The benchmark (docs/benchmarks.md): about 1 h 15 min on a quiet machine; the report goes to docs/.
 bench: setup
 	.venv/bin/python -c "import matplotlib" 2>/dev/null || .venv/bin/pip install -q --disable-pip-version-check -e '.[test,bench]'
 	.venv/bin/ivr bench --out docs
