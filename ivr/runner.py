@@ -39,6 +39,7 @@ from ivr.sms.routes import routes as sms_routes
 from ivr.stasis.app import StasisApp
 from ivr.stasis.backend_calls import BackendCallsRun
 from ivr.stasis.campaigns import Campaigns
+from ivr.stasis.gate import DialplanGate
 from ivr.store.agent_calls import AgentCalls
 from ivr.store.agents import AgentStateWriter, AgentStore, follow_other_nodes, restore
 from ivr.store.backend_calls import BackendCalls
@@ -161,7 +162,10 @@ async def serve(settings: Settings) -> None:
                     flow_name=settings.flow_path.stem[:40], on_record=record, crm=crm,
                     campaigns=campaigns, admit=lambda calls: admission.refuses(
                         calls, metrics.loop_lag_now, metrics.event_delay_now, metrics.request_time_now),
-                    on_open=records.opened)
+                    on_open=records.opened, on_turn_away=lambda refusal: gate.close(refusal))
+    gate = DialplanGate(rest, settings.ari.app, lambda: admission.clears(
+        len(app.sessions), metrics.loop_lag_now, metrics.event_delay_now, metrics.request_time_now),
+        app.turned_away)
     open_calls = OpenCalls(engine, settings.ari.app)
 
     async def close(calls: list[Closed]) -> None:
@@ -173,6 +177,7 @@ async def serve(settings: Settings) -> None:
             await pulled.close_calls((closed.call.channel_id for closed in calls), LOST)
 
     async def connected() -> None:
+        await gate.connected()
         await app.reconcile()
         if not reconciled.is_set():  # the calls of an earlier run that were not taken back
             reconciled.set()
@@ -213,6 +218,7 @@ async def serve(settings: Settings) -> None:
     measuring = [asyncio.create_task(metrics.sample_loop_lag(), name="loop-lag-metric"),
                  asyncio.create_task(callbacks_pending.run(), name="callbacks-pending-metric")]
     reader = asyncio.create_task(stream.run(), name="ari-events")
+    gating = asyncio.create_task(gate.run(), name="dialplan-gate")
     renewing = None if alone else asyncio.create_task(keep_renewing(shared_claims), name="agent-claims")
     keeping = asyncio.create_task(keep_open_calls(open_calls, close, others=not alone), name="open-calls")
     calling_back = asyncio.create_task(campaigns.serve_callbacks(), name="callbacks")
@@ -238,6 +244,8 @@ async def serve(settings: Settings) -> None:
         if reader.done():
             reader.result()
         log.info("stopping: handing %d call(s) to the dialplan", len(app.sessions))
+        gating.cancel()
+        await gate.shut()
         await app.hand_over()
         await asyncio.wait_for(stream.close(), timeout=5)
         await asyncio.wait_for(reader, timeout=5)
@@ -245,7 +253,7 @@ async def serve(settings: Settings) -> None:
     finally:
         if pid_file.read_text().strip() == str(os.getpid()):
             pid_file.unlink()
-        tasks = [t for t in (reader, stopping, renewing, keeping, following, lag, calling_back, pulling,
+        tasks = [t for t in (reader, gating, stopping, renewing, keeping, following, lag, calling_back, pulling,
                              backing, watching, sparing, *measuring) if t is not None]
         for task in tasks:
             task.cancel()

@@ -179,6 +179,17 @@ class AriRest:
         await self.request("POST", f"/channels/{channel_id}/variable",
                            params={"variable": name, "value": value})
 
+    async def get_global(self, name: str) -> str:
+        result = await self.request("GET", "/asterisk/variable", {"variable": name})
+        return str((result or {}).get("value", ""))
+
+    async def set_global(self, name: str, value: str) -> None:
+        await self.request("POST", "/asterisk/variable", params={"variable": name, "value": value})
+
+    async def user_event(self, app: str, name: str) -> None:
+        """An event (``ChannelUserevent``) Asterisk sends back to ``app`` through its event stream."""
+        await self.request("POST", f"/events/user/{name}", params={"application": app})
+
     async def set_variables(self, channel_id: str, pairs: Sequence[tuple[str, str]]) -> None:
         """Several variables in as few requests as ``variable_requests`` allows: each is a round
         trip through the channel's own thread in Asterisk (nine per benchmark call were half of

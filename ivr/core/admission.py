@@ -19,11 +19,28 @@ Refusal(limit='max_calls', why='2 calls in progress (admission.max_calls = 2)')
 'event loop 350 ms late (admission.max_loop_lag = 200 ms)'
 >>> Admission(max_request_time=0.25).refuses(calls=0, loop_lag=0.0, event_delay=0.0, request_time=0.4).why
 'ARI requests take 400 ms (admission.max_request_time = 250 ms)'
+
+While it refuses, the app also closes the dialplan's gate before ``Stasis()`` (ivr.stasis.gate),
+and opens it again only once every measure is well below its limit:
+
+>>> limits = Admission(max_calls=100, max_loop_lag=0.2)
+>>> limits.clears(calls=95, loop_lag=0.0, event_delay=0.0), limits.clears(calls=80, loop_lag=0.15, event_delay=0.0)
+(False, False)
+>>> limits.clears(calls=89, loop_lag=0.09, event_delay=3.0)
+True
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+CLEAR_TIME = 0.5
+"""The share of a time limit (loop lag, event delay, request time) that the measure must fall
+under before the gate opens again: Asterisk's ARI and the loop are either fast (a few ms) or
+behind (hundreds), and a gate opened at the limit closes again within the second."""
+CLEAR_CALLS = 0.9
+"""The share of ``max_calls``: the gate opens again once a tenth of the calls have ended, not
+at every call's end (each closing and opening is a request to Asterisk)."""
 
 
 @dataclass(frozen=True)
@@ -58,3 +75,11 @@ class Admission:
             return Refusal("max_request_time", f"ARI requests take {request_time * 1000:.0f} ms "
                                                f"(admission.max_request_time = {limit:.0f} ms)")
         return None
+
+    def clears(self, calls: int, loop_lag: float, event_delay: float, request_time: float = 0.0) -> bool:
+        """Every measure well below its limit (CLEAR_TIME, CLEAR_CALLS): a gate a refusal closed
+        opens again."""
+        calls_limit = max(1, int(self.max_calls * CLEAR_CALLS)) if self.max_calls else 0
+        margin = Admission(calls_limit, self.max_loop_lag * CLEAR_TIME, self.max_event_delay * CLEAR_TIME,
+                           self.max_request_time * CLEAR_TIME)
+        return margin.refuses(calls, loop_lag, event_delay, request_time) is None

@@ -29,8 +29,9 @@ FlowFactory = Callable[[str], CallHandler]
 REQUEUE = ("ivr-requeue", "s", 1)
 EVENTS = ("StasisStart", "StasisEnd", "ChannelDtmfReceived", "PlaybackFinished", "ChannelHangupRequest",
           "ChannelDestroyed", "EndpointStateChange", "ApplicationReplaced", "RecordingFinished",
-          "RecordingFailed")
-"""The events the app reads; Asterisk is asked to send no other."""
+          "RecordingFailed", "ChannelUserevent")
+"""The events the app reads; Asterisk is asked to send no other (a user event is the dialplan
+gate's probe, read for its delay)."""
 AGENT_LEG_ID = re.compile(r"-agent-[0-9]+$")
 """An agent leg's channel id: the offer's, ``<caller's channel>-agent-<n>`` (distribution)."""
 
@@ -40,10 +41,13 @@ class StasisApp:
                  connection: Callable[[], int], flow_name: str, on_record: RecordSink,
                  crm: Crm | None = None, campaigns: Campaigns | None = None,
                  admit: Callable[[int], Refusal | None] = lambda calls: None,
-                 on_open: Callable[[OpenCall], None] = lambda call: None) -> None:
+                 on_open: Callable[[OpenCall], None] = lambda call: None,
+                 on_turn_away: Callable[[Refusal], None] = lambda refusal: None) -> None:
         """``admit(calls in progress)``: why a new call is turned away now (ivr.core.admission),
-        or None to take it. ``on_open``: a call entered (its record follows when it ends)."""
+        or None to take it; ``on_turn_away``: a call was (the dialplan's gate closes). ``on_open``:
+        a call entered (its record follows when it ends)."""
         self.app = app
+        self.on_turn_away = on_turn_away
         self.on_open = on_open
         self.admit = admit
         self.turned_away: Counter[str] = Counter()
@@ -103,6 +107,7 @@ class StasisApp:
     def _turn_away(self, channel_id: str, event: dict[str, Any], refusal: Refusal) -> None:
         """Overloaded: the call goes to the dialplan's fallback at once, recorded and counted."""
         self.turned_away[refusal.limit] += 1
+        self.on_turn_away(refusal)
         why = refusal.why
         log.warning("call %s: turned away to the dialplan fallback: %s", channel_id, why)
         started = call_started(event.get("channel") or {}, [str(a) for a in event.get("args") or []])

@@ -71,8 +71,11 @@ def test_metrics_move_with_real_calls_and_readiness_follows_asterisk(pbx: Pbx, t
     assert "ivr_agents" in after and 'ivr_campaign_waiting' in after
 
 
-def test_beyond_the_admission_limit_a_call_goes_to_the_fallback_at_once_recorded_and_counted(
+def test_beyond_the_admission_limit_a_call_goes_to_the_fallback_and_the_gate_closes_until_the_app_clears(
         pbx: Pbx, tmp_path: Path) -> None:
+    """The second call is turned away by the app, which closes the dialplan's gate: the third
+    passes the app by in the dialplan (no StasisStart), counted all the same; once the first call
+    ends the gate opens and the fourth is the app's."""
     port = free_port()
     config = pbx.configured(tmp_path, extra=f"\n[api]\nport = {port}\n")
     app = App(pbx, tmp_path / "app.log", config=config, env={"IVR_ADMISSION__MAX_CALLS": "1"})
@@ -83,8 +86,12 @@ def test_beyond_the_admission_limit_a_call_goes_to_the_fallback_at_once_recorded
             first = calls.submit(pbx.call, "100", "--timeout", "15", config=config)  # waits for digits
             until(lambda: any(c["dialplan"]["app_name"] == "Stasis" for c in pbx.channels()), 10,
                   "the first call in the app")
-            second = calls.submit(pbx.call, "100", "--timeout", "15", config=config)
-            turned_away, served = second.result(), first.result()
+            turned_away = pbx.call("100", "--timeout", "15", config=config)
+            until(lambda: "dialplan gate closed" in app.text(), 10, "the gate to close")
+            passed_by = pbx.call("100", "--timeout", "15", config=config)
+            served = first.result()
+        until(lambda: "dialplan gate open again" in app.text(), 10, "the gate to open")
+        after = pbx.call("100", "--dtmf", "55#", "--timeout", "15", config=config)
         scraped = httpx.get(f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {token}"},
                             timeout=5).text
     finally:
@@ -93,6 +100,12 @@ def test_beyond_the_admission_limit_a_call_goes_to_the_fallback_at_once_recorded
     assert any("ivr: fallback" in step for step in turned_away["dialplan"]), turned_away
     assert not any("ivr: fallback" in step for step in served["dialplan"]), served
     assert "turned away to the dialplan fallback: 1 calls in progress (admission.max_calls = 1)" in app.text()
-    assert sample(scraped, "ivr_calls_turned_away_total") == 1
+    gated = [step for step in passed_by["dialplan"] if "ivr-stasis" in step or "ivr-fallback" in step]
+    assert any("Set(STASISSTATUS=GATED)" in step for step in gated), passed_by
+    assert not any("Stasis(" in step for step in gated), passed_by
+    assert any("ivr: fallback" in step and "STASISSTATUS=GATED" in step for step in gated), passed_by
+    assert app.text().count("turned away to the dialplan fallback") == 1
+    assert not any("ivr: fallback" in step for step in after["dialplan"]), after
+    assert sample(scraped, "ivr_calls_turned_away_total") == 2
     records = pbx.ivr("calls", "--json", "--limit", "5", config=config).stdout
     assert "turned away: 1 calls in progress" in records
