@@ -162,10 +162,12 @@ async def serve(settings: Settings) -> None:
                     flow_name=settings.flow_path.stem[:40], on_record=record, crm=crm,
                     campaigns=campaigns, admit=lambda calls: admission.refuses(
                         calls, metrics.loop_lag_now, metrics.event_delay_now, metrics.request_time_now),
-                    on_open=records.opened, on_turn_away=lambda refusal: gate.close(refusal))
-    gate = DialplanGate(rest, settings.ari.app, lambda: admission.clears(
-        len(app.sessions), metrics.loop_lag_now, metrics.event_delay_now, metrics.request_time_now),
-        app.turned_away)
+                    on_open=records.opened, on_turn_away=lambda refusal: gate.refused(refusal))
+
+    def measures() -> tuple[int, float, float, float]:
+        return len(app.sessions), metrics.loop_lag_now, metrics.event_delay_now, metrics.request_time_now
+    gate = DialplanGate(rest, settings.ari.app, lambda: admission.refuses(*measures()),
+                        lambda: admission.clears(*measures()), app.turned_away)
     open_calls = OpenCalls(engine, settings.ari.app)
 
     async def close(calls: list[Closed]) -> None:
@@ -207,7 +209,7 @@ async def serve(settings: Settings) -> None:
     metrics = Metrics(LiveState(lambda: len(app.sessions), campaigns.waiting_lines, board,
                                 lambda: stream.connections, stream.connected.is_set, crm.open_breakers,
                                 lambda: records.spooled, callbacks_pending, lambda: api.refused,
-                                lambda: app.turned_away, lambda: rest.sent))
+                                lambda: app.turned_away, lambda: rest.sent, lambda: gate.share))
     rest.timed = metrics.ari_request
     metrics_token = ensure_secret(settings.state_path / "api" / "metrics-token")
     api.page_routes = [*Pages(api, settings.state_path / "api", lambda request: request.secure

@@ -20,14 +20,18 @@ Refusal(limit='max_calls', why='2 calls in progress (admission.max_calls = 2)')
 >>> Admission(max_request_time=0.25).refuses(calls=0, loop_lag=0.0, event_delay=0.0, request_time=0.4).why
 'ARI requests take 400 ms (admission.max_request_time = 250 ms)'
 
-While it refuses, the app also closes the dialplan's gate before ``Stasis()`` (ivr.stasis.gate),
-and opens it again only once every measure is well below its limit:
+While it refuses, the app also has the dialplan turn a share of new callers away before
+``Stasis()`` (ivr.stasis.gate): the share grows by SHED_UP points at each probe while a limit
+refuses, and falls by SHED_DOWN once every measure is well below its limit:
 
 >>> limits = Admission(max_calls=100, max_loop_lag=0.2)
 >>> limits.clears(calls=95, loop_lag=0.0, event_delay=0.0), limits.clears(calls=80, loop_lag=0.15, event_delay=0.0)
 (False, False)
 >>> limits.clears(calls=89, loop_lag=0.09, event_delay=3.0)
 True
+>>> [shed_share(share, refusing, clearing) for share, refusing, clearing in
+...  [(0, True, False), (90, True, False), (40, False, False), (40, False, True), (3, False, True)]]
+[20, 100, 40, 35, 0]
 """
 
 from __future__ import annotations
@@ -36,11 +40,16 @@ from dataclasses import dataclass
 
 CLEAR_TIME = 0.5
 """The share of a time limit (loop lag, event delay, request time) that the measure must fall
-under before the gate opens again: Asterisk's ARI and the loop are either fast (a few ms) or
-behind (hundreds), and a gate opened at the limit closes again within the second."""
+under before the dialplan sheds fewer callers: Asterisk's ARI and the loop are either fast (a
+few ms) or behind (hundreds), and between the two the share holds."""
 CLEAR_CALLS = 0.9
-"""The share of ``max_calls``: the gate opens again once a tenth of the calls have ended, not
-at every call's end (each closing and opening is a request to Asterisk)."""
+"""The share of ``max_calls`` under which the dialplan sheds fewer callers."""
+SHED_UP = 20
+"""Percentage points of new callers the dialplan turns away, added at each probe while a limit
+refuses: at twice its capacity the app sheds half within 1.5 s."""
+SHED_DOWN = 5
+"""Points taken off at each probe while every measure clears: slower than the climb, so that a
+load that would overload the app again is met before it does."""
 
 
 @dataclass(frozen=True)
@@ -77,9 +86,19 @@ class Admission:
         return None
 
     def clears(self, calls: int, loop_lag: float, event_delay: float, request_time: float = 0.0) -> bool:
-        """Every measure well below its limit (CLEAR_TIME, CLEAR_CALLS): a gate a refusal closed
-        opens again."""
+        """Every measure well below its limit (CLEAR_TIME, CLEAR_CALLS): the dialplan can shed
+        fewer callers."""
         calls_limit = max(1, int(self.max_calls * CLEAR_CALLS)) if self.max_calls else 0
         margin = Admission(calls_limit, self.max_loop_lag * CLEAR_TIME, self.max_event_delay * CLEAR_TIME,
                            self.max_request_time * CLEAR_TIME)
         return margin.refuses(calls, loop_lag, event_delay, request_time) is None
+
+
+def shed_share(share: int, refusing: bool, clearing: bool) -> int:
+    """The percentage of new callers the dialplan turns away from now, from the last one and
+    whether a limit refuses (``Admission.refuses``) or every measure clears."""
+    if refusing:
+        return min(100, share + SHED_UP)
+    if clearing:
+        return max(0, share - SHED_DOWN)
+    return share

@@ -1,18 +1,19 @@
 """The dialplan's gate before ``Stasis()`` (``[ivr-stasis]`` in dialplan/asterisk/extensions.conf).
 
-While admission control turns calls away, the app closes its gate (the global variable
-``IVR_CLOSED_<app>`` = 1): the dialplan then passes the next callers to the next app, or to the
-fallback, without entering this one. Measured at a rush of twice the app's limit, each call the
-app turned away itself still cost Asterisk a StasisStart, a request and the events of leaving,
-and Asterisk, not the app, was what ran out. The dialplan counts the calls it passed by
-(``IVR_GATED_<app>``, under a LOCK so that no increment is lost); the app adds them to its count
-of calls turned away, under the limit that closed the gate.
+While admission control turns calls away, the app has the dialplan turn away a share of new
+callers (the global variable ``IVR_SHED_<app>``, a percentage): they go on to the next app, or to
+the fallback, without entering this one. Measured at a rush of twice the app's limit, each call
+the app turned away itself still cost Asterisk a StasisStart, a request and the events of
+leaving, and Asterisk, not the app, was what ran out; a gate only open or shut let a rush in
+each time it opened. The dialplan counts the callers it turned away (``IVR_GATED_<app>``, under a
+LOCK so that no increment is lost); the app adds them to its count of calls turned away, under
+the limit that refused last.
 
-While closed, the app probes Asterisk every PROBE_EVERY seconds with a user event (the request's
-time and the event's delay are what admission control measures, even with no call in progress)
-and opens the gate once every measure is well below its limit (``Admission.clears``). A request
-that fails is tried again at the next probe: a gate left closed would send every caller to the
-fallback.
+While it sheds, the app probes Asterisk every PROBE_EVERY seconds with a user event (the
+request's time and the event's delay are what admission control measures, even with no call in
+progress) and steers the share (``ivr.core.admission.shed_share``) until it is 0 again. A request
+that fails is tried again at the next probe: a share left in Asterisk would turn callers away
+for good.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from ivr.ari.rest import AriError, AriRest
-from ivr.core.admission import Refusal
+from ivr.core.admission import Refusal, shed_share
 
 log = logging.getLogger("ivr.gate")
 
@@ -32,8 +33,8 @@ PROBE_EVENT = "ivr-probe"
 """The user event's name; the app reads it only for its delay."""
 
 
-def closed_variable(app: str) -> str:
-    return f"IVR_CLOSED_{app}"
+def shed_variable(app: str) -> str:
+    return f"IVR_SHED_{app}"
 
 
 def gated_variable(app: str) -> str:
@@ -41,37 +42,40 @@ def gated_variable(app: str) -> str:
 
 
 class DialplanGate:
-    def __init__(self, rest: AriRest, app: str, clears: Callable[[], bool], turned_away: Counter[str],
-                 probe_every: float = PROBE_EVERY) -> None:
-        """``clears()``: whether every measure is well below its limit now; ``turned_away``: the
-        app's count of calls turned away, by limit, that the calls the dialplan passed by join."""
+    def __init__(self, rest: AriRest, app: str, refuses: Callable[[], Refusal | None],
+                 clears: Callable[[], bool], turned_away: Counter[str], probe_every: float = PROBE_EVERY) -> None:
+        """``refuses()``/``clears()``: admission control's verdict on the measures now;
+        ``turned_away``: the app's count of calls turned away, by limit, that the callers the
+        dialplan turned away join."""
         self.rest = rest
         self.app = app
+        self.refuses = refuses
         self.clears = clears
         self.turned_away = turned_away
         self.probe_every = probe_every
-        self.closed_by: Refusal | None = None
-        """The refusal that closed the gate, None while open."""
-        self.closings = 0
+        self.share = 0
+        """The percentage of new callers the dialplan turns away, as Asterisk has it."""
+        self.limit = ""
+        """The limit that refused last, which the dialplan's count joins."""
         self._counted = 0
         """``IVR_GATED_<app>`` as last read."""
         self._wanted = asyncio.Event()
+        self._refused = False
+        """A call was turned away since the last probe."""
+        self._rewrite = False
+        """The share could not be written on connecting."""
 
-    def close(self, refusal: Refusal) -> None:
-        """Admission control refused a call: the gate closes, unless it already is."""
-        if self.closed_by is None:
-            self.closed_by = refusal
-            self.closings += 1
-            self._wanted.set()
+    def refused(self, refusal: Refusal) -> None:
+        """The app turned a call away: the dialplan starts shedding, unless it already does."""
+        self.limit = refusal.limit
+        self._refused = True
+        self._wanted.set()
 
     async def connected(self) -> None:
-        """On every connect: the gate as the app has it (open after a restart of either side),
-        and the dialplan's count from here."""
-        try:
-            await self.rest.set_global(closed_variable(self.app), "1" if self.closed_by else "0")
-            self._counted = _number(await self.rest.get_global(gated_variable(self.app)))
-        except (AriError, OSError) as exc:
-            log.warning("dialplan gate: not set on connecting (%s); the next probe sets it", exc)
+        """On every connect: the share as the app has it (none after a restart of either
+        side), and the dialplan's count from here."""
+        if not await self._write(self.share):
+            self._rewrite = True
             self._wanted.set()
 
     async def run(self) -> None:
@@ -79,61 +83,63 @@ class DialplanGate:
         while True:
             await self._wanted.wait()
             self._wanted.clear()
-            refusal = self.closed_by
-            if refusal is None:
-                await self._keep_trying(lambda: self._open(""))
-                continue
-            log.warning("dialplan gate closed: %s; new callers go to the next app or the fallback", refusal.why)
-            await self._keep_trying(self._close)
-            while not await self._cleared(refusal.limit):
+            while self._rewrite and not await self._write(self.share):
                 await asyncio.sleep(self.probe_every)
-            self.closed_by = None
-            await self._keep_trying(lambda: self._open(refusal.limit))
-            log.warning("dialplan gate open again; %d call(s) passed by while %s refused",
-                        self.turned_away[refusal.limit], refusal.limit)
+            if not self._refused:
+                continue
+            await self._steer(shed_share(self.share, refusing=True, clearing=False))
+            while self.share:
+                await asyncio.sleep(self.probe_every)
+                self._refused = False
+                if await self._probe():
+                    refusal = self.refuses()
+                    if refusal is not None:
+                        self.limit = refusal.limit
+                    await self._steer(shed_share(self.share, refusal is not None, self.clears()))
+            log.warning("dialplan gate: every caller let in again; %d call(s) turned away for %s so far",
+                        self.turned_away[self.limit], self.limit)
 
     async def shut(self) -> None:
-        """On stopping: the gate open, as an app that is not running leaves it."""
-        if (refusal := self.closed_by) is not None:
-            self.closed_by = None
-            try:
-                await self._open(refusal.limit)
-            except (AriError, OSError) as exc:
-                log.warning("dialplan gate: not opened on stopping (%s); the next start opens it", exc)
+        """On stopping: no caller turned away for an app that is not running (the dialplan
+        passes it by anyway), and the last of the count."""
+        if self.share and not await self._write(0):
+            log.warning("dialplan gate: left at %d%% on stopping; the next start sets it", self.share)
 
-    async def _cleared(self, limit: str) -> bool:
+    async def _probe(self) -> bool:
         try:
             await self.rest.user_event(self.app, PROBE_EVENT)
-            await self._count(limit)
+            await self._count()
         except (AriError, OSError) as exc:
             log.warning("dialplan gate: probe failed: %s", exc)
             return False
-        return self.clears()
+        return True
 
-    async def _close(self) -> None:
-        await self.rest.set_global(closed_variable(self.app), "1")
+    async def _steer(self, share: int) -> None:
+        if share != self.share:
+            if share and not self.share:
+                log.warning("dialplan gate: turning %d%% of new callers away (%s)", share, self.limit)
+            await self._write(share)
 
-    async def _open(self, limit: str) -> None:
-        """Open, and the calls passed by until then counted under ``limit`` (none if empty)."""
-        await self.rest.set_global(closed_variable(self.app), "0")
-        await self._count(limit)
+    async def _write(self, share: int) -> bool:
+        """The share set in Asterisk and the count read, or False if a request failed (the share
+        as it was)."""
+        try:
+            await self.rest.set_global(shed_variable(self.app), str(share))
+            self.share = share
+            self._rewrite = False
+            await self._count()
+        except (AriError, OSError) as exc:
+            log.warning("dialplan gate: %s", exc)
+            return False
+        return True
 
-    async def _count(self, limit: str) -> None:
+    async def _count(self) -> None:
         gated = _number(await self.rest.get_global(gated_variable(self.app)))
         # Lower than last read: Asterisk restarted, and counted from 0 again.
         passed = gated - self._counted if gated >= self._counted else gated
         self._counted = gated
-        if passed and limit:
-            self.turned_away[limit] += passed
-
-    async def _keep_trying(self, step: Callable[[], Awaitable[None]]) -> None:
-        while True:
-            try:
-                await step()
-                return
-            except (AriError, OSError) as exc:
-                log.warning("dialplan gate: %s", exc)
-                await asyncio.sleep(self.probe_every)
+        if passed and self.limit:
+            self.turned_away[self.limit] += passed
 
 
 def _number(value: str) -> int:

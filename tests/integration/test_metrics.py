@@ -71,29 +71,32 @@ def test_metrics_move_with_real_calls_and_readiness_follows_asterisk(pbx: Pbx, t
     assert "ivr_agents" in after and 'ivr_campaign_waiting' in after
 
 
-def test_beyond_the_admission_limit_a_call_goes_to_the_fallback_and_the_gate_closes_until_the_app_clears(
+def test_beyond_the_admission_limit_a_call_goes_to_the_fallback_and_the_dialplan_sheds_callers_until_clear(
         pbx: Pbx, tmp_path: Path) -> None:
-    """The second call is turned away by the app, which closes the dialplan's gate: the third
-    passes the app by in the dialplan (no StasisStart), counted all the same; once the first call
-    ends the gate opens and the fourth is the app's."""
+    """The second call is turned away by the app, which has the dialplan shed callers: once it
+    sheds all of them the third passes the app by in the dialplan (no StasisStart), counted all
+    the same; after the first call ends the share falls to none and the fourth is the app's."""
     port = free_port()
     config = pbx.configured(tmp_path, extra=f"\n[api]\nport = {port}\n")
     app = App(pbx, tmp_path / "app.log", config=config, env={"IVR_ADMISSION__MAX_CALLS": "1"})
     try:
         app.wait_connected(1)
         token = (pbx.state_dir / "api" / "metrics-token").read_text().strip()
+
+        def scrape() -> str:
+            return httpx.get(f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {token}"},
+                             timeout=5).text
         with ThreadPoolExecutor(2) as calls:
-            first = calls.submit(pbx.call, "100", "--timeout", "15", config=config)  # waits for digits
+            first = calls.submit(pbx.call, "100", "--timeout", "20", config=config)  # waits for digits
             until(lambda: any(c["dialplan"]["app_name"] == "Stasis" for c in pbx.channels()), 10,
                   "the first call in the app")
             turned_away = pbx.call("100", "--timeout", "15", config=config)
-            until(lambda: "dialplan gate closed" in app.text(), 10, "the gate to close")
+            until(lambda: sample(scrape(), "ivr_admission_shed_percent") == 100, 10, "every new caller shed")
             passed_by = pbx.call("100", "--timeout", "15", config=config)
             served = first.result()
-        until(lambda: "dialplan gate open again" in app.text(), 10, "the gate to open")
+        until(lambda: "every caller let in again" in app.text(), 20, "the share to fall to none")
         after = pbx.call("100", "--dtmf", "55#", "--timeout", "15", config=config)
-        scraped = httpx.get(f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {token}"},
-                            timeout=5).text
+        scraped = scrape()
     finally:
         app.stop()
 

@@ -1,5 +1,5 @@
-"""The dialplan gate's part in the app (ivr.stasis.gate): what it asks of Asterisk's globals as
-admission control refuses and clears, and how it counts the calls the dialplan passed by. The
+"""The dialplan gate's part in the app (ivr.stasis.gate): the share of callers it has Asterisk
+turn away as admission control refuses and clears, and how it counts them. The
 dialplan's side is proven against the real Asterisk (tests/integration/test_metrics.py)."""
 
 from __future__ import annotations
@@ -51,75 +51,111 @@ async def settle(until: Any, rounds: int = 200) -> None:
     raise AssertionError("not settled")
 
 
-def gate(asterisk: Globals, clear: list[bool], counted: Counter[str]) -> DialplanGate:
-    return DialplanGate(asterisk, "ivr", lambda: clear[0], counted, probe_every=0.001)  # type: ignore[arg-type]
+class Measures:
+    """Admission control's verdict, as a test sets it."""
+
+    def __init__(self) -> None:
+        self.refusing = False
+        self.clearing = False
+
+    def refuses(self) -> Refusal | None:
+        return REFUSAL if self.refusing else None
+
+    def clears(self) -> bool:
+        return self.clearing
 
 
-def test_a_refusal_closes_the_gate_until_the_measures_clear_and_the_calls_passed_by_are_counted() -> None:
-    async def scenario() -> tuple[Globals, Counter[str], int]:
-        asterisk, clear, counted = Globals(), [False], Counter({"max_request_time": 1})
-        door = gate(asterisk, clear, counted)
+def gate(asterisk: Globals, measures: Measures, counted: Counter[str]) -> DialplanGate:
+    return DialplanGate(asterisk, "ivr", measures.refuses, measures.clears, counted,  # type: ignore[arg-type]
+                        probe_every=0.001)
+
+
+def shares(asterisk: Globals) -> list[int]:
+    return [int(value) for name, value in asterisk.written if name == "IVR_SHED_ivr"]
+
+
+def test_the_share_climbs_while_a_limit_refuses_holds_between_and_falls_to_zero_once_clear() -> None:
+    async def scenario() -> tuple[Globals, Counter[str]]:
+        asterisk, measures, counted = Globals(), Measures(), Counter({"max_request_time": 1})
+        door = gate(asterisk, measures, counted)
         await door.connected()
         running = asyncio.create_task(door.run())
-        door.close(REFUSAL)
-        door.close(REFUSAL)  # a second refusal while closed asks nothing more
-        await settle(lambda: asterisk.values.get("IVR_CLOSED_ivr") == "1" and asterisk.probes >= 3)
-        asterisk.values["IVR_GATED_ivr"] = "5"  # the dialplan passed five callers by meanwhile
-        await settle(lambda: counted["max_request_time"] == 6)
-        clear[0] = True
-        await settle(lambda: asterisk.values["IVR_CLOSED_ivr"] == "0")
+        measures.refusing = True
+        door.refused(REFUSAL)
+        await settle(lambda: door.share == 60)
+        measures.refusing = False  # between the limit and its margin: the share holds
+        asterisk.values["IVR_GATED_ivr"] = "5"  # the dialplan turned five callers away meanwhile
+        await settle(lambda: counted["max_request_time"] == 6 and asterisk.probes >= 10)
+        measures.clearing = True
+        await settle(lambda: door.share == 0)
         running.cancel()
-        return asterisk, counted, door.closings
+        return asterisk, counted
 
-    asterisk, counted, closings = asyncio.run(scenario())
-    assert closings == 1
-    assert [value for name, value in asterisk.written if name == "IVR_CLOSED_ivr"] == ["0", "1", "0"]
+    asterisk, counted = asyncio.run(scenario())
+    written = shares(asterisk)
+    assert written[:4] == [0, 20, 40, 60] and written[-3:] == [10, 5, 0]
+    assert written[4:-3] == list(range(55, 10, -5))
     assert counted == Counter({"max_request_time": 6})
 
 
-def test_a_failed_request_is_tried_again_so_the_gate_is_never_left_closed() -> None:
+def test_a_failed_request_is_tried_again_so_no_share_is_left_in_asterisk() -> None:
     async def scenario() -> Globals:
-        asterisk, clear = Globals(), [False]
-        door = gate(asterisk, clear, Counter())
+        asterisk, measures = Globals(), Measures()
+        door = gate(asterisk, measures, Counter())
         running = asyncio.create_task(door.run())
-        door.close(REFUSAL)
-        await settle(lambda: asterisk.values.get("IVR_CLOSED_ivr") == "1")
-        asterisk.failing = 3  # the next three requests fail
-        clear[0] = True
-        await settle(lambda: asterisk.values["IVR_CLOSED_ivr"] == "0")
+        door.refused(REFUSAL)
+        await settle(lambda: asterisk.values.get("IVR_SHED_ivr") == "20")
+        asterisk.failing = 5  # the next five requests fail
+        measures.clearing = True
+        await settle(lambda: asterisk.values["IVR_SHED_ivr"] == "0")
         running.cancel()
         return asterisk
 
     assert asyncio.run(scenario()).failing == 0
 
 
+def test_a_share_not_written_on_connecting_is_written_at_the_next_try() -> None:
+    async def scenario() -> Globals:
+        asterisk = Globals()
+        asterisk.values["IVR_SHED_ivr"] = "40"  # left by a run that stopped while shedding
+        asterisk.failing = 1
+        door = gate(asterisk, Measures(), Counter())
+        running = asyncio.create_task(door.run())
+        await door.connected()
+        await settle(lambda: asterisk.values["IVR_SHED_ivr"] == "0")
+        running.cancel()
+        return asterisk
+
+    assert asyncio.run(scenario()).values["IVR_SHED_ivr"] == "0"
+
+
 def test_after_asterisk_restarts_its_count_starts_from_zero_and_is_taken_whole() -> None:
     async def scenario() -> Counter[str]:
-        asterisk, clear, counted = Globals(), [False], Counter()
+        asterisk, measures, counted = Globals(), Measures(), Counter()
         asterisk.values["IVR_GATED_ivr"] = "40"  # an earlier run's, before this app started
-        door = gate(asterisk, clear, counted)
+        door = gate(asterisk, measures, counted)
         await door.connected()
         running = asyncio.create_task(door.run())
-        door.close(REFUSAL)
+        door.refused(REFUSAL)
         await settle(lambda: asterisk.probes >= 2)
-        asterisk.values["IVR_GATED_ivr"] = "3"  # Asterisk restarted and passed three by since
-        clear[0] = True
-        await settle(lambda: asterisk.values["IVR_CLOSED_ivr"] == "0")
+        asterisk.values["IVR_GATED_ivr"] = "3"  # Asterisk restarted and turned three away since
+        measures.clearing = True
+        await settle(lambda: asterisk.values["IVR_SHED_ivr"] == "0")
         running.cancel()
         return counted
 
     assert asyncio.run(scenario()) == Counter({"max_request_time": 3})
 
 
-def test_stopping_opens_a_closed_gate() -> None:
+def test_stopping_lets_every_caller_in_again() -> None:
     async def scenario() -> Globals:
         asterisk = Globals()
-        door = gate(asterisk, [False], Counter())
+        door = gate(asterisk, Measures(), Counter())
         running = asyncio.create_task(door.run())
-        door.close(REFUSAL)
-        await settle(lambda: asterisk.values.get("IVR_CLOSED_ivr") == "1")
+        door.refused(REFUSAL)
+        await settle(lambda: asterisk.values.get("IVR_SHED_ivr") == "20")
         running.cancel()
         await door.shut()
         return asterisk
 
-    assert asyncio.run(scenario()).values["IVR_CLOSED_ivr"] == "0"
+    assert asyncio.run(scenario()).values["IVR_SHED_ivr"] == "0"
