@@ -113,8 +113,9 @@ class _Live(Collector):
         for limit, count in sorted(state.turned_away().items()):
             away.add_metric([limit], count)
         yield away
-        yield GaugeMetricFamily("ivr_admission_shed_percent", "The share of new callers the dialplan turns "
-                                "away before they reach the app (admission control)", value=state.shed_share())
+        yield GaugeMetricFamily("ivr_admission_shed_percent", "The share of new callers the dialplan "
+                                "turns away before they reach the app (admission control)",
+                                value=state.shed_share())
         requests = CounterMetricFamily("ivr_ari_requests", "ARI REST requests sent, by method and resource",
                                        labels=["method", "resource"])
         for (method, resource), count in sorted(state.ari_requests().items()):

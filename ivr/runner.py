@@ -255,8 +255,8 @@ async def serve(settings: Settings) -> None:
     finally:
         if pid_file.read_text().strip() == str(os.getpid()):
             pid_file.unlink()
-        tasks = [t for t in (reader, gating, stopping, renewing, keeping, following, lag, calling_back, pulling,
-                             backing, watching, sparing, *measuring) if t is not None]
+        tasks = [t for t in (reader, gating, stopping, renewing, keeping, following, lag, calling_back,
+                             pulling, backing, watching, sparing, *measuring) if t is not None]
         for task in tasks:
             task.cancel()
         # Awaited, so that a task cancelled in the middle of a database request closes its

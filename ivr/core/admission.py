@@ -25,13 +25,15 @@ While it refuses, the app also has the dialplan turn a share of new callers away
 refuses, and falls by SHED_DOWN once every measure is well below its limit:
 
 >>> limits = Admission(max_calls=100, max_loop_lag=0.2)
->>> limits.clears(calls=95, loop_lag=0.0, event_delay=0.0), limits.clears(calls=80, loop_lag=0.15, event_delay=0.0)
-(False, False)
+>>> limits.clears(calls=95, loop_lag=0.0, event_delay=0.0)
+False
+>>> limits.clears(calls=80, loop_lag=0.15, event_delay=0.0)
+False
 >>> limits.clears(calls=89, loop_lag=0.09, event_delay=3.0)
 True
 >>> [shed_share(share, refusing, clearing) for share, refusing, clearing in
 ...  [(0, True, False), (90, True, False), (40, False, False), (40, False, True), (3, False, True)]]
-[20, 100, 40, 35, 0]
+[25, 100, 40, 35, 0]
 """
 
 from __future__ import annotations
@@ -44,9 +46,9 @@ under before the dialplan sheds fewer callers: Asterisk's ARI and the loop are e
 few ms) or behind (hundreds), and between the two the share holds."""
 CLEAR_CALLS = 0.9
 """The share of ``max_calls`` under which the dialplan sheds fewer callers."""
-SHED_UP = 20
+SHED_UP = 25
 """Percentage points of new callers the dialplan turns away, added at each probe while a limit
-refuses: at twice its capacity the app sheds half within 1.5 s."""
+refuses: at twice its capacity the app sheds half within a second."""
 SHED_DOWN = 5
 """Points taken off at each probe while every measure clears: slower than the climb, so that a
 load that would overload the app again is met before it does."""

@@ -43,7 +43,8 @@ def gated_variable(app: str) -> str:
 
 class DialplanGate:
     def __init__(self, rest: AriRest, app: str, refuses: Callable[[], Refusal | None],
-                 clears: Callable[[], bool], turned_away: Counter[str], probe_every: float = PROBE_EVERY) -> None:
+                 clears: Callable[[], bool], turned_away: Counter[str],
+                 probe_every: float = PROBE_EVERY) -> None:
         """``refuses()``/``clears()``: admission control's verdict on the measures now;
         ``turned_away``: the app's count of calls turned away, by limit, that the callers the
         dialplan turned away join."""
@@ -83,19 +84,23 @@ class DialplanGate:
         while True:
             await self._wanted.wait()
             self._wanted.clear()
-            while self._rewrite and not await self._write(self.share):
-                await asyncio.sleep(self.probe_every)
+            while self._rewrite:
+                if not await self._write(self.share):
+                    await asyncio.sleep(self.probe_every)
             if not self._refused:
                 continue
             await self._steer(shed_share(self.share, refusing=True, clearing=False))
             while self.share:
                 await asyncio.sleep(self.probe_every)
                 self._refused = False
-                if await self._probe():
-                    refusal = self.refuses()
-                    if refusal is not None:
-                        self.limit = refusal.limit
-                    await self._steer(shed_share(self.share, refusal is not None, self.clears()))
+                # Steered on the measures as they are (the calls' own requests and events keep
+                # them fresh; the last probe's too): a probe awaited first made each step take
+                # seconds once Asterisk was behind.
+                refusal = self.refuses()
+                if refusal is not None:
+                    self.limit = refusal.limit
+                await asyncio.gather(self._probe(),
+                                     self._steer(shed_share(self.share, refusal is not None, self.clears())))
             log.warning("dialplan gate: every caller let in again; %d call(s) turned away for %s so far",
                         self.turned_away[self.limit], self.limit)
 
@@ -118,6 +123,8 @@ class DialplanGate:
         if share != self.share:
             if share and not self.share:
                 log.warning("dialplan gate: turning %d%% of new callers away (%s)", share, self.limit)
+            else:
+                log.info("dialplan gate: turning %d%% of new callers away", share)
             await self._write(share)
 
     async def _write(self, share: int) -> bool:

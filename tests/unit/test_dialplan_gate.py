@@ -82,7 +82,7 @@ def test_the_share_climbs_while_a_limit_refuses_holds_between_and_falls_to_zero_
         running = asyncio.create_task(door.run())
         measures.refusing = True
         door.refused(REFUSAL)
-        await settle(lambda: door.share == 60)
+        await settle(lambda: door.share == 75)
         measures.refusing = False  # between the limit and its margin: the share holds
         asterisk.values["IVR_GATED_ivr"] = "5"  # the dialplan turned five callers away meanwhile
         await settle(lambda: counted["max_request_time"] == 6 and asterisk.probes >= 10)
@@ -93,8 +93,8 @@ def test_the_share_climbs_while_a_limit_refuses_holds_between_and_falls_to_zero_
 
     asterisk, counted = asyncio.run(scenario())
     written = shares(asterisk)
-    assert written[:4] == [0, 20, 40, 60] and written[-3:] == [10, 5, 0]
-    assert written[4:-3] == list(range(55, 10, -5))
+    assert written[:4] == [0, 25, 50, 75] and written[-3:] == [10, 5, 0]
+    assert written[4:-3] == list(range(70, 10, -5))
     assert counted == Counter({"max_request_time": 6})
 
 
@@ -104,7 +104,7 @@ def test_a_failed_request_is_tried_again_so_no_share_is_left_in_asterisk() -> No
         door = gate(asterisk, measures, Counter())
         running = asyncio.create_task(door.run())
         door.refused(REFUSAL)
-        await settle(lambda: asterisk.values.get("IVR_SHED_ivr") == "20")
+        await settle(lambda: asterisk.values.get("IVR_SHED_ivr") == "25")
         asterisk.failing = 5  # the next five requests fail
         measures.clearing = True
         await settle(lambda: asterisk.values["IVR_SHED_ivr"] == "0")
@@ -153,7 +153,7 @@ def test_stopping_lets_every_caller_in_again() -> None:
         door = gate(asterisk, Measures(), Counter())
         running = asyncio.create_task(door.run())
         door.refused(REFUSAL)
-        await settle(lambda: asterisk.values.get("IVR_SHED_ivr") == "20")
+        await settle(lambda: asterisk.values.get("IVR_SHED_ivr") == "25")
         running.cancel()
         await door.shut()
         return asterisk

@@ -15,7 +15,7 @@ def test_the_exposition_counts_calls_and_reads_the_live_state_at_each_scrape() -
     lines = {"sales": [Waiting("c1", 5, 70.0, 1), Waiting("c2", 5, 90.0, 2)]}
     metrics = Metrics(LiveState(lambda: 3, lambda: lines, board, lambda: 2, lambda: True, lambda: 1, lambda: 4,
                                 lambda: 6, lambda: {400: 2, 429: 1}, lambda: {"max_calls": 3},
-                                lambda: {("POST", "channels"): 5}, lambda: now[0]))
+                                lambda: {("POST", "channels"): 5}, lambda: 40, lambda: now[0]))
     metrics.call_ended(CallRecord("c0", "600", "100", "demo", T, T, "", "sent to campaign sales", agent="ana",
                                   crm_outcome="routed 1,1", crm_ms=120))
     metrics.ari_event({"type": "StasisStart", "timestamp": "2026-12-07T10:00:00.000+0000"})
@@ -30,7 +30,7 @@ def test_the_exposition_counts_calls_and_reads_the_live_state_at_each_scrape() -
                  'ivr_agents{state="logged-out"} 1.0', "ivr_ari_reconnects_total 1.0", "ivr_ari_connected 1.0",
                  "ivr_crm_breakers_open 1.0", "ivr_records_spooled 4.0", "ivr_callbacks_pending 6.0",
                  "ivr_ari_event_delay_seconds_count 1.0", 'ivr_api_refused_total{status="400"} 2.0',
-                 'ivr_calls_turned_away_total{limit="max_calls"} 3.0',
+                 'ivr_calls_turned_away_total{limit="max_calls"} 3.0', "ivr_admission_shed_percent 40.0",
                  'ivr_ari_requests_total{method="POST",resource="channels"} 5.0']:
         assert line in text.splitlines(), line
 
