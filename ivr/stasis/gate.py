@@ -75,7 +75,7 @@ class DialplanGate:
     async def connected(self) -> None:
         """On every connect: the share as the app has it (none after a restart of either
         side), and the dialplan's count from here."""
-        if not await self._write(self.share):
+        if not await self._write(self.share) or not await self._probe(event=False):
             self._rewrite = True
             self._wanted.set()
 
@@ -90,6 +90,8 @@ class DialplanGate:
             if not self._refused:
                 continue
             await self._steer(shed_share(self.share, refusing=True, clearing=False))
+            if not self.share:  # not written: the next call turned away tries again
+                continue
             while self.share:
                 await asyncio.sleep(self.probe_every)
                 self._refused = False
@@ -109,10 +111,15 @@ class DialplanGate:
         passes it by anyway), and the last of the count."""
         if self.share and not await self._write(0):
             log.warning("dialplan gate: left at %d%% on stopping; the next start sets it", self.share)
+        await self._probe(event=False)
 
-    async def _probe(self) -> bool:
+    async def _probe(self, event: bool = True) -> bool:
+        """The user event sent (unless not ``event``) and the dialplan's count read, or False if
+        a request failed. The only reader of the count: two reads in flight could come back out of
+        order, and a count lower than the last is taken for Asterisk's restart."""
         try:
-            await self.rest.user_event(self.app, PROBE_EVENT)
+            if event:
+                await self.rest.user_event(self.app, PROBE_EVENT)
             await self._count()
         except (AriError, OSError) as exc:
             log.warning("dialplan gate: probe failed: %s", exc)
@@ -128,13 +135,11 @@ class DialplanGate:
             await self._write(share)
 
     async def _write(self, share: int) -> bool:
-        """The share set in Asterisk and the count read, or False if a request failed (the share
-        as it was)."""
+        """The share set in Asterisk, or False if the request failed (the share as it was)."""
         try:
             await self.rest.set_global(shed_variable(self.app), str(share))
             self.share = share
             self._rewrite = False
-            await self._count()
         except (AriError, OSError) as exc:
             log.warning("dialplan gate: %s", exc)
             return False
