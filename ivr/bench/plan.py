@@ -116,7 +116,7 @@ def ramp_top(asked: int, machine_allows: int) -> tuple[int, str]:
     if 2 * asked <= machine_allows:
         return asked, ""
     return machine_allows // 2, (f"this machine holds about {machine_allows} calls in Asterisk (its hard "
-                                 "limit of open files), and the overload runs twice the top")
+                                 "limit of open files), and an overload at twice the top must fit in it")
 
 
 def ramp_levels(cap: int) -> list[int]:
