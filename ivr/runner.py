@@ -166,7 +166,8 @@ async def serve(settings: Settings) -> None:
 
     def measures() -> tuple[int, float, float, float]:
         return len(app.sessions), metrics.loop_lag_now, metrics.event_delay_now, metrics.request_time_now
-    gate = DialplanGate(rest, settings.ari.app, lambda: admission.refuses(*measures()),
+    gate_rest = AriRest(settings.ari_url, settings.ari.user, password, settings.ari.request_timeout, tls)
+    gate = DialplanGate(rest, gate_rest, settings.ari.app, lambda: admission.refuses(*measures()),
                         lambda: admission.clears(*measures()), app.turned_away)
     open_calls = OpenCalls(engine, settings.ari.app)
 
@@ -270,4 +271,5 @@ async def serve(settings: Settings) -> None:
         await queue_log.drain()
         await crm.aclose()
         await rest.aclose()
+        await gate_rest.aclose()
         await engine.dispose()

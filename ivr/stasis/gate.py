@@ -42,13 +42,17 @@ def gated_variable(app: str) -> str:
 
 
 class DialplanGate:
-    def __init__(self, rest: AriRest, app: str, refuses: Callable[[], Refusal | None],
+    def __init__(self, rest: AriRest, control: AriRest, app: str, refuses: Callable[[], Refusal | None],
                  clears: Callable[[], bool], turned_away: Counter[str],
                  probe_every: float = PROBE_EVERY) -> None:
-        """``refuses()``/``clears()``: admission control's verdict on the measures now;
+        """``rest``: the calls' own client, whose time admission control measures (the probe
+        goes through it); ``control``: a client of the gate's own for the share, so that a step
+        does not wait behind the calls' requests (with Asterisk behind, it waited seconds).
+        ``refuses()``/``clears()``: admission control's verdict on the measures now;
         ``turned_away``: the app's count of calls turned away, by limit, that the callers the
         dialplan turned away join."""
         self.rest = rest
+        self.control = control
         self.app = app
         self.refuses = refuses
         self.clears = clears
@@ -65,6 +69,7 @@ class DialplanGate:
         """A call was turned away since the last probe."""
         self._rewrite = False
         """The share could not be written on connecting."""
+        self._probing: asyncio.Task[bool] | None = None
 
     def refused(self, refusal: Refusal) -> None:
         """The app turned a call away: the dialplan starts shedding, unless it already does."""
@@ -96,19 +101,22 @@ class DialplanGate:
                 await asyncio.sleep(self.probe_every)
                 self._refused = False
                 # Steered on the measures as they are (the calls' own requests and events keep
-                # them fresh; the last probe's too): a probe awaited first made each step take
-                # seconds once Asterisk was behind.
+                # them fresh; the last probe's too), the probe not awaited: with Asterisk behind,
+                # it takes seconds.
                 refusal = self.refuses()
                 if refusal is not None:
                     self.limit = refusal.limit
-                await asyncio.gather(self._probe(),
-                                     self._steer(shed_share(self.share, refusal is not None, self.clears())))
+                if self._probing is None or self._probing.done():
+                    self._probing = asyncio.create_task(self._probe(), name="dialplan-gate-probe")
+                await self._steer(shed_share(self.share, refusal is not None, self.clears()))
             log.warning("dialplan gate: every caller let in again; %d call(s) turned away for %s so far",
                         self.turned_away[self.limit], self.limit)
 
     async def shut(self) -> None:
         """On stopping: no caller turned away for an app that is not running (the dialplan
         passes it by anyway), and the last of the count."""
+        if self._probing is not None:
+            self._probing.cancel()
         if self.share and not await self._write(0):
             log.warning("dialplan gate: left at %d%% on stopping; the next start sets it", self.share)
         await self._probe(event=False)
@@ -137,7 +145,7 @@ class DialplanGate:
     async def _write(self, share: int) -> bool:
         """The share set in Asterisk, or False if the request failed (the share as it was)."""
         try:
-            await self.rest.set_global(shed_variable(self.app), str(share))
+            await self.control.set_global(shed_variable(self.app), str(share))
             self.share = share
             self._rewrite = False
         except (AriError, OSError) as exc:

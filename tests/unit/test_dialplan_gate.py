@@ -66,8 +66,8 @@ class Measures:
 
 
 def gate(asterisk: Globals, measures: Measures, counted: Counter[str]) -> DialplanGate:
-    return DialplanGate(asterisk, "ivr", measures.refuses, measures.clears, counted,  # type: ignore[arg-type]
-                        probe_every=0.001)
+    return DialplanGate(asterisk, asterisk, "ivr", measures.refuses, measures.clears,  # type: ignore[arg-type]
+                        counted, probe_every=0.001)
 
 
 def shares(asterisk: Globals) -> list[int]:
