@@ -160,15 +160,16 @@ async def serve(settings: Settings) -> None:
     desk = PullDesk(pulled, lambda: flows.current, sms, campaigns.pulled)
     app = StasisApp(settings.ari.app, rest, flows.new_call, connection=lambda: stream.connections,
                     flow_name=settings.flow_path.stem[:40], on_record=record, crm=crm,
-                    campaigns=campaigns, admit=lambda calls: admission.refuses(
-                        calls, metrics.loop_lag_now, metrics.event_delay_now, metrics.request_time_now),
+                    campaigns=campaigns, admit=lambda calls: admission.refuses(*measures(calls)),
                     on_open=records.opened, on_turn_away=lambda refusal: gate.refused(refusal))
 
-    def measures() -> tuple[int, float, float, float]:
-        return len(app.sessions), metrics.loop_lag_now, metrics.event_delay_now, metrics.request_time_now
+    def measures(calls: int) -> tuple[int, float, float, float]:
+        """What admission control reads (ivr.core.admission), with this many calls in progress."""
+        return calls, metrics.loop_lag_now, metrics.event_delay_now, metrics.request_time_now
     gate_rest = AriRest(settings.ari_url, settings.ari.user, password, settings.ari.request_timeout, tls)
-    gate = DialplanGate(rest, gate_rest, settings.ari.app, lambda: admission.refuses(*measures()),
-                        lambda: admission.clears(*measures()), app.turned_away)
+    gate = DialplanGate(rest, gate_rest, settings.ari.app,
+                        lambda: admission.refuses(*measures(len(app.sessions))),
+                        lambda: admission.clears(*measures(len(app.sessions))), app.turned_away)
     open_calls = OpenCalls(engine, settings.ari.app)
 
     async def close(calls: list[Closed]) -> None:

@@ -44,8 +44,8 @@ class StasisApp:
                  on_open: Callable[[OpenCall], None] = lambda call: None,
                  on_turn_away: Callable[[Refusal], None] = lambda refusal: None) -> None:
         """``admit(calls in progress)``: why a new call is turned away now (ivr.core.admission),
-        or None to take it; ``on_turn_away``: a call was (the dialplan's gate closes). ``on_open``:
-        a call entered (its record follows when it ends)."""
+        or None to take it; ``on_turn_away``: a call was (the dialplan's gate starts shedding).
+        ``on_open``: a call entered (its record follows when it ends)."""
         self.app = app
         self.on_turn_away = on_turn_away
         self.on_open = on_open
