@@ -69,10 +69,13 @@ class Setup:
                  max_wait: float = 20.0, calls: int = 1, team: str = "", campaign_extra: str = "",
                  settings: str = "", ana_phone: str = "", spare: Behaviour | None = None,
                  ring_timeout: float = 3.0) -> None:
-        self.agents = {"ana": SipAgent("ana", ana, folder, calls), "bo": SipAgent("bo", bo, folder, calls)}
+        # Each call takes up to 7 s, and the agents start before Asterisk's reload and the app.
+        seconds = 60 + 8 * calls
+        self.agents = {"ana": SipAgent("ana", ana, folder, calls, seconds),
+                       "bo": SipAgent("bo", bo, folder, calls, seconds)}
         spare_agent = ""
         if spare is not None:
-            self.agents["cy"] = SipAgent("cy", spare, folder, calls)
+            self.agents["cy"] = SipAgent("cy", spare, folder, calls, seconds)
             spare_agent = SPARE.format(phone=self.agents["cy"].phone)
         self.crm = FakeCrm()
         flow = FLOW.format(strategy=strategy, max_wait=max_wait, ring_timeout=ring_timeout, ana=ana_phone or self.agents["ana"].phone,
