@@ -23,7 +23,7 @@ from ivr.api.server import start as start_api
 from ivr.ari.events import EventStream
 from ivr.ari.rest import AriRest
 from ivr.ari.tls import ari_tls
-from ivr.core.admission import Admission
+from ivr.core.admission import Admission, CallRate, Refusal
 from ivr.core.agents import AgentBoard, AgentProfile, AutoPause
 from ivr.core.distribution.engine import Distribution
 from ivr.core.flow import Flow
@@ -158,10 +158,17 @@ async def serve(settings: Settings) -> None:
     control = ControlDesk(backend_calls, lambda: flows.current, distribution.backend_state, campaigns.feed,
                           lambda call, event: app.post(call, event), crm.http)
     desk = PullDesk(pulled, lambda: flows.current, sms, campaigns.pulled)
+    call_rate = CallRate(settings.admission.max_call_rate, time.monotonic())
+
+    def admit(calls: int) -> Refusal | None:
+        """Why a new call, with this many in progress, is turned away now, or None to take it."""
+        refusal = admission.refuses(*measures(calls)) or call_rate.take(time.monotonic())
+        gate.arrive(refusal)
+        return refusal
+
     app = StasisApp(settings.ari.app, rest, flows.new_call, connection=lambda: stream.connections,
                     flow_name=settings.flow_path.stem[:40], on_record=record, crm=crm,
-                    campaigns=campaigns, admit=lambda calls: admission.refuses(*measures(calls)),
-                    on_open=records.opened, on_turn_away=lambda refusal: gate.refused(refusal))
+                    campaigns=campaigns, admit=admit, on_open=records.opened)
 
     def measures(calls: int) -> tuple[int, float, float, float]:
         """What admission control reads (ivr.core.admission), with this many calls in progress."""
@@ -169,7 +176,8 @@ async def serve(settings: Settings) -> None:
     gate_rest = AriRest(settings.ari_url, settings.ari.user, password, settings.ari.request_timeout, tls)
     gate = DialplanGate(rest, gate_rest, settings.ari.app,
                         lambda: admission.refuses(*measures(len(app.sessions))),
-                        lambda: admission.clears(*measures(len(app.sessions))), app.turned_away)
+                        lambda: admission.clears(*measures(len(app.sessions))),
+                        settings.admission.max_call_rate)
     open_calls = OpenCalls(engine, settings.ari.app)
 
     async def close(calls: list[Closed]) -> None:
@@ -211,7 +219,8 @@ async def serve(settings: Settings) -> None:
     metrics = Metrics(LiveState(lambda: len(app.sessions), campaigns.waiting_lines, board,
                                 lambda: stream.connections, stream.connected.is_set, crm.open_breakers,
                                 lambda: records.spooled, callbacks_pending, lambda: api.refused,
-                                lambda: app.turned_away, lambda: rest.sent, lambda: gate.share))
+                                lambda: app.turned_away + gate.turned_away, lambda: rest.sent,
+                                lambda: gate.share))
     rest.timed = metrics.ari_request
     metrics_token = ensure_secret(settings.state_path / "api" / "metrics-token")
     api.page_routes = [*Pages(api, settings.state_path / "api", lambda request: request.secure

@@ -184,6 +184,8 @@ class AdmissionSettings(Section):
     the dialplan fallback at once. Each limit is off at 0."""
 
     max_calls: int = Field(0, ge=0, le=100_000, description="calls in progress")
+    max_call_rate: float = Field(0.0, ge=0, le=100_000, description="new calls a second "
+                                 "(the rate `ivr bench` measured the app to carry)")
     max_loop_lag: float = Field(0.0, ge=0, le=60, description="seconds the event loop runs late")
     max_event_delay: float = Field(0.0, ge=0, le=60, description="seconds ARI events arrive late (smoothed)")
     max_request_time: float = Field(0.0, ge=0, le=60, description="seconds ARI requests take (smoothed)")

@@ -176,6 +176,11 @@ async def _overload(stage: Stage, ami: AmiEvents, plan: Plan,
         admission = {"max_calls": load.concurrent // 2}
         await asyncio.to_thread(stage.restart_app, "app-overload",
                                 {"IVR_ADMISSION__MAX_CALLS": str(load.concurrent // 2)})
+    elif basis is not None and basis.phase == "rate":
+        # As an admin would set it from this report: the rate the app was measured to carry.
+        admission["max_call_rate"] = basis.level
+        await asyncio.to_thread(stage.restart_app, "app-overload",
+                                {"IVR_ADMISSION__MAX_CALL_RATE": str(basis.level)})
     for each in overload(load, plan.repeat, plan.failure_rate):
         await _run_ways(stage, ami, each, results)
     return {"calls": load.concurrent, "rate": load.rate, "hold_ms": load.hold_ms, "why": why,

@@ -3,7 +3,8 @@ dialplan's fallback because it is already serving as many as it can. A call turn
 served by the dialplan (a message, an operator, a queue of the admin's) instead of waiting on
 an app that would answer it late; it is counted and recorded.
 
-Four limits, each off at 0: calls in progress, the event loop's lag (how late the app's own
+Five limits, each off at 0: calls in progress, calls started per second (``CallRate``: the
+rate the app was measured to carry, ``ivr bench``), the event loop's lag (how late the app's own
 short sleeps wake up: the app's CPU), the delay of ARI events (Asterisk's timestamp to the app
 reading it: the app or the link falling behind), and the time ARI requests take (Asterisk's
 ARI falling behind while the app and the link keep up: measured, at a rush of 160 calls a
@@ -20,9 +21,11 @@ Refusal(limit='max_calls', why='2 calls in progress (admission.max_calls = 2)')
 >>> Admission(max_request_time=0.25).refuses(calls=0, loop_lag=0.0, event_delay=0.0, request_time=0.4).why
 'ARI requests take 400 ms (admission.max_request_time = 250 ms)'
 
-While it refuses, the app also has the dialplan turn a share of new callers away before
-``Stasis()`` (ivr.stasis.gate): the share grows by SHED_UP points at each probe while a limit
-refuses, and falls by SHED_DOWN once every measure is well below its limit:
+The app also has the dialplan turn a share of new callers away before ``Stasis()``
+(ivr.stasis.gate), the larger of two. Callers arriving faster than ``max_call_rate``: the share
+beyond it, so that about that rate reaches the app (``rate_share``). And while a measure refuses:
+a share that grows by SHED_UP points at each step, and falls by SHED_DOWN once every measure is
+well below its limit (``shed_share``):
 
 >>> limits = Admission(max_calls=100, max_loop_lag=0.2)
 >>> limits.clears(calls=95, loop_lag=0.0, event_delay=0.0)
@@ -34,10 +37,25 @@ True
 >>> [shed_share(share, refusing, clearing) for share, refusing, clearing in
 ...  [(0, True, False), (90, True, False), (40, False, False), (40, False, True), (3, False, True)]]
 [25, 100, 40, 35, 0]
+>>> rate_share(arriving=80.0, max_call_rate=40.0), rate_share(arriving=30.0, max_call_rate=40.0)
+(50, 0)
+>>> rate_share(arriving=41.0, max_call_rate=40.0), rate_share(arriving=8000.0, max_call_rate=40.0)
+(3, 99)
+
+The app's own part of the rate limit is a token bucket, BURST seconds deep:
+
+>>> rate = CallRate(max_call_rate=4, now=0.0)
+>>> [rate.take(now=0.0) is None for _ in range(2)]
+[True, False]
+>>> rate.take(now=0.1).why
+'more than 4 calls a second (admission.max_call_rate = 4)'
+>>> rate.take(now=0.25) is None
+True
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 CLEAR_TIME = 0.5
@@ -52,13 +70,18 @@ refuses: at twice its capacity the app sheds half within a second."""
 SHED_DOWN = 5
 """Points taken off at each probe while every measure clears: slower than the climb, so that a
 load that would overload the app again is met before it does."""
+MAX_RATE_SHARE = 99
+"""The callers let in tell the rate they arrive at: with none, the share could not follow it."""
+BURST = 0.25
+"""Seconds of ``max_call_rate`` the app takes at once: callers arrive in clumps even at a
+steady rate, but a second's worth at once is a rush the rate was not measured with."""
 
 
 @dataclass(frozen=True)
 class Refusal:
     limit: str
-    """The setting that refused: ``max_calls``, ``max_loop_lag``, ``max_event_delay`` or
-    ``max_request_time``."""
+    """The setting that refused: ``max_calls``, ``max_call_rate``, ``max_loop_lag``,
+    ``max_event_delay`` or ``max_request_time``."""
     why: str
 
 
@@ -104,3 +127,34 @@ def shed_share(share: int, refusing: bool, clearing: bool) -> int:
     if clearing:
         return max(0, share - SHED_DOWN)
     return share
+
+
+class CallRate:
+    """At most ``max_call_rate`` new calls a second (off at 0), BURST seconds' worth at once."""
+
+    def __init__(self, max_call_rate: float, now: float) -> None:
+        self.max_call_rate = max_call_rate
+        self.depth = max(1.0, max_call_rate * BURST)
+        self.tokens = self.depth
+        self.at = now
+
+    def take(self, now: float) -> Refusal | None:
+        """One call's room taken, or why there is none now (the call is turned away)."""
+        if not self.max_call_rate:
+            return None
+        self.tokens = min(self.depth, self.tokens + (now - self.at) * self.max_call_rate)
+        self.at = now
+        if self.tokens < 1:
+            return Refusal("max_call_rate", f"more than {self.max_call_rate:g} calls a second "
+                                            f"(admission.max_call_rate = {self.max_call_rate:g})")
+        self.tokens -= 1
+        return None
+
+
+def rate_share(arriving: float, max_call_rate: float) -> int:
+    """The percentage of callers arriving at ``arriving`` a second to turn away in the dialplan,
+    so that at most ``max_call_rate`` a second reach the app (0 with no limit), at most
+    MAX_RATE_SHARE."""
+    if not max_call_rate or arriving <= max_call_rate:
+        return 0
+    return min(MAX_RATE_SHARE, math.ceil(100 * (1 - max_call_rate / arriving)))

@@ -41,13 +41,10 @@ class StasisApp:
                  connection: Callable[[], int], flow_name: str, on_record: RecordSink,
                  crm: Crm | None = None, campaigns: Campaigns | None = None,
                  admit: Callable[[int], Refusal | None] = lambda calls: None,
-                 on_open: Callable[[OpenCall], None] = lambda call: None,
-                 on_turn_away: Callable[[Refusal], None] = lambda refusal: None) -> None:
+                 on_open: Callable[[OpenCall], None] = lambda call: None) -> None:
         """``admit(calls in progress)``: why a new call is turned away now (ivr.core.admission),
-        or None to take it; ``on_turn_away``: a call was (the dialplan's gate starts shedding).
-        ``on_open``: a call entered (its record follows when it ends)."""
+        or None to take it. ``on_open``: a call entered (its record follows when it ends)."""
         self.app = app
-        self.on_turn_away = on_turn_away
         self.on_open = on_open
         self.admit = admit
         self.turned_away: Counter[str] = Counter()
@@ -107,7 +104,6 @@ class StasisApp:
     def _turn_away(self, channel_id: str, event: dict[str, Any], refusal: Refusal) -> None:
         """Overloaded: the call goes to the dialplan's fallback at once, recorded and counted."""
         self.turned_away[refusal.limit] += 1
-        self.on_turn_away(refusal)
         why = refusal.why
         log.warning("call %s: turned away to the dialplan fallback: %s", channel_id, why)
         started = call_started(event.get("channel") or {}, [str(a) for a in event.get("args") or []])

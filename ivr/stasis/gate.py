@@ -1,19 +1,19 @@
 """The dialplan's gate before ``Stasis()`` (``[ivr-stasis]`` in dialplan/asterisk/extensions.conf).
 
-While admission control turns calls away, the app has the dialplan turn away a share of new
-callers (the global variable ``IVR_SHED_<app>``, a percentage): they go on to the next app, or to
-the fallback, without entering this one. Measured at a rush of twice the app's limit, each call
-the app turned away itself still cost Asterisk a StasisStart, a request and the events of
-leaving, and Asterisk, not the app, was what ran out; a gate only open or shut let a rush in
-each time it opened. The dialplan counts the callers it turned away (``IVR_GATED_<app>``, under a
-LOCK so that no increment is lost); the app adds them to its count of calls turned away, under
-the limit that refused last.
+The app has the dialplan turn away a share of new callers (the global variable
+``IVR_SHED_<app>``, a percentage): they go on to the next app, or to the fallback, without
+entering this one. Measured at a rush of twice the app's limit, each call the app turned away
+itself still cost Asterisk a StasisStart, a request and the events of leaving, and Asterisk, not
+the app, was what ran out; a gate only open or shut let a rush in each time it opened. The
+dialplan counts the callers it turned away (``IVR_GATED_<app>``, under a LOCK so that no
+increment is lost); the app counts them as turned away under the limit that set the share.
 
-While it sheds, the app probes Asterisk every PROBE_EVERY seconds with a user event (the
-request's time and the event's delay are what admission control measures, even with no call in
-progress) and steers the share (``ivr.core.admission.shed_share``) until it is 0 again. A request
-that fails is tried again at the next probe: a share left in Asterisk would turn callers away
-for good.
+Every STEP seconds the app steers the share (ivr.core.admission): the larger of the share of
+callers arriving beyond ``max_call_rate`` (the callers the app saw, scaled by the share that let
+them in) and the share admission control's measures ask for. While it sheds, each step probes
+Asterisk: the dialplan's count read and, while a measure asks for a share, a user event whose
+request time and delay keep the measures fresh with no call in progress. A write that fails is
+tried again at the next step: a share left in Asterisk would turn callers away for good.
 """
 
 from __future__ import annotations
@@ -24,13 +24,14 @@ from collections import Counter
 from collections.abc import Callable
 
 from ivr.ari.rest import AriError, AriRest
-from ivr.core.admission import Refusal, shed_share
+from ivr.core.admission import Refusal, rate_share, shed_share
 
 log = logging.getLogger("ivr.gate")
 
-PROBE_EVERY = 0.5
+STEP = 0.5
 PROBE_EVENT = "ivr-probe"
 """The user event's name; the app reads it only for its delay."""
+RATE_LIMIT = "max_call_rate"
 
 
 def shed_variable(app: str) -> str:
@@ -43,123 +44,139 @@ def gated_variable(app: str) -> str:
 
 class DialplanGate:
     def __init__(self, rest: AriRest, control: AriRest, app: str, refuses: Callable[[], Refusal | None],
-                 clears: Callable[[], bool], turned_away: Counter[str],
-                 probe_every: float = PROBE_EVERY) -> None:
+                 clears: Callable[[], bool], max_call_rate: float = 0.0, step: float = STEP) -> None:
         """``rest``: the calls' own client, whose time admission control measures (the probe
         goes through it); ``control``: a client of the gate's own for the share, so that a step
         does not wait behind the calls' requests (with Asterisk behind, it waited seconds).
-        ``refuses()``/``clears()``: admission control's verdict on the measures now;
-        ``turned_away``: the app's count of calls turned away, by limit, that the callers the
-        dialplan turned away join."""
+        ``refuses()``/``clears()``: admission control's verdict on the measures now."""
         self.rest = rest
         self.control = control
         self.app = app
         self.refuses = refuses
         self.clears = clears
-        self.turned_away = turned_away
-        self.probe_every = probe_every
+        self.max_call_rate = max_call_rate
+        self.step = step
         self.share = 0
-        """The percentage of new callers the dialplan turns away, as Asterisk has it."""
-        self.limit = ""
-        """The limit that refused last, which the dialplan's count joins."""
+        """The percentage of new callers the dialplan should turn away."""
+        self.turned_away: Counter[str] = Counter()
+        """Callers the dialplan turned away, by the limit that set the share: a metric."""
+        self.arrived = 0
+        """Callers that reached the app since the last step (``arrive``)."""
+        self._refused = False
+        """A measured limit turned one of them away."""
+        self._beyond_rate = False
+        """The call rate turned one of them away."""
+        self._measured = 0
+        """The share admission control's measures ask for."""
+        self._measured_limit = ""
+        """The limit that refused last."""
+        self._by_rate = 0
+        """The share of callers arriving beyond ``max_call_rate``."""
+        self._limit = ""
+        """The limit the dialplan's count goes to: the one that sets the share."""
+        self._held: int | None = None
+        """The share as Asterisk holds it; None when not known (a failed write, a connect)."""
         self._counted = 0
         """``IVR_GATED_<app>`` as last read."""
-        self._wanted = asyncio.Event()
-        self._refused = False
-        """A call was turned away since the last probe."""
-        self._rewrite = False
-        """The share could not be written on connecting."""
         self._probing: asyncio.Task[bool] | None = None
 
-    def refused(self, refusal: Refusal) -> None:
-        """The app turned a call away: the dialplan starts shedding, unless it already does."""
-        self.limit = refusal.limit
-        self._refused = True
-        self._wanted.set()
+    def arrive(self, refusal: Refusal | None) -> None:
+        """A new caller reached the app, taken (None) or turned away."""
+        self.arrived += 1
+        if refusal is not None:
+            if refusal.limit == RATE_LIMIT:
+                self._beyond_rate = True
+            else:
+                self._refused = True
 
     async def connected(self) -> None:
         """On every connect: the share as the app has it (none after a restart of either
         side), and the dialplan's count from here."""
-        if not await self._write(self.share) or not await self._probe(event=False):
-            self._rewrite = True
-            self._wanted.set()
+        self._held = None
+        await self._write()
+        await self._probe(event=False)
 
     async def run(self) -> None:
         """Until cancelled."""
         while True:
-            await self._wanted.wait()
-            self._wanted.clear()
-            while self._rewrite:
-                if not await self._write(self.share):
-                    await asyncio.sleep(self.probe_every)
-            if not self._refused:
-                continue
-            await self._steer(shed_share(self.share, refusing=True, clearing=False))
-            if not self.share:  # not written: the next call turned away tries again
-                continue
-            while self.share:
-                await asyncio.sleep(self.probe_every)
-                self._refused = False
-                # Steered on the measures as they are (the calls' own requests and events keep
-                # them fresh; the last probe's too), the probe not awaited: with Asterisk behind,
-                # it takes seconds.
-                refusal = self.refuses()
-                if refusal is not None:
-                    self.limit = refusal.limit
-                if self._probing is None or self._probing.done():
-                    self._probing = asyncio.create_task(self._probe(), name="dialplan-gate-probe")
-                await self._steer(shed_share(self.share, refusal is not None, self.clears()))
+            await asyncio.sleep(self.step)
+            await self.steer()
+
+    async def steer(self) -> None:
+        """One step: the share from the callers of the step and the measures now, written to
+        Asterisk if it differs from what Asterisk holds; then, while it sheds, the probe, not
+        awaited (with Asterisk behind it takes seconds) and one at a time."""
+        held = self._held or 0
+        arriving = self.arrived / self.step
+        self.arrived = 0
+        refusal = self.refuses()
+        if not (self._measured or self._refused):
+            refusal = None  # at a limit, but no caller was turned away: none to shed yet
+        self._refused = False
+        if refusal is not None:
+            self._measured_limit = refusal.limit
+        self._measured = shed_share(self._measured, refusal is not None, self.clears())
+        if held < 100 and (self._by_rate or self._beyond_rate):
+            # Once the rate turned a caller away (a step's few callers can look like a rush), and
+            # not at 100, where no caller arrives to tell the rate: the share for it holds.
+            self._by_rate = rate_share(arriving * 100 / (100 - held), self.max_call_rate)
+        self._beyond_rate = False
+        share = max(self._measured, self._by_rate)
+        if share:
+            self._limit = RATE_LIMIT if self._by_rate >= self._measured else self._measured_limit
+        if share and not self.share:
+            log.warning("dialplan gate: turning %d%% of new callers away (%s)", share, self._limit)
+        elif self.share and not share:
             log.warning("dialplan gate: every caller let in again; %d call(s) turned away for %s so far",
-                        self.turned_away[self.limit], self.limit)
+                        self.turned_away[self._limit], self._limit)
+        elif share != self.share:
+            log.info("dialplan gate: turning %d%% of new callers away (%s)", share, self._limit)
+        self.share = share
+        if self._held != share:
+            await self._write()
+        if (share or held) and (self._probing is None or self._probing.done()):
+            self._probing = asyncio.create_task(self._probe(event=self._measured > 0),
+                                                name="dialplan-gate-probe")
 
     async def shut(self) -> None:
         """On stopping: no caller turned away for an app that is not running (the dialplan
         passes it by anyway), and the last of the count."""
         if self._probing is not None:
             self._probing.cancel()
-        if self.share and not await self._write(0):
-            log.warning("dialplan gate: left at %d%% on stopping; the next start sets it", self.share)
+        self.share = 0
+        if self._held != 0 and not await self._write():
+            log.warning("dialplan gate: left at %s%% on stopping; the next start sets it", self._held)
         await self._probe(event=False)
 
-    async def _probe(self, event: bool = True) -> bool:
-        """The user event sent (unless not ``event``) and the dialplan's count read, or False if
-        a request failed. The only reader of the count: two reads in flight could come back out of
+    async def _probe(self, event: bool) -> bool:
+        """The user event sent (if ``event``) and the dialplan's count read, or False if a
+        request failed. The only reader of the count: two reads in flight could come back out of
         order, and a count lower than the last is taken for Asterisk's restart."""
         try:
             if event:
                 await self.rest.user_event(self.app, PROBE_EVENT)
-            await self._count()
+            gated = _number(await self.rest.get_global(gated_variable(self.app)))
         except (AriError, OSError) as exc:
             log.warning("dialplan gate: probe failed: %s", exc)
             return False
-        return True
-
-    async def _steer(self, share: int) -> None:
-        if share != self.share:
-            if share and not self.share:
-                log.warning("dialplan gate: turning %d%% of new callers away (%s)", share, self.limit)
-            else:
-                log.info("dialplan gate: turning %d%% of new callers away", share)
-            await self._write(share)
-
-    async def _write(self, share: int) -> bool:
-        """The share set in Asterisk, or False if the request failed (the share as it was)."""
-        try:
-            await self.control.set_global(shed_variable(self.app), str(share))
-            self.share = share
-            self._rewrite = False
-        except (AriError, OSError) as exc:
-            log.warning("dialplan gate: %s", exc)
-            return False
-        return True
-
-    async def _count(self) -> None:
-        gated = _number(await self.rest.get_global(gated_variable(self.app)))
         # Lower than last read: Asterisk restarted, and counted from 0 again.
         passed = gated - self._counted if gated >= self._counted else gated
         self._counted = gated
-        if passed and self.limit:
-            self.turned_away[self.limit] += passed
+        if passed and self._limit:
+            self.turned_away[self._limit] += passed
+        return True
+
+    async def _write(self) -> bool:
+        """The share set in Asterisk, or False if the request failed (tried at the next step)."""
+        share = self.share
+        try:
+            await self.control.set_global(shed_variable(self.app), str(share))
+        except (AriError, OSError) as exc:
+            self._held = None
+            log.warning("dialplan gate: %s", exc)
+            return False
+        self._held = share
+        return True
 
 
 def _number(value: str) -> int:

@@ -4,6 +4,7 @@ real calls, and readiness follows Asterisk going away and coming back."""
 from __future__ import annotations
 
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -112,3 +113,39 @@ def test_beyond_the_admission_limit_a_call_goes_to_the_fallback_and_the_dialplan
     assert sample(scraped, "ivr_calls_turned_away_total") == 2
     records = pbx.ivr("calls", "--json", "--limit", "5", config=config).stdout
     assert "turned away: 1 calls in progress" in records
+
+
+def test_a_caller_beyond_the_call_rate_goes_to_the_fallback_and_the_next_after_the_pause_is_served(
+        pbx: Pbx, tmp_path: Path) -> None:
+    """admission.max_call_rate = 0.2: room for one call every 5 s. The second caller, right after
+    the first, is turned away by the app to the fallback; the dialplan's gate sheds callers for a
+    step, and lets them in again once none arrives beyond the rate; the third, 5 s later, is
+    served."""
+    port = free_port()
+    config = pbx.configured(tmp_path, extra=f"\n[api]\nport = {port}\n")
+    app = App(pbx, tmp_path / "app.log", config=config, env={"IVR_ADMISSION__MAX_CALL_RATE": "0.2"})
+    try:
+        app.wait_connected(1)
+        token = (pbx.state_dir / "api" / "metrics-token").read_text().strip()
+        with ThreadPoolExecutor(2) as calls:
+            first = calls.submit(pbx.call, "100", "--dtmf", "55#", "--timeout", "15", config=config)
+            until(lambda: any(c["dialplan"]["app_name"] == "Stasis" for c in pbx.channels()), 10,
+                  "the first call in the app")
+            beyond = pbx.call("100", "--timeout", "15", config=config)
+            served = first.result()
+        time.sleep(5)
+        until(lambda: "every caller let in again" in app.text(), 10, "the gate open again")
+        after = pbx.call("100", "--dtmf", "55#", "--timeout", "15", config=config)
+        scraped = httpx.get(f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {token}"},
+                            timeout=5).text
+    finally:
+        app.stop()
+
+    assert not any("ivr: fallback" in step for step in served["dialplan"]), served
+    assert any("ivr: fallback" in step for step in beyond["dialplan"]), beyond
+    assert not any("ivr: fallback" in step for step in after["dialplan"]), after
+    assert re.search(r'^ivr_calls_turned_away_total\{limit="max_call_rate"\} 1\.0$', scraped, re.MULTILINE), scraped
+    assert sample(scraped, "ivr_calls_turned_away_total") == 1
+    assert app.text().count("turned away to the dialplan fallback: more than 0.2 calls a second "
+                            "(admission.max_call_rate = 0.2)") == 1
+    assert "dialplan gate: turning 90% of new callers away (max_call_rate)" in app.text()

@@ -1,18 +1,19 @@
 """The dialplan gate's part in the app (ivr.stasis.gate): the share of callers it has Asterisk
-turn away as admission control refuses and clears, and how it counts them. The
+turn away as admission control refuses and clears and as callers arrive beyond the call rate,
+and how it counts them. The
 dialplan's side is proven against the real Asterisk (tests/integration/test_metrics.py)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from typing import Any
 
 from ivr.ari.rest import AriError
 from ivr.core.admission import Refusal
 from ivr.stasis.gate import DialplanGate
 
 REFUSAL = Refusal("max_request_time", "ARI requests take 400 ms (admission.max_request_time = 100 ms)")
+RATE_REFUSAL = Refusal("max_call_rate", "more than 40 calls a second (admission.max_call_rate = 40)")
 
 
 class Globals:
@@ -43,14 +44,6 @@ class Globals:
         self.probes += 1
 
 
-async def settle(until: Any, rounds: int = 200) -> None:
-    for _ in range(rounds):
-        if until():
-            return
-        await asyncio.sleep(0.001)
-    raise AssertionError("not settled")
-
-
 class Measures:
     """Admission control's verdict, as a test sets it."""
 
@@ -65,9 +58,20 @@ class Measures:
         return self.clearing
 
 
-def gate(asterisk: Globals, measures: Measures, counted: Counter[str]) -> DialplanGate:
+def gate(asterisk: Globals, measures: Measures, max_call_rate: float = 0.0) -> DialplanGate:
     return DialplanGate(asterisk, asterisk, "ivr", measures.refuses, measures.clears,  # type: ignore[arg-type]
-                        counted, probe_every=0.001)
+                        max_call_rate, step=0.5)
+
+
+async def step(door: DialplanGate, arriving: int = 0, refused: bool = False) -> None:
+    """One step of the gate with ``arriving`` callers reaching the app in it, the last one
+    turned away if ``refused`` (by the measures, or by the rate if the gate has one); its probe
+    done."""
+    refusal = RATE_REFUSAL if door.max_call_rate else REFUSAL
+    for n in range(arriving):
+        door.arrive(refusal if refused and n == arriving - 1 else None)
+    await door.steer()
+    await asyncio.sleep(0)
 
 
 def shares(asterisk: Globals) -> list[int]:
@@ -75,86 +79,106 @@ def shares(asterisk: Globals) -> list[int]:
 
 
 def test_the_share_climbs_while_a_limit_refuses_holds_between_and_falls_to_zero_once_clear() -> None:
-    async def scenario() -> tuple[Globals, Counter[str]]:
-        asterisk, measures, counted = Globals(), Measures(), Counter({"max_request_time": 1})
-        door = gate(asterisk, measures, counted)
+    async def scenario() -> tuple[Globals, DialplanGate]:
+        asterisk, measures = Globals(), Measures()
+        door = gate(asterisk, measures)
         await door.connected()
-        running = asyncio.create_task(door.run())
         measures.refusing = True
-        door.refused(REFUSAL)
-        await settle(lambda: door.share == 75)
+        await step(door)  # at a limit, no caller turned away yet: none shed
+        await step(door, arriving=1, refused=True)
+        for _ in range(2):
+            await step(door)
         measures.refusing = False  # between the limit and its margin: the share holds
         asterisk.values["IVR_GATED_ivr"] = "5"  # the dialplan turned five callers away meanwhile
-        await settle(lambda: counted["max_request_time"] == 6 and asterisk.probes >= 10)
+        for _ in range(3):
+            await step(door)
         measures.clearing = True
-        await settle(lambda: door.share == 0)
-        running.cancel()
-        return asterisk, counted
+        while door.share:
+            await step(door)
+        return asterisk, door
 
-    asterisk, counted = asyncio.run(scenario())
-    written = shares(asterisk)
-    assert written[:4] == [0, 25, 50, 75] and written[-3:] == [10, 5, 0]
-    assert written[4:-3] == list(range(70, 10, -5))
-    assert counted == Counter({"max_request_time": 6})
+    asterisk, door = asyncio.run(scenario())
+    assert shares(asterisk) == [0, 25, 50, 75, *range(70, -5, -5)]
+    assert door.turned_away == Counter({"max_request_time": 5})
+    assert asterisk.probes == 3 + 3 + 14  # a user event at each step after which the measures shed
 
 
-def test_a_failed_request_is_tried_again_so_no_share_is_left_in_asterisk() -> None:
+def test_callers_arriving_beyond_the_call_rate_are_turned_away_in_the_dialplan_in_proportion() -> None:
+    async def scenario() -> tuple[Globals, DialplanGate]:
+        asterisk = Globals()
+        door = gate(asterisk, Measures(), max_call_rate=40)
+        await door.connected()
+        await step(door, arriving=20)  # 40 a second: all of them let in
+        await step(door, arriving=2)  # 4 a second: none turned away
+        await step(door, arriving=30)  # a rush, but the app had room for all: none turned away
+        await step(door, arriving=40, refused=True)  # 80 a second: half turned away from now
+        asterisk.values["IVR_GATED_ivr"] = "20"
+        await step(door, arriving=20)  # the half let in: still 80 a second arriving
+        await step(door, arriving=15)  # 60 a second arriving
+        await step(door, arriving=10)  # 30 a second arriving: the rush is over
+        await step(door)
+        return asterisk, door
+
+    asterisk, door = asyncio.run(scenario())
+    assert shares(asterisk) == [0, 50, 34, 0]
+    assert door.turned_away == Counter({"max_call_rate": 20})
+    assert asterisk.probes == 0  # the measures never asked: no user event to keep them fresh
+
+
+def test_a_failed_write_is_tried_again_so_no_share_is_left_in_asterisk() -> None:
     async def scenario() -> Globals:
         asterisk, measures = Globals(), Measures()
-        door = gate(asterisk, measures, Counter())
-        running = asyncio.create_task(door.run())
-        door.refused(REFUSAL)
-        await settle(lambda: asterisk.values.get("IVR_SHED_ivr") == "25")
-        asterisk.failing = 5  # the next five requests fail
-        measures.clearing = True
-        await settle(lambda: asterisk.values["IVR_SHED_ivr"] == "0")
-        running.cancel()
+        door = gate(asterisk, measures)
+        measures.refusing = True
+        await step(door, arriving=1, refused=True)
+        measures.refusing, measures.clearing = False, True
+        asterisk.failing = 5  # the next five requests fail: the write and the probe
+        for _ in range(8):
+            await step(door)
         return asterisk
 
-    assert asyncio.run(scenario()).failing == 0
+    asterisk = asyncio.run(scenario())
+    assert asterisk.values["IVR_SHED_ivr"] == "0" and asterisk.failing == 0
 
 
-def test_a_share_not_written_on_connecting_is_written_at_the_next_try() -> None:
+def test_a_share_not_written_on_connecting_is_written_at_the_next_step() -> None:
     async def scenario() -> Globals:
         asterisk = Globals()
         asterisk.values["IVR_SHED_ivr"] = "40"  # left by a run that stopped while shedding
         asterisk.failing = 1
-        door = gate(asterisk, Measures(), Counter())
-        running = asyncio.create_task(door.run())
+        door = gate(asterisk, Measures())
         await door.connected()
-        await settle(lambda: asterisk.values["IVR_SHED_ivr"] == "0")
-        running.cancel()
+        assert asterisk.values["IVR_SHED_ivr"] == "40"
+        await step(door)
         return asterisk
 
     assert asyncio.run(scenario()).values["IVR_SHED_ivr"] == "0"
 
 
 def test_after_asterisk_restarts_its_count_starts_from_zero_and_is_taken_whole() -> None:
-    async def scenario() -> Counter[str]:
-        asterisk, measures, counted = Globals(), Measures(), Counter()
+    async def scenario() -> DialplanGate:
+        asterisk, measures = Globals(), Measures()
         asterisk.values["IVR_GATED_ivr"] = "40"  # an earlier run's, before this app started
-        door = gate(asterisk, measures, counted)
+        door = gate(asterisk, measures)
         await door.connected()
-        running = asyncio.create_task(door.run())
-        door.refused(REFUSAL)
-        await settle(lambda: asterisk.probes >= 2)
+        measures.refusing = True
+        await step(door, arriving=1, refused=True)
         asterisk.values["IVR_GATED_ivr"] = "3"  # Asterisk restarted and turned three away since
-        measures.clearing = True
-        await settle(lambda: asterisk.values["IVR_SHED_ivr"] == "0")
-        running.cancel()
-        return counted
+        measures.refusing, measures.clearing = False, True
+        while door.share:
+            await step(door)
+        return door
 
-    assert asyncio.run(scenario()) == Counter({"max_request_time": 3})
+    assert asyncio.run(scenario()).turned_away == Counter({"max_request_time": 3})
 
 
 def test_stopping_lets_every_caller_in_again() -> None:
     async def scenario() -> Globals:
-        asterisk = Globals()
-        door = gate(asterisk, Measures(), Counter())
-        running = asyncio.create_task(door.run())
-        door.refused(REFUSAL)
-        await settle(lambda: asterisk.values.get("IVR_SHED_ivr") == "25")
-        running.cancel()
+        asterisk, measures = Globals(), Measures()
+        door = gate(asterisk, measures)
+        measures.refusing = True
+        await step(door, arriving=1, refused=True)
+        assert asterisk.values["IVR_SHED_ivr"] == "25"
         await door.shut()
         return asterisk
 
