@@ -77,7 +77,7 @@ class AriSettings(Section):
 class FallbackSettings(Section):
     """Where the dialplan sends a call when the ARI application is not connected."""
 
-    kind: Literal["message", "goto", "dial"] = "message"
+    kind: Literal["message", "goto", "dial", "busy"] = "message"
     sound: str = Field("ss-noservice", pattern=r"^[A-Za-z0-9_\-/]+$")
     context: str = Field("", pattern=r"^[A-Za-z0-9_\-]*$")
     exten: str = Field("s", pattern=r"^[A-Za-z0-9_\-*#+]+$")

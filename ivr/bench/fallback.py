@@ -1,5 +1,6 @@
 """Callers the dialplan fallback took (admission control turned them away): a SIPp caller who
-ends cleanly when Asterisk hangs up on it, and those calls told apart in Asterisk's events."""
+ends cleanly when Asterisk hangs up on it or refuses it as busy (the benchmark's fallback, a SIP
+486 that costs Asterisk no media), and those calls told apart in Asterisk's events."""
 
 from __future__ import annotations
 
@@ -24,10 +25,25 @@ PLAIN_END = """  <recv response="200" crlf="true"/>
 # SIPp matches a message the current step does not expect against the optional="global" <recv>
 # steps *before* it: the BYE's step sits before the answer (a mandatory <recv>, as SIPp wants
 # after an optional one), and jumps to answering the BYE at the end. A call the fallback hangs up
-# at any step after the answer (a pause, a key) thus ends as a successful SIPp call.
+# at any step after the answer (a pause, a key) thus ends as a successful SIPp call; one refused
+# with a 486 before the answer acknowledges it (same Via, as for any final answer but a 2xx).
 BYE_AT_ANY_STEP = """  <recv request="BYE" optional="global" next="hung-up"/>
 """
+REFUSED_BUSY = """  <recv response="486" optional="true" next="busy"/>
+"""
 OR_BE_HUNG_UP = """  <recv response="200" crlf="true" next="done"/>
+  <label id="busy"/>
+  <send><![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      [last_Via:]
+      From: sipp <sip:caller[call_number]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+  ]]></send>
+  <nop next="done"/>
   <label id="hung-up"/>
 {ok}  <label id="done"/>
 </scenario>
@@ -36,7 +52,8 @@ OR_BE_HUNG_UP = """  <recv response="200" crlf="true" next="done"/>
 
 def caller(hold_ms: int) -> str:
     """The benchmark's caller (sipp_scenarios.caller: the keys, then ``hold_ms`` before hanging
-    up), who also ends cleanly when Asterisk hangs up first (the fallback's message).
+    up), who also ends cleanly when Asterisk hangs up first (a fallback's message) or refuses the
+    call as busy.
 
     >>> text = caller(hold_ms=5000)
     >>> text.count("play_pcap_audio"), '<pause milliseconds="5000"/>' in text
@@ -44,11 +61,13 @@ def caller(hold_ms: int) -> str:
     >>> (text.index('optional="global"') < text.index('rtd="true"') < text.index("play_pcap_audio")
     ...  < text.index('<label id="hung-up"/>') < text.index("SIP/2.0 200 OK"))
     True
+    >>> text.index('response="486"') < text.index('rtd="true"') < text.index('<label id="busy"/>')
+    True
     """
     plain = sipp_scenarios.caller(hold_ms)
     if ANSWER not in plain or not plain.endswith(PLAIN_END):
         raise RuntimeError("sipp_scenarios.caller changed: no 200 to the INVITE or to its BYE to anchor on")
-    return (plain.replace(ANSWER, BYE_AT_ANY_STEP + ANSWER).removesuffix(PLAIN_END)
+    return (plain.replace(ANSWER, BYE_AT_ANY_STEP + REFUSED_BUSY + ANSWER).removesuffix(PLAIN_END)
             + OR_BE_HUNG_UP.format(ok=reply("200 OK", in_dialog=True)))
 
 

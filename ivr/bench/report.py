@@ -69,8 +69,11 @@ The overload runs twice the app's limit (its call rate's when a rate failed it; 
 calls', or twice the cap if the app never failed) through the app with admission control
 (`[admission]`, [docs/metrics.md](metrics.md#admission-control)) and through pure dialplan. A
 caller is *completed* (bridged with an agent), *sent to the fallback* (its channel hung up in
-`ivr-fallback`: the dialplan's message), *refused* (a SIP error or no answer), or *lost*: none of
-these. The app's ARI requests and events per call are read from its
+`ivr-fallback`; the benchmark's fallback refuses the call as busy, `pbx.fallback.kind = "busy"`,
+a SIP 486 that costs Asterisk no media), *refused* (another SIP error or no answer), or *lost*:
+none of these. When the app's limit is a call rate, the app runs the overload with
+`admission.max_call_rate` a tenth under it, as [docs/metrics.md](metrics.md#admission-control)
+advises. The app's ARI requests and events per call are read from its
 `/metrics` before and after each run (`ivr_ari_requests_total`,
 `ivr_ari_event_delay_seconds_count`); AMI events per call are those of the five kinds the
 benchmark reads (`Newchannel`, `Newstate`, `DTMFEnd`, `BridgeEnter`, `Hangup`). What these

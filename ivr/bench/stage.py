@@ -46,6 +46,9 @@ ami_port = {ami}
 rtp_start = {rtp_start}
 rtp_end = {rtp_end}
 
+[pbx.fallback]
+kind = "busy"
+
 [flows]
 file = "{folder}/flow.toml"
 

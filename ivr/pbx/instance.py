@@ -88,6 +88,8 @@ def fallback_dialplan(fallback: FallbackSettings) -> str:
         return f" same => n,Goto({fallback.context},{fallback.exten},{fallback.priority})"
     if fallback.kind == "dial":
         return f" same => n,Dial({fallback.dial},{fallback.dial_timeout})\n same => n,Hangup()"
+    if fallback.kind == "busy":
+        return " same => n,Hangup(17)"  # user busy: SIP 486 Busy Here to a caller not yet answered
     return (
         f" same => n,Answer()\n same => n,Playback({fallback.sound})\n same => n,Hangup()"
     )

@@ -101,13 +101,15 @@ def test_the_call_rate_ramp_stops_a_way_at_a_failure_or_a_late_p99_and_the_overl
     assert (load.phase, load.rate, load.concurrent, load.hold_ms) == ("overload", 80.0, 800, 2000)
 
 
-def test_the_benchmark_caller_ends_cleanly_when_asterisk_hangs_up_first() -> None:
+def test_the_benchmark_caller_ends_cleanly_when_asterisk_hangs_up_first_or_refuses_it_as_busy() -> None:
     text = fallback_caller(hold_ms=1000)
 
     # SIPp looks for an optional="global" step before the current one, and refuses an optional
-    # <recv> right before a <send>: the BYE's step comes just before the mandatory answer.
-    assert '  <recv request="BYE" optional="global" next="hung-up"/>\n  <recv response="200" rtd="true"/>' in text
-    assert text.index('<recv response="200" crlf="true" next="done"/>') < text.index('<label id="hung-up"/>') \
+    # <recv> right before a <send>: the BYE's step and the busy one come just before the answer.
+    assert ('  <recv request="BYE" optional="global" next="hung-up"/>\n'
+            '  <recv response="486" optional="true" next="busy"/>\n  <recv response="200" rtd="true"/>') in text
+    assert text.index('<recv response="200" crlf="true" next="done"/>') < text.index('<label id="busy"/>') \
+        < text.rindex("ACK sip:") < text.index('<nop next="done"/>') < text.index('<label id="hung-up"/>') \
         < text.index("SIP/2.0 200 OK")
     assert text.rstrip().endswith('<label id="done"/>\n</scenario>')
 

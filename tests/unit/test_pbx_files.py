@@ -60,6 +60,7 @@ def test_fallback_kinds_render_to_dialplan() -> None:
     assert fallback_dialplan(FallbackSettings(kind="goto", context="operators")) == (
         " same => n,Goto(operators,s,1)")
     assert "Dial(PJSIP/operator,30)" in fallback_dialplan(FallbackSettings(kind="dial", dial="PJSIP/operator"))
+    assert fallback_dialplan(FallbackSettings(kind="busy")) == " same => n,Hangup(17)"
 
 
 def test_links_are_followed_inside_the_root_not_on_the_host(tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ def test_defaults_need_no_file() -> None:
     ('[pbx]\nhttp_port = 70000\n', "ivr.toml:2: pbx.http_port: Input should be less than or equal to 65535"),
     ('[pbx]\nrtp_start = 30000\nrtp_end = 20000\n', "ivr.toml:1: pbx: rtp_end (20000) must be above rtp_start"),
     ('[pbx]\nsip_port = 8088\n', "ivr.toml:1: pbx: http_port, sip_port, ami_port and tls_port must differ"),
-    ('[pbx.fallback]\nkind = "queue"\n', "ivr.toml:2: pbx.fallback.kind: Input should be 'message', 'goto' or 'dial'"),
+    ('[pbx.fallback]\nkind = "queue"\n', "ivr.toml:2: pbx.fallback.kind: Input should be 'message', 'goto', 'dial' or 'busy'"),
     ('[pbx.fallback]\nkind = "goto"\n', "ivr.toml:1: pbx.fallback: kind 'goto' needs 'context'"),
     ('[pbx.fallback]\nkind = "dial"\n', "ivr.toml:1: pbx.fallback: kind 'dial' needs 'dial'"),
     ('[pbx.fallback]\ndial = "PJSIP/x,,U(evil)"\n', "ivr.toml:2: pbx.fallback.dial: String should match pattern"),
