@@ -22,7 +22,7 @@ Refusal(limit='max_calls', why='2 calls in progress (admission.max_calls = 2)')
 'ARI requests take 400 ms (admission.max_request_time = 250 ms)'
 
 The app also has the dialplan turn a share of new callers away before ``Stasis()``
-(ivr.stasis.gate), the larger of two. Callers arriving faster than ``max_call_rate``: the share
+(ivr.stasis.gate), the larger of two, stepped by ``Shedding``. Callers arriving faster than ``max_call_rate``: the share
 beyond it, so that about that rate reaches the app (``rate_share``). And while a measure refuses:
 a share that grows by SHED_UP points at each step, and falls by SHED_DOWN once every measure is
 well below its limit (``shed_share``):
@@ -56,7 +56,7 @@ True
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 CLEAR_TIME = 0.5
 """The share of a time limit (loop lag, event delay, request time) that the measure must fall
@@ -158,3 +158,55 @@ def rate_share(arriving: float, max_call_rate: float) -> int:
     if not max_call_rate or arriving <= max_call_rate:
         return 0
     return min(MAX_RATE_SHARE, math.ceil(100 * (1 - max_call_rate / arriving)))
+
+
+@dataclass
+class Shedding:
+    """The share of new callers the dialplan's gate turns away, steered step by step
+    (ivr.stasis.gate carries it out): the larger of the share beyond ``max_call_rate`` and the
+    share the measures ask for.
+
+    >>> gate = Shedding(max_call_rate=40)
+    >>> gate.step(arriving=80, held=0, refusal=None, clearing=True)  # no caller turned away yet
+    0
+    >>> gate.step(arriving=80, held=0, refusal=None, clearing=True, beyond_rate=True), gate.limit
+    (50, 'max_call_rate')
+    >>> gate.step(arriving=40, held=50, refusal=None, clearing=True)  # 80 arriving, half let in
+    50
+    >>> late = Refusal("max_loop_lag", "event loop 350 ms late (admission.max_loop_lag = 200 ms)")
+    >>> [gate.step(arriving=40, held=50, refusal=late, clearing=False, refused=True) for _ in range(3)]
+    [50, 50, 75]
+    >>> gate.limit
+    'max_loop_lag'
+    """
+
+    max_call_rate: float = 0.0
+    share: int = 0
+    limit: str = ""
+    """The limit that sets the share, which the callers it turns away are counted under."""
+    measured: int = 0
+    """The share the measures ask for (``shed_share``)."""
+    by_rate: int = 0
+    """The share of callers arriving beyond ``max_call_rate`` (``rate_share``)."""
+    _measured_limit: str = field(default="", repr=False)
+
+    def step(self, arriving: float, held: int, refusal: Refusal | None, clearing: bool,
+             refused: bool = False, beyond_rate: bool = False) -> int:
+        """The share from now, from the callers that reached the app over the step (``arriving``
+        a second, while Asterisk held the share ``held``), the measures' verdict now
+        (``Admission.refuses``, ``Admission.clears``), and whether a measured limit (``refused``)
+        or the call rate (``beyond_rate``) turned a caller away during the step. Neither share
+        starts before a caller was turned away for it: at a limit with no caller, or a step's
+        few callers that look like a rush, there is none to shed."""
+        if not (self.measured or refused):
+            refusal = None
+        if refusal is not None:
+            self._measured_limit = refusal.limit
+        self.measured = shed_share(self.measured, refusal is not None, clearing)
+        if held < 100 and (self.by_rate or beyond_rate):
+            # At 100 no caller arrives to tell the rate: the share for it holds.
+            self.by_rate = rate_share(arriving * 100 / (100 - held), self.max_call_rate)
+        self.share = max(self.measured, self.by_rate)
+        if self.share:
+            self.limit = "max_call_rate" if self.by_rate >= self.measured else self._measured_limit
+        return self.share

@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from ivr.ari.rest import AriError, AriRest
-from ivr.core.admission import Refusal, rate_share, shed_share
+from ivr.core.admission import Refusal, Shedding
 
 log = logging.getLogger("ivr.gate")
 
@@ -54,35 +54,27 @@ class DialplanGate:
         self.app = app
         self.refuses = refuses
         self.clears = clears
-        self.max_call_rate = max_call_rate
         self.step = step
-        self.share = 0
-        """The percentage of new callers the dialplan should turn away."""
+        self.shedding = Shedding(max_call_rate)
         self.turned_away: Counter[str] = Counter()
         """Callers the dialplan turned away, by the limit that set the share: a metric."""
-        self.arrived = 0
-        """Callers that reached the app since the last step (``arrive``)."""
+        self._arrived = 0
         self._refused = False
-        """A measured limit turned one of them away."""
         self._beyond_rate = False
-        """The call rate turned one of them away."""
-        self._measured = 0
-        """The share admission control's measures ask for."""
-        self._measured_limit = ""
-        """The limit that refused last."""
-        self._by_rate = 0
-        """The share of callers arriving beyond ``max_call_rate``."""
-        self._limit = ""
-        """The limit the dialplan's count goes to: the one that sets the share."""
         self._held: int | None = None
         """The share as Asterisk holds it; None when not known (a failed write, a connect)."""
         self._counted = 0
         """``IVR_GATED_<app>`` as last read."""
         self._probing: asyncio.Task[bool] | None = None
 
+    @property
+    def share(self) -> int:
+        """The percentage of new callers the dialplan should turn away."""
+        return self.shedding.share
+
     def arrive(self, refusal: Refusal | None) -> None:
         """A new caller reached the app, taken (None) or turned away."""
-        self.arrived += 1
+        self._arrived += 1
         if refusal is not None:
             if refusal.limit == RATE_LIMIT:
                 self._beyond_rate = True
@@ -106,36 +98,22 @@ class DialplanGate:
         """One step: the share from the callers of the step and the measures now, written to
         Asterisk if it differs from what Asterisk holds; then, while it sheds, the probe, not
         awaited (with Asterisk behind it takes seconds) and one at a time."""
-        held = self._held or 0
-        arriving = self.arrived / self.step
-        self.arrived = 0
-        refusal = self.refuses()
-        if not (self._measured or self._refused):
-            refusal = None  # at a limit, but no caller was turned away: none to shed yet
-        self._refused = False
-        if refusal is not None:
-            self._measured_limit = refusal.limit
-        self._measured = shed_share(self._measured, refusal is not None, self.clears())
-        if held < 100 and (self._by_rate or self._beyond_rate):
-            # Once the rate turned a caller away (a step's few callers can look like a rush), and
-            # not at 100, where no caller arrives to tell the rate: the share for it holds.
-            self._by_rate = rate_share(arriving * 100 / (100 - held), self.max_call_rate)
-        self._beyond_rate = False
-        share = max(self._measured, self._by_rate)
-        if share:
-            self._limit = RATE_LIMIT if self._by_rate >= self._measured else self._measured_limit
-        if share and not self.share:
-            log.warning("dialplan gate: turning %d%% of new callers away (%s)", share, self._limit)
-        elif self.share and not share:
+        held, before = self._held or 0, self.share
+        share = self.shedding.step(self._arrived / self.step, held, self.refuses(), self.clears(),
+                                   refused=self._refused, beyond_rate=self._beyond_rate)
+        self._arrived, self._refused, self._beyond_rate = 0, False, False
+        limit = self.shedding.limit
+        if share and not before:
+            log.warning("dialplan gate: turning %d%% of new callers away (%s)", share, limit)
+        elif before and not share:
             log.warning("dialplan gate: every caller let in again; %d call(s) turned away for %s so far",
-                        self.turned_away[self._limit], self._limit)
-        elif share != self.share:
-            log.info("dialplan gate: turning %d%% of new callers away (%s)", share, self._limit)
-        self.share = share
+                        self.turned_away[limit], limit)
+        elif share != before:
+            log.info("dialplan gate: turning %d%% of new callers away (%s)", share, limit)
         if self._held != share:
             await self._write()
         if (share or held) and (self._probing is None or self._probing.done()):
-            self._probing = asyncio.create_task(self._probe(event=self._measured > 0),
+            self._probing = asyncio.create_task(self._probe(event=self.shedding.measured > 0),
                                                 name="dialplan-gate-probe")
 
     async def shut(self) -> None:
@@ -143,7 +121,7 @@ class DialplanGate:
         passes it by anyway), and the last of the count."""
         if self._probing is not None:
             self._probing.cancel()
-        self.share = 0
+        self.shedding.share = 0
         if self._held != 0 and not await self._write():
             log.warning("dialplan gate: left at %s%% on stopping; the next start sets it", self._held)
         await self._probe(event=False)
@@ -162,8 +140,8 @@ class DialplanGate:
         # Lower than last read: Asterisk restarted, and counted from 0 again.
         passed = gated - self._counted if gated >= self._counted else gated
         self._counted = gated
-        if passed and self._limit:
-            self.turned_away[self._limit] += passed
+        if passed and self.shedding.limit:
+            self.turned_away[self.shedding.limit] += passed
         return True
 
     async def _write(self) -> bool:

@@ -67,7 +67,7 @@ async def step(door: DialplanGate, arriving: int = 0, refused: bool = False) -> 
     """One step of the gate with ``arriving`` callers reaching the app in it, the last one
     turned away if ``refused`` (by the measures, or by the rate if the gate has one); its probe
     done."""
-    refusal = RATE_REFUSAL if door.max_call_rate else REFUSAL
+    refusal = RATE_REFUSAL if door.shedding.max_call_rate else REFUSAL
     for n in range(arriving):
         door.arrive(refusal if refused and n == arriving - 1 else None)
     await door.steer()
