@@ -115,7 +115,8 @@ async def serve(settings: Settings) -> None:
         api.call_ended(call)
         metrics.call_ended(call)
     tls = ari_tls(settings)
-    rest = AriRest(settings.ari_url, settings.ari.user, password, settings.ari.request_timeout, tls)
+    rest = AriRest(settings.ari_url, settings.ari.user, password, settings.ari.request_timeout, tls,
+                   timed=lambda seconds: metrics.ari_request(seconds))
     crm = CrmService()
     board = AgentBoard(agent_profiles(flows.current), time.monotonic,
                        AutoPause(settings.agents.auto_pause_after, settings.agents.auto_pause_seconds))
@@ -221,7 +222,6 @@ async def serve(settings: Settings) -> None:
                                 lambda: records.spooled, callbacks_pending, lambda: api.refused,
                                 lambda: app.turned_away + gate.turned_away, lambda: rest.sent,
                                 lambda: gate.share))
-    rest.timed = metrics.ari_request
     metrics_token = ensure_secret(settings.state_path / "api" / "metrics-token")
     api.page_routes = [*Pages(api, settings.state_path / "api", lambda request: request.secure
                               or settings.api.url.startswith("https://")).routes(),

@@ -90,13 +90,13 @@ class AriRest:
     (docs/decisions.md, "HTTP clients")."""
 
     def __init__(self, base_url: str, user: str, password: str, timeout: float = 5.0,
-                 tls: AriTls | None = None) -> None:
+                 tls: AriTls | None = None, timed: Callable[[float], None] = lambda seconds: None) -> None:
         credentials = base64.b64encode(f"{user}:{password}".encode()).decode()
         self._http = HttpClient(f"{base_url}/ari", {"Authorization": f"Basic {credentials}"}, timeout, tls)
         self.sent: Counter[tuple[str, str]] = Counter()
         """Requests sent, by method and resource (``POST``, ``channels``): what a call costs
         Asterisk, for /metrics and the benchmark."""
-        self.timed: Callable[[float], None] = lambda seconds: None
+        self.timed = timed
         """Told how long each request took, waiting for a connection included, answered or not
         (/metrics, admission control)."""
 

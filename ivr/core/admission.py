@@ -22,10 +22,10 @@ Refusal(limit='max_calls', why='2 calls in progress (admission.max_calls = 2)')
 'ARI requests take 400 ms (admission.max_request_time = 250 ms)'
 
 The app also has the dialplan turn a share of new callers away before ``Stasis()``
-(ivr.stasis.gate), the larger of two, stepped by ``Shedding``. Callers arriving faster than ``max_call_rate``: the share
-beyond it, so that about that rate reaches the app (``rate_share``). And while a measure refuses:
-a share that grows by SHED_UP points at each step, and falls by SHED_DOWN once every measure is
-well below its limit (``shed_share``):
+(ivr.stasis.gate), the larger of two, stepped by ``Shedding``. Callers arriving faster than
+``max_call_rate``: the share beyond it, so that about that rate reaches the app
+(``rate_share``). And while a measure refuses: a share that grows by SHED_UP points at each
+step, and falls by SHED_DOWN once every measure is well below its limit (``shed_share``):
 
 >>> limits = Admission(max_calls=100, max_loop_lag=0.2)
 >>> limits.clears(calls=95, loop_lag=0.0, event_delay=0.0)
