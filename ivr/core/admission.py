@@ -70,6 +70,8 @@ refuses: at twice its capacity the app sheds half within a second."""
 SHED_DOWN = 5
 """Points taken off at each probe while every measure clears: slower than the climb, so that a
 load that would overload the app again is met before it does."""
+RATE_LIMIT = "max_call_rate"
+"""The limit of ``CallRate``, as ``Refusal.limit`` and ``Shedding.limit`` name it."""
 MAX_RATE_SHARE = 99
 """The callers let in tell the rate they arrive at: with none, the share could not follow it."""
 BURST = 0.25
@@ -145,7 +147,7 @@ class CallRate:
         self.tokens = min(self.depth, self.tokens + (now - self.at) * self.max_call_rate)
         self.at = now
         if self.tokens < 1:
-            return Refusal("max_call_rate", f"more than {self.max_call_rate:g} calls a second "
+            return Refusal(RATE_LIMIT, f"more than {self.max_call_rate:g} calls a second "
                                             f"(admission.max_call_rate = {self.max_call_rate:g})")
         self.tokens -= 1
         return None
@@ -208,5 +210,5 @@ class Shedding:
             self.by_rate = rate_share(arriving * 100 / (100 - held), self.max_call_rate)
         self.share = max(self.measured, self.by_rate)
         if self.share:
-            self.limit = "max_call_rate" if self.by_rate >= self.measured else self._measured_limit
+            self.limit = RATE_LIMIT if self.by_rate >= self.measured else self._measured_limit
         return self.share

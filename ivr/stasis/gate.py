@@ -20,18 +20,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 
 from ivr.ari.rest import AriError, AriRest
-from ivr.core.admission import Refusal, Shedding
+from ivr.core.admission import RATE_LIMIT, Refusal, Shedding
 
 log = logging.getLogger("ivr.gate")
 
 STEP = 0.5
 PROBE_EVENT = "ivr-probe"
 """The user event's name; the app reads it only for its delay."""
-RATE_LIMIT = "max_call_rate"
 
 
 def shed_variable(app: str) -> str:
@@ -44,7 +44,8 @@ def gated_variable(app: str) -> str:
 
 class DialplanGate:
     def __init__(self, rest: AriRest, control: AriRest, app: str, refuses: Callable[[], Refusal | None],
-                 clears: Callable[[], bool], max_call_rate: float = 0.0, step: float = STEP) -> None:
+                 clears: Callable[[], bool], max_call_rate: float = 0.0, step: float = STEP,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         """``rest``: the calls' own client, whose time admission control measures (the probe
         goes through it); ``control``: a client of the gate's own for the share, so that a step
         does not wait behind the calls' requests (with Asterisk behind, it waited seconds).
@@ -55,10 +56,14 @@ class DialplanGate:
         self.refuses = refuses
         self.clears = clears
         self.step = step
+        self.clock = clock
         self.shedding = Shedding(max_call_rate)
         self.turned_away: Counter[str] = Counter()
         """Callers the dialplan turned away, by the limit that set the share: a metric."""
         self._arrived = 0
+        self._since = clock()
+        """When the callers of ``_arrived`` started counting: a step that waited on a slow write
+        is longer than ``step``."""
         self._refused = False
         self._beyond_rate = False
         self._held: int | None = None
@@ -98,10 +103,11 @@ class DialplanGate:
         """One step: the share from the callers of the step and the measures now, written to
         Asterisk if it differs from what Asterisk holds; then, while it sheds, the probe, not
         awaited (with Asterisk behind it takes seconds) and one at a time."""
-        held, before = self._held or 0, self.share
-        share = self.shedding.step(self._arrived / self.step, held, self.refuses(), self.clears(),
+        held, before, now = self._held or 0, self.share, self.clock()
+        arriving = self._arrived / max(now - self._since, self.step)
+        share = self.shedding.step(arriving, held, self.refuses(), self.clears(),
                                    refused=self._refused, beyond_rate=self._beyond_rate)
-        self._arrived, self._refused, self._beyond_rate = 0, False, False
+        self._arrived, self._since, self._refused, self._beyond_rate = 0, now, False, False
         limit = self.shedding.limit
         if share and not before:
             log.warning("dialplan gate: turning %d%% of new callers away (%s)", share, limit)

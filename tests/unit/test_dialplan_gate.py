@@ -58,9 +58,19 @@ class Measures:
         return self.clearing
 
 
+class Clock:
+    """Monotonic time as a test moves it: each step of the gate 0.5 s on."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def gate(asterisk: Globals, measures: Measures, max_call_rate: float = 0.0) -> DialplanGate:
     return DialplanGate(asterisk, asterisk, "ivr", measures.refuses, measures.clears,  # type: ignore[arg-type]
-                        max_call_rate, step=0.5)
+                        max_call_rate, step=0.5, clock=Clock())
 
 
 async def step(door: DialplanGate, arriving: int = 0, refused: bool = False) -> None:
@@ -70,6 +80,7 @@ async def step(door: DialplanGate, arriving: int = 0, refused: bool = False) -> 
     refusal = RATE_REFUSAL if door.shedding.max_call_rate else REFUSAL
     for n in range(arriving):
         door.arrive(refusal if refused and n == arriving - 1 else None)
+    door.clock.now += door.step  # type: ignore[attr-defined]
     await door.steer()
     await asyncio.sleep(0)
 
@@ -183,3 +194,16 @@ def test_stopping_lets_every_caller_in_again() -> None:
         return asterisk
 
     assert asyncio.run(scenario()).values["IVR_SHED_ivr"] == "0"
+
+
+def test_the_rate_is_counted_over_the_step_as_long_as_it_took() -> None:
+    async def scenario() -> Globals:
+        asterisk = Globals()
+        door = gate(asterisk, Measures(), max_call_rate=40)
+        door.clock.now += 1.0  # type: ignore[attr-defined]  # a step held up by a slow write
+        for n in range(80):
+            door.arrive(RATE_REFUSAL if n == 79 else None)
+        await door.steer()
+        return asterisk
+
+    assert shares(asyncio.run(scenario())) == [50]  # 80 a second, not 80 in a step of 0.5 s
