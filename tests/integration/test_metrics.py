@@ -19,32 +19,41 @@ def sample(text: str, name: str) -> float:
     return sum(float(value) for value in re.findall(rf"^{re.escape(name)}(?:{{[^}}]*}})? (\S+)$", text, re.MULTILINE))
 
 
+def metered(pbx: Pbx, folder: Path, env: dict[str, str] | None = None) -> tuple[App, Path, str]:
+    """`ivr run` with its API on a port of its own: the app, its settings file, the API's base URL."""
+    port = free_port()
+    config = pbx.configured(folder, extra=f"\n[api]\nport = {port}\n")
+    return App(pbx, folder / "app.log", config=config, env=env), config, f"http://127.0.0.1:{port}"
+
+
+def scrape(pbx: Pbx, base: str) -> str:
+    """/metrics, with the token the app generated."""
+    token = (pbx.state_dir / "api" / "metrics-token").read_text().strip()
+    response = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=5)
+    assert response.status_code == 200, response.text
+    return response.text
+
+
+def in_the_app(pbx: Pbx) -> bool:
+    return any(c["dialplan"]["app_name"] == "Stasis" for c in pbx.channels())
+
+
 def readiness(base: str, status: int) -> httpx.Response | None:
     response = httpx.get(f"{base}/readyz", timeout=5)
     return response if response.status_code == status else None
 
 
 def test_metrics_move_with_real_calls_and_readiness_follows_asterisk(pbx: Pbx, tmp_path: Path) -> None:
-    port = free_port()
-    config = pbx.configured(tmp_path, extra=f"\n[api]\nport = {port}\n")
-    base = f"http://127.0.0.1:{port}"
-    app = App(pbx, tmp_path / "app.log", config=config)
+    app, config, base = metered(pbx, tmp_path)
     try:
         app.wait_connected(1)
-        token = (pbx.state_dir / "api" / "metrics-token").read_text().strip()
-
-        def scrape() -> str:
-            response = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=5)
-            assert response.status_code == 200, response.text
-            return response.text
-
         refused = httpx.get(f"{base}/metrics", timeout=5).status_code
         alive = httpx.get(f"{base}/healthz", timeout=5)
         ready = httpx.get(f"{base}/readyz", timeout=5)
-        before = scrape()
+        before = scrape(pbx, base)
         for digits in ("55#", "66#"):
             pbx.call("100", "--dtmf", digits, config=config)
-        after = until(lambda: next((text for text in [scrape()] if sample(text, "ivr_calls_total")
+        after = until(lambda: next((text for text in [scrape(pbx, base)] if sample(text, "ivr_calls_total")
                                     == sample(before, "ivr_calls_total") + 2), None), 10, "two more calls counted")
 
         assert pbx.ivr("pbx", "down").returncode == 0
@@ -52,7 +61,7 @@ def test_metrics_move_with_real_calls_and_readiness_follows_asterisk(pbx: Pbx, t
         assert pbx.ivr("pbx", "up").returncode == 0
         app.wait_connected(2)
         back = until(lambda: readiness(base, 200), 20, "readyz to turn 200 again")
-        reconnected = scrape()
+        reconnected = scrape(pbx, base)
     finally:
         app.stop()
 
@@ -77,27 +86,20 @@ def test_beyond_the_admission_limit_a_call_goes_to_the_fallback_and_the_dialplan
     """The second call is turned away by the app, which has the dialplan shed callers: once it
     sheds all of them the third passes the app by in the dialplan (no StasisStart), counted all
     the same; after the first call ends the share falls to none and the fourth is the app's."""
-    port = free_port()
-    config = pbx.configured(tmp_path, extra=f"\n[api]\nport = {port}\n")
-    app = App(pbx, tmp_path / "app.log", config=config, env={"IVR_ADMISSION__MAX_CALLS": "1"})
+    app, config, base = metered(pbx, tmp_path, env={"IVR_ADMISSION__MAX_CALLS": "1"})
     try:
         app.wait_connected(1)
-        token = (pbx.state_dir / "api" / "metrics-token").read_text().strip()
-
-        def scrape() -> str:
-            return httpx.get(f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {token}"},
-                             timeout=5).text
         with ThreadPoolExecutor(2) as calls:
             first = calls.submit(pbx.call, "100", "--timeout", "20", config=config)  # waits for digits
-            until(lambda: any(c["dialplan"]["app_name"] == "Stasis" for c in pbx.channels()), 10,
-                  "the first call in the app")
+            until(lambda: in_the_app(pbx), 10, "the first call in the app")
             turned_away = pbx.call("100", "--timeout", "15", config=config)
-            until(lambda: sample(scrape(), "ivr_admission_shed_percent") == 100, 10, "every new caller shed")
+            until(lambda: sample(scrape(pbx, base), "ivr_admission_shed_percent") == 100, 10,
+                  "every new caller shed")
             passed_by = pbx.call("100", "--timeout", "15", config=config)
             served = first.result()
         until(lambda: "every caller let in again" in app.text(), 20, "the share to fall to none")
         after = pbx.call("100", "--dtmf", "55#", "--timeout", "15", config=config)
-        scraped = scrape()
+        scraped = scrape(pbx, base)
     finally:
         app.stop()
 
@@ -121,23 +123,18 @@ def test_a_caller_beyond_the_call_rate_goes_to_the_fallback_and_the_next_after_t
     the first, is turned away by the app to the fallback; the dialplan's gate sheds callers for a
     step, and lets them in again once none arrives beyond the rate; the third, 5 s later, is
     served."""
-    port = free_port()
-    config = pbx.configured(tmp_path, extra=f"\n[api]\nport = {port}\n")
-    app = App(pbx, tmp_path / "app.log", config=config, env={"IVR_ADMISSION__MAX_CALL_RATE": "0.2"})
+    app, config, base = metered(pbx, tmp_path, env={"IVR_ADMISSION__MAX_CALL_RATE": "0.2"})
     try:
         app.wait_connected(1)
-        token = (pbx.state_dir / "api" / "metrics-token").read_text().strip()
         with ThreadPoolExecutor(2) as calls:
             first = calls.submit(pbx.call, "100", "--dtmf", "55#", "--timeout", "15", config=config)
-            until(lambda: any(c["dialplan"]["app_name"] == "Stasis" for c in pbx.channels()), 10,
-                  "the first call in the app")
+            until(lambda: in_the_app(pbx), 10, "the first call in the app")
             beyond = pbx.call("100", "--timeout", "15", config=config)
             served = first.result()
         time.sleep(5)
         until(lambda: "every caller let in again" in app.text(), 10, "the gate open again")
         after = pbx.call("100", "--dtmf", "55#", "--timeout", "15", config=config)
-        scraped = httpx.get(f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {token}"},
-                            timeout=5).text
+        scraped = scrape(pbx, base)
     finally:
         app.stop()
 
